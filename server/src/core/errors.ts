@@ -1,0 +1,34 @@
+// Typed errors of the engine. Every message names the file and what is wrong, so a user
+// (or a CI log) can act on it without a stack trace.
+
+/** A model file is malformed, truncated, hostile or in a form we do not read. */
+export class ModelFormatError extends Error {
+  readonly file: string;
+  readonly offset?: number;
+  constructor(file: string, message: string, offset?: number) {
+    super(offset === undefined ? `${file}: ${message}` : `${file} (byte ${offset}): ${message}`);
+    this.name = 'ModelFormatError';
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/** A reference could not be resolved to local files (not a format problem). */
+export class ModelNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+/** A request the engine cannot serve with what it was given (unsupported dtype, shape, ...). */
+export class UnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,188 @@
+// Reads decoded tensor values from any container through positional reads: one read per
+// contiguous run of requested rows, so sampling a few rows of a 10 GB shard costs kilobytes.
+import { ModelFormatError, UnsupportedError } from '../errors';
+import { LocalFileSource, type ByteSource } from '../io/byteSource';
+import { decodeInto, dtypeLayout } from './dtypes';
+import { elementCount, type TensorInfo } from './types';
+
+export type SourceOpener = (path: string) => Promise<ByteSource>;
+
+/** Largest tensor `readAll` will decode unless the caller allows more (64 M floats = 256 MB). */
+export const DEFAULT_MAX_DECODED_ELEMENTS = 64 * 1024 * 1024;
+
+export class TensorStore {
+  private readonly byName = new Map<string, TensorInfo>();
+  private readonly sources = new Map<string, Promise<ByteSource>>();
+
+  constructor(
+    tensors: Iterable<TensorInfo>,
+    private readonly openSource: SourceOpener = (p) => LocalFileSource.open(p),
+  ) {
+    for (const t of tensors) this.byName.set(t.name, t);
+  }
+
+  get tensors(): TensorInfo[] {
+    return [...this.byName.values()];
+  }
+
+  get(name: string): TensorInfo | undefined {
+    return this.byName.get(name);
+  }
+
+  private info(name: string): TensorInfo {
+    const t = this.byName.get(name);
+    if (!t) throw new UnsupportedError(`no tensor named ${name}`);
+    return t;
+  }
+
+  private source(file: string): Promise<ByteSource> {
+    let s = this.sources.get(file);
+    if (!s) {
+      s = this.openSource(file);
+      this.sources.set(file, s);
+    }
+    return s;
+  }
+
+  /** Bytes read so far through every file this store opened. */
+  async bytesRead(): Promise<number> {
+    let total = 0;
+    for (const s of this.sources.values()) total += (await s).stats.bytesRead;
+    return total;
+  }
+
+  /** Rows are the outermost dimension; a row holds product(shape[1:]) elements (1-D: one element). */
+  rowShape(name: string): { rows: number; rowElements: number } {
+    const t = this.info(name);
+    if (t.shape.length === 0) return { rows: 1, rowElements: 1 };
+    return { rows: t.shape[0]!, rowElements: elementCount(t.shape.slice(1)) };
+  }
+
+  /** Decodes rows [startRow, startRow + rowCount) into one Float32Array (row-major). */
+  async readRows(name: string, startRow: number, rowCount: number): Promise<Float32Array> {
+    const rows = Array.from({ length: rowCount }, (_, i) => startRow + i);
+    return this.readRowSet(name, rows);
+  }
+
+  /**
+   * Decodes the given rows, in the given order, into one Float32Array (row i at i * rowElements).
+   * Sorted runs of adjacent rows are fetched with one positional read each.
+   */
+  async readRowSet(name: string, rowIndices: readonly number[]): Promise<Float32Array> {
+    const t = this.info(name);
+    const { rows, rowElements } = this.rowShape(name);
+    for (const r of rowIndices) {
+      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new UnsupportedError(`${name}: row ${r} is outside 0..${rows - 1}`);
+    }
+    const out = new Float32Array(rowIndices.length * rowElements);
+    if (rowIndices.length === 0 || rowElements === 0) return out;
+    if (!isContiguous(t)) return this.gatherStridedRows(t, rowIndices, rowElements, out);
+
+    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    if (rowElements % blockElements !== 0) {
+      throw new UnsupportedError(`${t.file}: ${name} rows of ${rowElements} elements do not fill whole ${t.dtype} blocks`);
+    }
+    const rowBytes = (rowElements / blockElements) * blockBytes;
+    const source = await this.source(t.file);
+    // Coalesce: visit requested rows in sorted order, read each run of consecutive rows once.
+    const order = rowIndices.map((row, slot) => ({ row, slot })).sort((a, b) => a.row - b.row);
+    let i = 0;
+    while (i < order.length) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]!.row <= order[j]!.row + 1) j++;
+      const first = order[i]!.row;
+      const last = order[j]!.row;
+      const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
+      for (let k = i; k <= j; k++) {
+        const { row, slot } = order[k]!;
+        const off = (row - first) * rowBytes;
+        decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
+      }
+      i = j + 1;
+    }
+    return out;
+  }
+
+  /** Decodes elements [start, start + count) of the flattened tensor. */
+  async readElements(name: string, start: number, count: number): Promise<Float32Array> {
+    const t = this.info(name);
+    const total = elementCount(t.shape);
+    if (start < 0 || count < 0 || start + count > total) throw new UnsupportedError(`${name}: elements ${start}..${start + count} outside 0..${total}`);
+    if (!isContiguous(t)) {
+      const all = await this.readAll(name);
+      return all.slice(start, start + count);
+    }
+    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    if (start % blockElements !== 0 || count % blockElements !== 0) {
+      throw new UnsupportedError(`${name}: element range must align to ${t.dtype} blocks of ${blockElements}`);
+    }
+    const source = await this.source(t.file);
+    const bytes = await source.read(t.dataOffset + (start / blockElements) * blockBytes, (count / blockElements) * blockBytes);
+    const out = new Float32Array(count);
+    decodeInto(t.dtype, bytes, count, out, 0, t.file);
+    return out;
+  }
+
+  /** Decodes the whole tensor, refusing tensors larger than `maxElements`. */
+  async readAll(name: string, maxElements = DEFAULT_MAX_DECODED_ELEMENTS): Promise<Float32Array> {
+    const t = this.info(name);
+    const total = elementCount(t.shape);
+    if (total > maxElements) throw new UnsupportedError(`${name}: ${total} elements exceed the decode limit of ${maxElements}`);
+    if (!isContiguous(t)) {
+      const { rowElements } = this.rowShape(name);
+      const rows = t.shape.length === 0 ? 1 : t.shape[0]!;
+      return this.gatherStridedRows(t, Array.from({ length: rows }, (_, i) => i), rowElements, new Float32Array(total));
+    }
+    return this.readElements(name, 0, total);
+  }
+
+  /** Non-contiguous (strided) tensors: decode the storage span they cover, then gather. */
+  private async gatherStridedRows(t: TensorInfo, rowIndices: readonly number[], rowElements: number, out: Float32Array): Promise<Float32Array> {
+    const strides = t.strides!;
+    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    if (blockElements !== 1) throw new UnsupportedError(`${t.file}: strided ${t.dtype} tensors are not supported`);
+    let span = 1;
+    for (let d = 0; d < t.shape.length; d++) span += (t.shape[d]! - 1) * strides[d]!;
+    if (elementCount(t.shape) === 0) return out;
+    if (span * blockBytes > t.byteLength) throw new ModelFormatError(t.file, `${t.name}: strides reach past the tensor's storage`);
+    if (span > DEFAULT_MAX_DECODED_ELEMENTS) throw new UnsupportedError(`${t.name}: strided tensor spans too many elements (${span})`);
+    const source = await this.source(t.file);
+    const storage = new Float32Array(span);
+    decodeInto(t.dtype, await source.read(t.dataOffset, span * blockBytes), span, storage, 0, t.file);
+    const inner = t.shape.slice(1);
+    const innerStrides = strides.slice(1);
+    rowIndices.forEach((row, slot) => {
+      for (let e = 0; e < rowElements; e++) {
+        let rem = e;
+        let offset = row * (strides[0] ?? 0);
+        for (let d = inner.length - 1; d >= 0; d--) {
+          offset += (rem % inner[d]!) * innerStrides[d]!;
+          rem = Math.floor(rem / inner[d]!);
+        }
+        out[slot * rowElements + e] = storage[offset]!;
+      }
+    });
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sources.values()) {
+      try {
+        await (await s).close();
+      } catch {
+        // A source that failed to open has nothing to close.
+      }
+    }
+    this.sources.clear();
+  }
+}
+
+export function isContiguous(t: TensorInfo): boolean {
+  if (!t.strides) return true;
+  let expected = 1;
+  for (let d = t.shape.length - 1; d >= 0; d--) {
+    if (t.shape[d]! !== 1 && t.strides[d] !== expected) return false;
+    expected *= t.shape[d]!;
+  }
+  return true;
+}
