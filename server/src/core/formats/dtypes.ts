@@ -1,7 +1,7 @@
 // Element types of every container we read, their byte layout, and decoding to Float32.
 // Element dtypes use safetensors' names; GGUF block-quantized types use ggml's names.
 import { ModelFormatError, UnsupportedError } from '../errors';
-import { GGML_BLOCK_CODECS, type BlockDType } from './ggmlQuants';
+import { GGML_BLOCK_CODECS, GGML_BLOCK_LAYOUTS, type BlockDType } from './ggmlQuants';
 import { bf16ToNumber, f16Table, f8e4m3ToNumber, f8e5m2ToNumber } from './floats';
 
 export type ElementDType =
@@ -31,9 +31,10 @@ export function isElementDType(dtype: string): dtype is ElementDType {
 
 export function dtypeLayout(dtype: DType): DTypeLayout {
   if (isElementDType(dtype)) return { blockElements: 1, blockBytes: ELEMENT_BYTES[dtype] };
-  const codec = GGML_BLOCK_CODECS[dtype];
-  if (!codec) throw new UnsupportedError(`tensor type ${dtype} has no known byte layout`);
-  return { blockElements: codec.blockElements, blockBytes: codec.blockBytes };
+  // Layouts are known for every named ggml type, even those we cannot decode (sizes stay exact).
+  const layout = dtype === 'GGML_UNKNOWN' ? undefined : GGML_BLOCK_LAYOUTS[dtype];
+  if (!layout) throw new UnsupportedError(`tensor type ${dtype} has no known byte layout`);
+  return layout;
 }
 
 /** Byte length of `elementCount` elements; undefined when the count does not fill whole blocks. */
@@ -98,6 +99,7 @@ export function decodeInto(
       for (let i = 0; i < n; i++) out[outOffset + i] = view.getInt16(i * 2, true);
       break;
     case 'U16':
+      for (let i = 0; i < n; i++) out[outOffset + i] = view.getUint16(i * 2, true);
       break;
     case 'I8':
       for (let i = 0; i < n; i++) out[outOffset + i] = view.getInt8(i);

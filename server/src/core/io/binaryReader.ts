@@ -94,7 +94,7 @@ export class BinaryCursor {
   }
 }
 
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export function decodeUtf8(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);

@@ -1,0 +1,85 @@
+// `lineage compare <A> <B>`: the verdict on how two models are related, with its reason and evidence.
+// Exit codes let CI gate on it: 0 related, 1 not related, 3 inconclusive or unreadable.
+import { closeSide, compareSides, loadSide, type ModelSide } from '../core/compare/compareModels';
+import { DEFAULT_THRESHOLD_LOG10P } from '../core/compare/compare';
+import { RELATED_VERDICTS, type Comparison } from '../core/compare/types';
+import { flag, parseCommandArgs, stringOption } from './args';
+import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
+import { extractionProgress } from './progress';
+import { formatBytes, formatCount, renderTable } from './terminal';
+
+export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P]
+
+Decides whether B shares ancestry with A: identical, same-weights, quantized, derived,
+merge, same-family, unrelated or inconclusive, with a p-value under the null hypothesis
+"B was initialized independently of A". Each side is a model folder, a weight file, a
+repo id in the local Hugging Face cache, or a fingerprint JSON file.
+
+  --json          print the full comparison as one JSON document
+  --explain       add per-layer evidence and notes
+  --threshold P   p-value below which lineage is declared (default 1e-12)
+
+exit codes: 0 related (identical, same-weights, quantized, derived, merge),
+            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
+
+export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 2, max: 2 });
+  const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
+  const sides: ModelSide[] = [];
+  try {
+    for (const target of args.positionals) {
+      const progress = extractionProgress(`reading ${target}`);
+      try {
+        sides.push(await loadSide(target, progress.options));
+      } finally {
+        progress.done();
+      }
+    }
+    const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P });
+    process.stdout.write(flag(args, 'json') ? JSON.stringify(comparison, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
+    return exitCodeFor(comparison);
+  } finally {
+    for (const s of sides) await closeSide(s);
+  }
+}
+
+export function exitCodeFor(c: Comparison): ExitCodeValue {
+  if (RELATED_VERDICTS.has(c.verdict)) return ExitCode.ok;
+  if (c.verdict === 'inconclusive') return ExitCode.unreadable;
+  return ExitCode.notRelated;
+}
+
+function parseThreshold(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_THRESHOLD_LOG10P;
+  const p = Number(text);
+  if (!(p > 0 && p < 1)) throw new UsageError(`--threshold expects a p-value between 0 and 1, got "${text}"`);
+  return Math.log10(p);
+}
+
+function fmtLog10P(log10P: number | undefined): string {
+  if (log10P === undefined) return '-';
+  if (log10P > -3) return `p = ${(10 ** log10P).toPrecision(2)}`;
+  return `p ~ 1e${Math.round(log10P)}`;
+}
+
+export function renderComparison(c: Comparison, explain: boolean): string {
+  const out: string[] = [];
+  const dir = c.direction ? ` (${c.direction.parent === 'a' ? 'A -> B' : 'B -> A'}: ${c.direction.reason})` : '';
+  out.push(`verdict: ${c.verdict}${dir}`, `  ${c.reason}`, '');
+  const side = (label: string, s: Comparison['a']) =>
+    `  ${label}: ${s.name}  [${s.format}, ${formatCount(s.parameterCount)} parameters${s.architecture ? `, ${s.architecture}` : ''}${s.hiddenSize ? `, hidden ${s.hiddenSize}` : ''}${s.layers ? `, ${s.layers} layers` : ''}, read ${formatBytes(s.bytesRead)}]`;
+  out.push(side('A', c.a), side('B', c.b));
+  out.push(`  declared: ${c.declared.status} - ${c.declared.detail}`);
+  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${fmtLog10P(c.lineageLog10P)} (threshold 1e${c.thresholdLog10P})`);
+  if (c.alignment) out.push(`  alignment: ${c.alignment.kind}: ${c.alignment.detail}`);
+  out.push('', 'evidence:');
+  out.push(renderTable([['signal', 'result', 'p', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, fmtLog10P(e.log10P), `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
+  if (explain) {
+    if (c.layers.length) {
+      out.push('', 'per-layer evidence (residual-axis test on each layer\'s rows):');
+      out.push(renderTable([['layer A', 'layer B', '-log10 p', 'z', 'rows'], ...c.layers.map((l) => [String(l.layerA), String(l.layerB), (-l.log10P).toFixed(1), l.z.toFixed(1), String(l.rows)])]));
+    }
+    if (c.notes.length) out.push('', 'notes:', ...c.notes.map((n) => `  - ${n}`));
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,40 @@
+// `lineage fingerprint <model> [-o file.json]`: the deterministic fingerprint of a model as JSON.
+import { writeFile } from 'node:fs/promises';
+import { serializeFingerprint } from '../core/fingerprint/encoding';
+import { extractFingerprint } from '../core/fingerprint/extract';
+import { openModel } from '../core/model/openModel';
+import { parseCommandArgs, stringOption } from './args';
+import { ExitCode, type ExitCodeValue } from './exitCodes';
+import { extractionProgress } from './progress';
+import { formatBytes } from './terminal';
+
+export const fingerprintUsage = `usage: lineage fingerprint <path | repo-id[@revision]> [-o file.json]
+
+Reads a few MB of a model (headers, norm vectors, anchor-token rows, sampled matrix rows)
+and writes its deterministic fingerprint as JSON: to the file given with -o, else to stdout.
+The same bytes always give the same JSON; compare and scan accept it in place of the model.
+
+  -o, --output FILE   write the fingerprint to FILE (a one-line summary goes to stderr)`;
+
+export async function runFingerprint(argv: string[]): Promise<ExitCodeValue> {
+  const args = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } }, { min: 1, max: 1 });
+  const target = args.positionals[0]!;
+  const model = await openModel(target);
+  const progress = extractionProgress('fingerprinting');
+  try {
+    const fp = await extractFingerprint(model, progress.options);
+    progress.done();
+    const output = stringOption(args, 'output');
+    const json = serializeFingerprint(fp);
+    if (output) {
+      await writeFile(output, json + '\n');
+      process.stderr.write(
+        `${target}: ${fp.tensors.length} tensors, ${fp.matrices.length} sampled matrices, ${fp.tokenRows.reduce((n, t) => n + t.tokens.length, 0)} anchor rows; read ${formatBytes(fp.bytesRead)} of weights -> ${output}\n`,
+      );
+    } else process.stdout.write(json + '\n');
+  } finally {
+    progress.done();
+    await model.close();
+  }
+  return ExitCode.ok;
+}

@@ -1,0 +1,80 @@
+// `lineage inspect <path | repo-id[@rev]>`: what a model is made of, read from headers only
+// (plus streamed sha256 per file with --hash).
+import { sha256File } from '../core/checks/cacheIntegrity';
+import { openModel } from '../core/model/openModel';
+import { summarizeModel, type ModelSummary } from '../core/model/summary';
+import { flag, parseCommandArgs } from './args';
+import { ExitCode, type ExitCodeValue } from './exitCodes';
+import { formatBytes, formatCount, ProgressBar, renderFacts, renderTable } from './terminal';
+
+export const inspectUsage = `usage: lineage inspect <path | repo-id[@revision]> [--hash] [--json]
+
+Prints the format, files, tensors, parameter count, architecture, tokenizer, declared
+lineage and security findings of a model folder, a single weight file, or a model in the
+local Hugging Face cache. Reads headers only.
+
+  --hash   also stream every file through sha256
+  --json   print one JSON document`;
+
+export async function runInspect(argv: string[]): Promise<ExitCodeValue> {
+  const args = parseCommandArgs(argv, { hash: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 1, max: 1 });
+  const target = args.positionals[0]!;
+  const model = await openModel(target);
+  try {
+    const summary = summarizeModel(model, target);
+    if (flag(args, 'hash')) await addFileHashes(summary);
+    process.stdout.write(flag(args, 'json') ? JSON.stringify(summary, null, 2) + '\n' : renderInspect(summary));
+  } finally {
+    await model.close();
+  }
+  return ExitCode.ok;
+}
+
+async function addFileHashes(summary: ModelSummary): Promise<void> {
+  const total = summary.files.reduce((s, f) => s + f.sizeBytes, 0);
+  const bar = new ProgressBar('hashing');
+  let done = 0;
+  for (const file of summary.files) {
+    file.sha256 = await sha256File(file.path, (bytes: number) => bar.update(done + bytes, total));
+    done += file.sizeBytes;
+  }
+  bar.finish();
+}
+
+export function renderInspect(s: ModelSummary): string {
+  const out: string[] = [];
+  const where = s.location.repoId ? `${s.location.repoId} @ ${s.location.commit} (${s.location.folder})` : s.location.file ?? s.location.folder;
+  out.push(`${s.target}`, `  ${where}`, '');
+  const weightBytes = s.files.filter((f) => s.weightFiles.includes(f.path)).reduce((sum, f) => sum + f.sizeBytes, 0);
+  const dtypes = Object.entries(s.dtypes).map(([d, n]) => `${d} x${n}`).join(', ');
+  const facts: Array<[string, string]> = [
+    ['format', s.format === 'none' ? 'no weights (tokenizer/metadata only)' : `${s.format}, ${s.weightFiles.length} file(s), ${formatBytes(weightBytes)}`],
+    ['tensors', s.tensorCount ? `${formatCount(s.tensorCount)} (${dtypes})` : '0'],
+    ['parameters', formatCount(s.parameterCount)],
+  ];
+  const a = s.architecture;
+  if (a) {
+    const parts = [a.family, `hidden ${a.hiddenSize}`, `layers ${a.layers}`, `heads ${a.heads}`];
+    if (a.kvHeads && a.kvHeads !== a.heads) parts.push(`kv heads ${a.kvHeads}`);
+    if (a.intermediateSize) parts.push(`ffn ${a.intermediateSize}`);
+    if (a.vocabSize) parts.push(`vocab ${formatCount(a.vocabSize)}`);
+    facts.push(['architecture', parts.join(', ')]);
+  } else facts.push(['architecture', 'unknown (no config.json or GGUF architecture keys)']);
+  const t = s.tokenizer;
+  facts.push([
+    'tokenizer',
+    t
+      ? `${t.model} (${t.convention}), ${formatCount(t.size)} tokens${t.mergeCount ? `, ${formatCount(t.mergeCount)} merges` : ''}${t.specialTokens.length ? `, special: ${t.specialTokens.join(' ')}` : ''}`
+      : 'none found',
+  ]);
+  facts.push([
+    'declared',
+    s.declared.claims.length ? s.declared.claims.map((c) => `${c.baseModel}${c.relation ? ` (${c.relation})` : ''} [${c.source}]`).join('; ') : 'no base model declared',
+  ]);
+  facts.push(['findings', s.findings.length ? `${s.findings.length}` : 'none']);
+  out.push(renderFacts(facts));
+  for (const f of s.findings) out.push(`    [${f.severity}] ${f.code}: ${f.message}`);
+  for (const p of s.problems) out.push(`  note: ${p}`);
+  out.push('', renderTable([['file', 'size', 'role', ...(s.files.some((f) => f.sha256) ? ['sha256'] : [])], ...s.files.map((f) => [f.relativePath, formatBytes(f.sizeBytes), f.role, ...(f.sha256 ? [f.sha256] : [])])]));
+  return out.join('\n') + '\n';
+}

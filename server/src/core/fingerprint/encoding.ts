@@ -1,0 +1,121 @@
+// Fingerprint <-> compact JSON. Typed arrays become base64 of little-endian bytes; key order is
+// fixed by construction so the same fingerprint always serializes to the same bytes.
+// Parsing treats the JSON as untrusted: every field is checked and every array bounded.
+import { ModelFormatError } from '../errors';
+import { FINGERPRINT_SCHEMA, FINGERPRINT_SCHEMA_VERSION, type Fingerprint } from './types';
+
+/** Largest fingerprint document we parse (a 7B model's is a few tens of MB of base64). */
+export const MAX_FINGERPRINT_JSON_BYTES = 256 * 1024 * 1024;
+
+export function float32ToBase64(values: Float32Array): string {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+  return Buffer.from(bytes).toString('base64');
+}
+
+export function uint32ToBase64(values: Uint32Array): string {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setUint32(i * 4, values[i]!, true);
+  return Buffer.from(bytes).toString('base64');
+}
+
+function base64ToBytes(text: unknown, what: string, source: string, expectedBytes?: number): Uint8Array {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new ModelFormatError(source, `${what}: expected base64 text`);
+  const bytes = new Uint8Array(Buffer.from(text, 'base64'));
+  if (bytes.length % 4 !== 0 || (expectedBytes !== undefined && bytes.length !== expectedBytes)) {
+    throw new ModelFormatError(source, `${what}: ${bytes.length} bytes of data, expected ${expectedBytes ?? 'a multiple of 4'}`);
+  }
+  return bytes;
+}
+
+export function base64ToFloat32(text: unknown, what: string, source: string, expectedLength?: number): Float32Array {
+  const bytes = base64ToBytes(text, what, source, expectedLength === undefined ? undefined : expectedLength * 4);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+export function base64ToUint32(text: unknown, what: string, source: string): Uint32Array {
+  const bytes = base64ToBytes(text, what, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
+  return out;
+}
+
+/** Serializes with typed arrays as base64; `space` for human-readable files. */
+export function serializeFingerprint(fp: Fingerprint, space?: number): string {
+  return JSON.stringify(
+    fp,
+    (_key, value: unknown) => {
+      if (value instanceof Float32Array) return { f32: float32ToBase64(value) };
+      if (value instanceof Uint32Array) return { u32: uint32ToBase64(value) };
+      return value;
+    },
+    space,
+  );
+}
+
+/** Parses and validates a fingerprint document; throws ModelFormatError naming `source` on any fault. */
+export function parseFingerprint(text: string, source: string): Fingerprint {
+  if (text.length > MAX_FINGERPRINT_JSON_BYTES) throw new ModelFormatError(source, 'fingerprint document is too large');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text, (_key, value: unknown) => {
+      if (isObject(value) && Object.keys(value).length === 1) {
+        if ('f32' in value) return base64ToFloat32(value.f32, 'float32 array', source);
+        if ('u32' in value) return base64ToUint32(value.u32, 'uint32 array', source);
+      }
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof ModelFormatError) throw err;
+    throw new ModelFormatError(source, `not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return validateFingerprint(raw, source);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function isFingerprintDocument(raw: unknown): boolean {
+  return isObject(raw) && raw.schema === FINGERPRINT_SCHEMA;
+}
+
+function validateFingerprint(raw: unknown, source: string): Fingerprint {
+  const fail = (what: string): never => {
+    throw new ModelFormatError(source, `not a valid Lineage Lens fingerprint: ${what}`);
+  };
+  if (!isObject(raw) || raw.schema !== FINGERPRINT_SCHEMA) fail(`missing "schema": "${FINGERPRINT_SCHEMA}"`);
+  const fp = raw as Record<string, unknown>;
+  if (fp.schemaVersion !== FINGERPRINT_SCHEMA_VERSION) fail(`schema version ${String(fp.schemaVersion)} is not supported (expected ${FINGERPRINT_SCHEMA_VERSION})`);
+  for (const key of ['tensors', 'vectors', 'tokenRows', 'matrices', 'profiles', 'files']) {
+    if (!Array.isArray(fp[key])) fail(`"${key}" must be an array`);
+  }
+  if (!isObject(fp.model) || !isObject(fp.samplingPlan) || !isObject(fp.declared)) fail('"model", "samplingPlan" and "declared" must be objects');
+  const isIndex = (v: unknown, below: number) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < below;
+  for (const v of fp.vectors as unknown[]) {
+    if (!isObject(v) || !(v.values instanceof Float32Array) || typeof v.role !== 'string') fail('a vector signal is malformed');
+  }
+  for (const t of fp.tokenRows as unknown[]) {
+    if (!isObject(t) || !(t.values instanceof Float32Array) || !Array.isArray(t.tokens) || !t.tokens.every((s) => typeof s === 'string')) fail('a token-row signal is malformed');
+    const tr = t as { rows: unknown; cols: unknown; tokens: string[]; values: Float32Array };
+    if (!Number.isInteger(tr.cols) || (tr.cols as number) < 1 || tr.values.length !== tr.tokens.length * (tr.cols as number)) fail('token rows do not match their declared shape');
+  }
+  for (const m of fp.matrices as unknown[]) {
+    if (!isObject(m) || !(m.values instanceof Float32Array) || !Array.isArray(m.rowIndices)) fail('a matrix signal is malformed');
+    const mr = m as { rows: unknown; cols: unknown; rowIndices: unknown[]; values: Float32Array };
+    if (!Number.isInteger(mr.rows) || !Number.isInteger(mr.cols) || (mr.cols as number) < 1) fail('a matrix signal has a bad shape');
+    if (!mr.rowIndices.every((r) => isIndex(r, mr.rows as number))) fail('a matrix signal has row indices outside its shape');
+    if (mr.values.length !== mr.rowIndices.length * (mr.cols as number)) fail('matrix rows do not match their declared shape');
+  }
+  if (fp.tokenizer !== undefined) {
+    if (!isObject(fp.tokenizer) || !(fp.tokenizer.minhash instanceof Uint32Array) || typeof fp.tokenizer.tokensHash !== 'string') fail('"tokenizer" is malformed');
+  }
+  if (typeof fp.bytesRead !== 'number') fail('"bytesRead" must be a number');
+  return raw as unknown as Fingerprint;
+}

@@ -1,0 +1,251 @@
+// Builds a Fingerprint from an opened model: reads norm vectors, anchor-token rows and sampled
+// matrix rows through positional reads (a few MB whatever the model size), never whole matrices.
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { sha256File } from '../checks/cacheIntegrity';
+import { elementCount, type TensorInfo } from '../formats/types';
+import { canonicalArchitectureHash } from '../model/config';
+import type { OpenedModel } from '../model/openModel';
+import { mapTensorRole, type Role } from '../model/roles';
+import { summarizeModel } from '../model/summary';
+import { countTokens, type Vocabulary } from '../tokenizers/vocabulary';
+import { chooseAnchorIds, matrixAxes, minhashSketch, rowsToSample, sampleRowPositions } from './sampling';
+import {
+  DEFAULT_SAMPLING_PLAN,
+  EXTRACTOR_VERSION,
+  FINGERPRINT_SCHEMA,
+  FINGERPRINT_SCHEMA_VERSION,
+  type FileIdentity,
+  type Fingerprint,
+  type LayerProfile,
+  type MatrixRowsSignal,
+  type SamplingPlan,
+  type TensorDigest,
+  type TokenizerSignal,
+  type TokenRowsSignal,
+  type VectorSignal,
+} from './types';
+
+export interface ExtractOptions {
+  plan?: SamplingPlan;
+  /** Called after every tensor read with the weight bytes read so far and the planned total. */
+  onProgress?: (bytesRead: number, plannedBytes: number) => void;
+  /** Files up to this size are hashed (cheap, and makes `identical` decidable); larger ones only when their hash is free. */
+  hashFilesUpToBytes?: number;
+}
+
+const NORM_ROLES: ReadonlySet<Role> = new Set<Role>(['attn_norm', 'mlp_norm', 'final_norm']);
+const MAX_VECTOR_ELEMENTS = 1 << 20;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+interface RoledTensor {
+  info: TensorInfo;
+  role: Role;
+  layer?: number;
+  part: 'weight' | 'bias';
+  transposed: boolean;
+}
+
+export async function extractFingerprint(model: OpenedModel, options: ExtractOptions = {}): Promise<Fingerprint> {
+  const plan = options.plan ?? DEFAULT_SAMPLING_PLAN;
+  const store = model.store;
+  const roled: RoledTensor[] = model.tensors.map((info) => {
+    const r = mapTensorRole(info.name);
+    return { info, role: r.role, layer: r.layer, part: r.part, transposed: r.transposed };
+  });
+  const planned = plannedReads(roled, model.vocabulary, plan);
+  const plannedBytes = planned.reduce((s, p) => s + p.bytes, 0);
+  const bytesBefore = await store.bytesRead();
+  const progress = async () => options.onProgress?.((await store.bytesRead()) - bytesBefore, plannedBytes);
+
+  // Values already decoded per tensor, so digests of big tensors reuse the sampled rows.
+  const sampledValues = new Map<string, Float32Array>();
+
+  const vectors: VectorSignal[] = [];
+  for (const t of roled) {
+    if (!NORM_ROLES.has(t.role) || t.info.shape.length !== 1) continue;
+    const values = await store.readAll(t.info.name, MAX_VECTOR_ELEMENTS);
+    sampledValues.set(t.info.name, values);
+    vectors.push({ role: t.role, layer: t.layer, part: t.part, dtype: t.info.dtype, values });
+    await progress();
+  }
+
+  const tokenRows: TokenRowsSignal[] = [];
+  for (const t of roled) {
+    if ((t.role !== 'embed' && t.role !== 'lm_head') || t.part !== 'weight' || t.info.shape.length !== 2) continue;
+    const [rows, cols] = t.info.shape as [number, number];
+    const anchors = anchorTokens(model.vocabulary, rows, plan);
+    const values = await store.readRowSet(t.info.name, anchors.ids);
+    sampledValues.set(t.info.name, values);
+    tokenRows.push({ role: t.role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values });
+    await progress();
+  }
+
+  const matrices: MatrixRowsSignal[] = [];
+  for (const t of roled) {
+    if (t.part !== 'weight' || t.info.shape.length !== 2) continue;
+    const axes = matrixAxes(t.role, t.transposed);
+    if (!axes) continue;
+    const [rows, cols] = t.info.shape as [number, number];
+    const rowIndices = sampleRowPositions(t.role, rows, cols, rowsToSample(rows, cols, plan), plan);
+    const values = await store.readRowSet(t.info.name, rowIndices);
+    sampledValues.set(t.info.name, values);
+    matrices.push({ role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values });
+    await progress();
+  }
+
+  const tensors: TensorDigest[] = [];
+  for (const t of roled) {
+    const n = elementCount(t.info.shape);
+    let values: Float32Array | undefined;
+    let coverage: TensorDigest['coverage'] = 'full';
+    if (n <= plan.fullDigestMaxElements) {
+      values = sampledValues.get(t.info.name);
+      if (!values || values.length !== n) values = await store.readAll(t.info.name);
+    } else {
+      coverage = 'sampled';
+      values = sampledValues.get(t.info.name) ?? (await sampleOtherTensor(model, t, plan));
+    }
+    tensors.push({ name: t.info.name, role: t.role, layer: t.layer, dtype: t.info.dtype, shape: t.info.shape, digest: digestFloats(values), coverage });
+  }
+  await progress();
+
+  const summary = summarizeModel(model, model.location.displayName);
+  const bytesRead = (await store.bytesRead()) - bytesBefore;
+  return {
+    schema: FINGERPRINT_SCHEMA,
+    schemaVersion: FINGERPRINT_SCHEMA_VERSION,
+    extractorVersion: EXTRACTOR_VERSION,
+    model: {
+      name: model.location.repoId ?? model.location.displayName,
+      format: model.format,
+      repoId: model.location.repoId,
+      commit: model.location.commit,
+      parameterCount: summary.parameterCount,
+      tensorCount: model.tensors.length,
+    },
+    samplingPlan: plan,
+    files: await fileIdentities(model, options.hashFilesUpToBytes ?? 16 * 1024 * 1024),
+    declared: model.declared,
+    architecture: model.architecture && { ...model.architecture, hash: canonicalArchitectureHash(model.architecture) },
+    tokenizer: model.vocabulary && tokenizerSignal(model.vocabulary, plan),
+    tensors: tensors.sort(byLayerRoleName),
+    vectors: vectors.sort(byLayerRoleName),
+    tokenRows,
+    matrices: matrices.sort(byLayerRoleName),
+    profiles: layerProfiles(matrices),
+    bytesRead,
+  };
+}
+
+interface PlannedRead {
+  bytes: number;
+}
+
+/** The byte cost of the reads extraction will make (for the progress bar's total). */
+function plannedReads(roled: RoledTensor[], vocabulary: Vocabulary | undefined, plan: SamplingPlan): PlannedRead[] {
+  const reads: PlannedRead[] = [];
+  for (const t of roled) {
+    const { shape, byteLength } = t.info;
+    const n = elementCount(shape);
+    const bytesPerElement = n > 0 ? byteLength / n : 0;
+    if (shape.length === 2 && (t.role === 'embed' || t.role === 'lm_head' || matrixAxes(t.role, t.transposed))) {
+      const rows = t.role === 'embed' || t.role === 'lm_head' ? Math.min(plan.anchorCount, shape[0]!, vocabulary?.tokens.length ?? shape[0]!) : rowsToSample(shape[0]!, shape[1]!, plan);
+      reads.push({ bytes: rows * shape[1]! * bytesPerElement });
+    } else if (n <= plan.fullDigestMaxElements) {
+      reads.push({ bytes: byteLength });
+    }
+  }
+  return reads;
+}
+
+function anchorTokens(vocabulary: Vocabulary | undefined, rows: number, plan: SamplingPlan): { ids: number[]; tokens: string[] } {
+  // Without a tokenizer, ids are the only shared key: name them by id so both sides can still match.
+  const tokens = vocabulary ? vocabulary.tokens : Array.from({ length: rows }, (_, i) => `#${i}`);
+  const special = new Set(vocabulary?.specialTokens.map((s) => s.id) ?? []);
+  const ids = chooseAnchorIds(tokens.slice(0, rows), (id) => !special.has(id), plan.anchorCount, plan);
+  return { ids, tokens: ids.map((id) => tokens[id]!) };
+}
+
+/** Big tensors without a role-based sample (position embeddings, experts, heads): a few seeded rows. */
+async function sampleOtherTensor(model: OpenedModel, t: RoledTensor, plan: SamplingPlan): Promise<Float32Array> {
+  const { rows, rowElements } = model.store.rowShape(t.info.name);
+  const count = Math.min(rows, plan.minRowsPerMatrix);
+  return model.store.readRowSet(t.info.name, sampleRowPositions('other', rows, rowElements, count, plan));
+}
+
+function digestFloats(values: Float32Array): string {
+  // Canonical NaN so that NaN payload bits do not change the digest.
+  const canonical = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) canonical[i] = Number.isNaN(values[i]) ? NaN : values[i]!;
+  return createHash('sha256').update(new Uint8Array(canonical.buffer)).digest('hex').slice(0, 32);
+}
+
+function tokenizerSignal(v: Vocabulary, plan: SamplingPlan): TokenizerSignal {
+  const hasher = createHash('sha256');
+  const prefixHashes: string[] = [];
+  let end = v.tokens.length;
+  while (end > 0 && v.tokens[end - 1] === '') end--;
+  v.tokens.slice(0, end).forEach((t, id) => {
+    hasher.update(t + '\n');
+    if ((id + 1) % 1024 === 0) prefixHashes.push(hasher.copy().digest('hex').slice(0, 16));
+  });
+  const tokensHash = hasher.digest('hex');
+  const merges = v.merges.slice(0, 1000);
+  return {
+    model: v.model,
+    convention: v.convention,
+    size: countTokens(v),
+    tokensHash,
+    mergesPrefixHash: merges.length ? createHash('sha256').update(merges.join('\n')).digest('hex') : '',
+    mergeCount: v.merges.length,
+    prefixHashes,
+    minhash: minhashSketch(new Set(v.tokens.filter((t) => t !== '')), plan.minhashSize),
+    specialTokens: v.specialTokens.map((s) => s.content),
+  };
+}
+
+async function fileIdentities(model: OpenedModel, hashUpToBytes: number): Promise<FileIdentity[]> {
+  const out: FileIdentity[] = [];
+  const blobs = new Map(model.location.snapshot?.files.map((f) => [f.relativePath, f.blobName]) ?? []);
+  for (const f of model.files) {
+    const blob = blobs.get(f.relativePath);
+    let sha256 = blob && SHA256_HEX.test(blob) ? blob : undefined;
+    if (!sha256 && f.sizeBytes <= hashUpToBytes) sha256 = await sha256File(f.path);
+    const role = model.weightFiles.includes(f.path) ? 'weights' : f.role === 'weights' ? 'other-weights' : f.role;
+    out.push({ relativePath: f.relativePath, role, sizeBytes: (await stat(f.path)).size, ...(sha256 ? { sha256 } : {}) });
+  }
+  return out;
+}
+
+function layerProfiles(matrices: MatrixRowsSignal[]): LayerProfile[] {
+  const out: LayerProfile[] = [];
+  for (const m of matrices) {
+    if (m.layer === undefined) continue;
+    const norms: number[] = [];
+    let sumSquares = 0;
+    for (let r = 0; r < m.rowIndices.length; r++) {
+      let s = 0;
+      for (let c = 0; c < m.cols; c++) {
+        const x = m.values[r * m.cols + c]!;
+        s += x * x;
+      }
+      sumSquares += s;
+      norms.push(Math.sqrt(s));
+    }
+    norms.sort((a, b) => a - b);
+    const q = (p: number) => norms[Math.min(norms.length - 1, Math.floor(p * norms.length))] ?? 0;
+    out.push({ layer: m.layer, role: m.role, meanSquare: sumSquares / Math.max(1, m.values.length), rowNormQuantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(q) });
+  }
+  return out;
+}
+
+function byLayerRoleName<T extends { layer?: number; role: string; name?: string; part?: string }>(a: T, b: T): number {
+  const la = a.layer ?? -1;
+  const lb = b.layer ?? -1;
+  if (la !== lb) return la - lb;
+  if (a.role !== b.role) return a.role < b.role ? -1 : 1;
+  const ka = `${a.part ?? ''}|${a.name ?? ''}`;
+  const kb = `${b.part ?? ''}|${b.name ?? ''}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

@@ -1,0 +1,94 @@
+// Deterministic sampling: which rows of each matrix and which anchor tokens a fingerprint reads.
+// Everything is a pure function of (tensor role, shape, plan seed) or of token strings, never of file layout.
+import { createPrng } from '../util/prng';
+import { fmix32, hashString32 } from '../util/hash';
+import type { Role } from '../model/roles';
+import type { Axis, SamplingPlan } from './types';
+
+export function rowsToSample(rows: number, cols: number, plan: SamplingPlan): number {
+  const wanted = Math.floor(plan.rowElementBudget / Math.max(1, cols));
+  return Math.min(rows, Math.max(plan.minRowsPerMatrix, Math.min(plan.maxRowsPerMatrix, wanted)));
+}
+
+/**
+ * Row positions to sample: the first `count` entries of a seeded shuffle of 0..rows-1, so plans
+ * with different counts are nested and every layer of one shape samples the same positions.
+ */
+export function sampleRowPositions(role: Role, rows: number, cols: number, count: number, plan: SamplingPlan): number[] {
+  const order = Array.from({ length: rows }, (_, i) => i);
+  createPrng(`${plan.seed}|rows|${role}|${rows}x${cols}`).shuffle(order);
+  return order.slice(0, count).sort((a, b) => a - b);
+}
+
+/** Network axes of a stored [rows, cols] matrix of a role (stored [out, in], or [in, out] when transposed). */
+export function matrixAxes(role: Role, transposed: boolean): { rowAxis: Axis; colAxis: Axis } | undefined {
+  let out: Axis;
+  let inAxis: Axis;
+  switch (role) {
+    case 'q':
+    case 'k':
+    case 'v':
+    case 'qkv':
+      [out, inAxis] = ['head', 'residual'];
+      break;
+    case 'o':
+      [out, inAxis] = ['residual', 'head'];
+      break;
+    case 'gate':
+    case 'up':
+    case 'gate_up':
+      [out, inAxis] = ['neuron', 'residual'];
+      break;
+    case 'down':
+      [out, inAxis] = ['residual', 'neuron'];
+      break;
+    default:
+      return undefined;
+  }
+  return transposed ? { rowAxis: inAxis, colAxis: out } : { rowAxis: out, colAxis: inAxis };
+}
+
+/** Anchor-selection key of a normalized token string: bottom-k of this order is a min-hash sample. */
+export function anchorKey(token: string, plan: SamplingPlan): number {
+  return hashString32(token, hashString32(plan.seed));
+}
+
+/**
+ * Picks anchor tokens: the `count` eligible ids whose normalized strings have the smallest keys.
+ * Two vocabularies that share strings therefore share anchors, whatever their ids.
+ */
+export function chooseAnchorIds(tokens: readonly string[], eligible: (id: number) => boolean, count: number, plan: SamplingPlan): number[] {
+  const candidates: Array<{ id: number; key: number; token: string }> = [];
+  const seen = new Set<string>();
+  for (let id = 0; id < tokens.length; id++) {
+    const t = tokens[id]!;
+    if (t === '' || !eligible(id) || seen.has(t)) continue;
+    seen.add(t);
+    candidates.push({ id, key: anchorKey(t, plan), token: t });
+  }
+  candidates.sort((a, b) => a.key - b.key || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
+  return candidates.slice(0, count).map((c) => c.id);
+}
+
+/** MinHash sketch of a set of strings (Kirsch–Mitzenmacher double hashing for `size` functions). */
+export function minhashSketch(items: Iterable<string>, size: number): Uint32Array {
+  const sketch = new Uint32Array(size).fill(0xffffffff);
+  for (const item of items) {
+    const h1 = hashString32(item, 0x5bd1e995);
+    const h2 = hashString32(item, 0x1b873593) | 1;
+    for (let i = 0; i < size; i++) {
+      const v = fmix32((h1 + Math.imul(i, h2)) >>> 0);
+      if (v < sketch[i]!) sketch[i] = v;
+    }
+  }
+  return sketch;
+}
+
+/** Estimated Jaccard similarity from two MinHash sketches of equal size. */
+export function minhashJaccard(a: Uint32Array, b: Uint32Array): number {
+  const n = Math.min(a.length, b.length);
+  if (n === 0) return 0;
+  let equal = 0;
+  for (let i = 0; i < n; i++) if (a[i] === b[i]) equal++;
+  return equal / n;
+}

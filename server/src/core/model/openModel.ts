@@ -1,0 +1,276 @@
+// Opens a model reference (folder, single file, or cached Hugging Face repo id) into one
+// OpenedModel: its weight tensors, tokenizer, architecture, declared lineage and security findings.
+import { readdir, realpath, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { errorMessage, ModelFormatError, ModelNotFoundError } from '../errors';
+import { LocalFileSource } from '../io/byteSource';
+import { readGgufFile, type GgufFile } from '../formats/gguf';
+import { readPytorchCheckpoint } from '../formats/pytorch';
+import { readSafetensorsFile, readShardedSafetensors } from '../formats/safetensors';
+import { TensorStore } from '../formats/tensorStore';
+import type { SecurityFinding, TensorInfo, WeightFormat } from '../formats/types';
+import { loadVocabularyFromFolder, vocabularyFromGgufMetadata } from '../tokenizers';
+import type { Vocabulary } from '../tokenizers/vocabulary';
+import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, type ArchitectureTuple } from './config';
+import { collectDeclaredLineage, type DeclaredLineage } from './declared';
+import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
+import { parseModelReference } from './reference';
+
+export type FileRole = 'weights' | 'tokenizer' | 'config' | 'card' | 'adapter' | 'other';
+
+export interface ModelFile {
+  path: string;
+  relativePath: string;
+  sizeBytes: number;
+  role: FileRole;
+}
+
+export interface ModelLocation {
+  kind: 'folder' | 'file' | 'hf-cache';
+  /** Folder whose metadata files (config, tokenizer, card) belong to the model. */
+  folder: string;
+  /** The single weight file asked for, when the target was a file. */
+  file?: string;
+  displayName: string;
+  repoId?: string;
+  commit?: string;
+  snapshot?: CachedSnapshot;
+}
+
+export interface OpenedModel {
+  location: ModelLocation;
+  /** Container format of the weights read, or 'none' (tokenizer/metadata only). */
+  format: WeightFormat | 'none';
+  files: ModelFile[];
+  weightFiles: string[];
+  tensors: TensorInfo[];
+  store: TensorStore;
+  gguf?: GgufFile;
+  safetensorsMetadata?: Record<string, string>;
+  architecture?: ArchitectureTuple;
+  vocabulary?: Vocabulary;
+  declared: DeclaredLineage;
+  findings: SecurityFinding[];
+  /** Non-fatal problems (an unreadable tokenizer, an unsupported extra file, ...). */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+export interface OpenModelOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where to look for Hugging Face caches; defaults to the standard environment lookup. */
+  cacheRoots?: string[];
+}
+
+const TOKENIZER_FILES = new Set(['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json']);
+const PICKLE_EXTENSIONS = new Set(['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.jit']);
+
+export async function openModel(target: string, options: OpenModelOptions = {}): Promise<OpenedModel> {
+  const location = await resolveLocation(target, options);
+  const files = await listModelFiles(location);
+  const problems: string[] = [];
+  const findings: SecurityFinding[] = [];
+
+  const weights = chooseWeights(location, files);
+  let tensors: TensorInfo[] = [];
+  let format: OpenedModel['format'] = 'none';
+  let gguf: GgufFile | undefined;
+  let safetensorsMetadata: Record<string, string> | undefined;
+
+  if (weights) {
+    format = weights.format;
+    switch (weights.format) {
+      case 'safetensors': {
+        if (weights.indexFile) {
+          const sharded = await readShardedSafetensors(weights.indexFile);
+          tensors = sharded.tensors;
+          safetensorsMetadata = sharded.shards[0]?.metadata;
+        } else {
+          for (const file of weights.files) {
+            const st = await readSafetensorsFile(file);
+            tensors.push(...st.tensors);
+            safetensorsMetadata ??= st.metadata;
+          }
+          assertUniqueTensorNames(tensors, weights.files);
+        }
+        break;
+      }
+      case 'gguf':
+        gguf = await readGgufFile(weights.files[0]!);
+        tensors = gguf.tensors;
+        break;
+      case 'pytorch-zip':
+      case 'pytorch-legacy':
+      case 'torchscript': {
+        for (const file of weights.files) {
+          const ckpt = await readPytorchCheckpoint(file);
+          format = ckpt.format;
+          tensors.push(...ckpt.tensors);
+          findings.push(...ckpt.findings);
+        }
+        break;
+      }
+      case 'onnx':
+        problems.push(`${weights.files.join(', ')}: ONNX weights are listed but not read yet`);
+        break;
+    }
+  }
+
+  // Pickles that are not the weights we read still get scanned: they are what `from_pretrained` may load.
+  for (const f of files) {
+    if (f.role !== 'weights' || weights?.files.includes(f.path) || !PICKLE_EXTENSIONS.has(path.extname(f.path).toLowerCase())) continue;
+    try {
+      const ckpt = await readPytorchCheckpoint(f.path);
+      findings.push(...ckpt.findings);
+    } catch (err) {
+      problems.push(errorMessage(err));
+    }
+  }
+
+  let vocabulary: Vocabulary | undefined;
+  try {
+    vocabulary = gguf && gguf.metadata.has('tokenizer.ggml.tokens')
+      ? vocabularyFromGgufMetadata(gguf.metadata, gguf.file)
+      : await loadVocabularyFromFolder(location.folder, { allowedRoot: location.snapshot?.repoFolder });
+  } catch (err) {
+    problems.push(`tokenizer: ${errorMessage(err)}`);
+  }
+
+  let architecture: ArchitectureTuple | undefined;
+  let config: Record<string, unknown> | undefined;
+  try {
+    config = await readConfigJson(location.folder);
+    if (config) architecture = architectureFromConfig(config);
+  } catch (err) {
+    problems.push(`config: ${errorMessage(err)}`);
+  }
+  if (!architecture && gguf) architecture = architectureFromGgufMetadata(gguf.metadata);
+
+  let declared: DeclaredLineage = { claims: [] };
+  try {
+    declared = await collectDeclaredLineage(location.folder, { config, ggufMetadata: gguf?.metadata });
+  } catch (err) {
+    problems.push(`declared lineage: ${errorMessage(err)}`);
+  }
+
+  const store = new TensorStore(tensors, (p) => LocalFileSource.open(p));
+  return {
+    location,
+    format,
+    files,
+    weightFiles: weights?.files ?? [],
+    tensors,
+    store,
+    gguf,
+    safetensorsMetadata,
+    architecture,
+    vocabulary,
+    declared,
+    findings,
+    problems,
+    close: () => store.close(),
+  };
+}
+
+/** A path that exists wins; otherwise the text must be a Hub reference found in the local cache. */
+export async function resolveLocation(target: string, options: OpenModelOptions = {}): Promise<ModelLocation> {
+  const info = await stat(target).catch(() => undefined);
+  if (info) {
+    const resolved = await realpath(target);
+    if (info.isDirectory()) return { kind: 'folder', folder: resolved, displayName: target };
+    if (info.isFile()) return { kind: 'file', folder: path.dirname(resolved), file: resolved, displayName: target };
+    throw new ModelNotFoundError(`${target}: neither a file nor a folder`);
+  }
+  const ref = parseModelReference(target);
+  if (!ref) throw new ModelNotFoundError(`${target}: no such file or folder, and not a Hugging Face repo id`);
+  if (ref.kind === 'local') throw new ModelNotFoundError(`${target}: no such file or folder`);
+  const roots = options.cacheRoots ?? hfCacheRoots(options.env ?? process.env);
+  const snapshot = await findCachedRepo(ref.repoId, { repoType: ref.repoType, revision: ref.revision, cacheRoots: roots });
+  if (!snapshot) {
+    const rev = ref.revision ? `@${ref.revision}` : '';
+    throw new ModelNotFoundError(
+      `${ref.repoId}${rev} is not in the local Hugging Face cache (looked in ${roots.join(', ')}); download it first or pass a folder`,
+    );
+  }
+  const folder = ref.file ? path.dirname(path.join(snapshot.snapshotFolder, ref.file)) : snapshot.snapshotFolder;
+  return {
+    kind: 'hf-cache',
+    folder,
+    file: ref.file ? path.join(snapshot.snapshotFolder, ref.file) : undefined,
+    displayName: `${ref.repoId}${ref.revision ? '@' + ref.revision : ''}`,
+    repoId: ref.repoId,
+    commit: snapshot.commit,
+    snapshot,
+  };
+}
+
+async function listModelFiles(location: ModelLocation): Promise<ModelFile[]> {
+  const entries = await readdir(location.folder, { withFileTypes: true });
+  const files: ModelFile[] = [];
+  for (const e of entries) {
+    const p = path.join(location.folder, e.name);
+    // Snapshot entries in the HF cache are symlinks to blobs; stat follows them (the cache module vets targets).
+    const info = await stat(p).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    files.push({ path: p, relativePath: e.name, sizeBytes: info.size, role: fileRole(e.name) });
+  }
+  if (location.file && !files.some((f) => f.path === location.file)) {
+    const info = await stat(location.file);
+    files.push({ path: location.file, relativePath: path.basename(location.file), sizeBytes: info.size, role: 'weights' });
+  }
+  return files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
+}
+
+function fileRole(name: string): FileRole {
+  const lower = name.toLowerCase();
+  if (TOKENIZER_FILES.has(lower)) return 'tokenizer';
+  if (lower === 'config.json' || lower === 'generation_config.json') return 'config';
+  if (lower === 'readme.md') return 'card';
+  if (lower === 'adapter_config.json') return 'adapter';
+  const ext = path.extname(lower);
+  if (['.safetensors', '.gguf', '.onnx', ...PICKLE_EXTENSIONS].includes(ext) && !lower.endsWith('.index.json')) return 'weights';
+  if (lower.endsWith('.safetensors.index.json') || lower.endsWith('.bin.index.json')) return 'weights';
+  return 'other';
+}
+
+interface WeightChoice {
+  format: WeightFormat;
+  files: string[];
+  indexFile?: string;
+}
+
+/** Which weight files to read, by the precedence loaders use: safetensors over GGUF over pickles. */
+function chooseWeights(location: ModelLocation, files: ModelFile[]): WeightChoice | undefined {
+  if (location.file) return { format: formatFromName(location.file), files: [location.file] };
+  const names = (ext: string) => files.filter((f) => f.role === 'weights' && f.relativePath.toLowerCase().endsWith(ext)).map((f) => f.path);
+  const index = files.find((f) => f.relativePath === 'model.safetensors.index.json');
+  if (index) return { format: 'safetensors', files: names('.safetensors'), indexFile: index.path };
+  const safetensors = names('.safetensors');
+  if (safetensors.length > 0) return { format: 'safetensors', files: safetensors };
+  const ggufs = names('.gguf');
+  if (ggufs.length > 1) {
+    throw new ModelNotFoundError(`${location.displayName}: holds ${ggufs.length} GGUF files; pass the one to read (${ggufs.map((g) => path.basename(g)).join(', ')})`);
+  }
+  if (ggufs.length === 1) return { format: 'gguf', files: ggufs };
+  const pickles = files.filter((f) => f.role === 'weights' && PICKLE_EXTENSIONS.has(path.extname(f.relativePath).toLowerCase())).map((f) => f.path);
+  if (pickles.length > 0) return { format: 'pytorch-zip', files: pickles };
+  const onnx = names('.onnx');
+  if (onnx.length > 0) return { format: 'onnx', files: onnx };
+  return undefined;
+}
+
+function formatFromName(file: string): WeightFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.safetensors') return 'safetensors';
+  if (ext === '.gguf') return 'gguf';
+  if (ext === '.onnx') return 'onnx';
+  return 'pytorch-zip';
+}
+
+function assertUniqueTensorNames(tensors: TensorInfo[], files: string[]): void {
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (seen.has(t.name)) throw new ModelFormatError(t.file, `tensor ${t.name} appears in more than one of ${files.map((f) => path.basename(f)).join(', ')}`);
+    seen.add(t.name);
+  }
+}
