@@ -135,7 +135,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
         };
       }
     }
-    layers = [...perLayer].map(([la, t]) => ({ layerA: la, layerB: layerMap.get(la) ?? la, log10P: log10FromLn(t.logP), z: t.z, rows: t.rows }));
+    layers = [...perLayer].filter(([, t]) => t.testable).map(([la, t]) => ({ layerA: la, layerB: layerMap.get(la) ?? la, log10P: log10FromLn(t.logP), z: t.z, rows: t.rows }));
   } else if (dA !== undefined && dB !== undefined) {
     const embedPair = pairTokenRows(a, b).find((t) => t.role === 'embed');
     if (embedPair) families.push(widthMismatchTest(embedPair));
@@ -149,7 +149,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
       outcome: !f.testable ? 'not-run' : log10FromLn(f.logP) < threshold ? 'lineage' : 'no-evidence',
       log10P: f.testable ? log10FromLn(f.logP) : undefined,
       z: f.testable && f.z ? f.z : undefined,
-      detail: f.testable ? formatPValue(f.logP) : f.detail,
+      detail: f.testable ? formatPValue(f.logP) : `not run: ${f.n > 0 && f.n < 3 ? `only ${f.n} channel(s), too few for a permutation null` : 'nothing comparable on this axis'}`,
     });
   }
   const ran = families.filter((f) => f.testable);
@@ -168,9 +168,12 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     verdict = shared.shared ? 'same-family' : 'unrelated';
     const p = formatPValue(combinedLn!);
     reason = shared.shared ? `no weight lineage found (${p}); they share ${shared.what}` : `no weight lineage found (${p}) and no shared tokenizer or architecture`;
-  } else if (!shared.shared) {
+  } else if (!shared.shared && (a.tensors.length > 0 && b.tensors.length > 0 || architecturesDiffer(a, b))) {
     verdict = 'unrelated';
     reason = `no shared structure: ${describeMismatch(a, b)}`;
+  } else if (!shared.shared) {
+    verdict = 'inconclusive';
+    reason = `weights could not be compared (${whyNotCompared(a, b, dA, dB)}) and nothing else is shared`;
   } else {
     verdict = 'inconclusive';
     reason = `weights could not be compared (${whyNotCompared(a, b, dA, dB)}); they share ${shared.what}`;
@@ -264,6 +267,13 @@ function sharedStructure(a: Fingerprint, b: Fingerprint, t: TokenizerComparison 
   if (sameTokenizer) return { shared: true, what: `a tokenizer (${t.relation})` };
   if (sameArchitecture) return { shared: true, what: `the ${fa.family} architecture` };
   return { shared: false, what: '' };
+}
+
+/** Both architectures are known and differ in family or width (so neither can be the other's weights). */
+function architecturesDiffer(a: Fingerprint, b: Fingerprint): boolean {
+  const fa = a.architecture;
+  const fb = b.architecture;
+  return Boolean(fa && fb && (fa.family !== fb.family || (fa.hiddenSize && fb.hiddenSize && fa.hiddenSize !== fb.hiddenSize)));
 }
 
 function describeMismatch(a: Fingerprint, b: Fingerprint): string {

@@ -33,6 +33,12 @@ interface ResidualRows {
 }
 
 const LN10 = Math.log(10);
+/**
+ * The exact null variance costs O(rows^2 * channels); a fixed, data-independent subset of rows keeps
+ * a 7B comparison to about a second and is still a valid test (and z grows with sqrt(rows * channels)).
+ */
+const MAX_JOINT_ROWS = 384;
+const MAX_LAYER_ROWS = 48;
 
 function collectResidualRows(
   d: number,
@@ -77,7 +83,11 @@ function rankedPermutationTest(a: Float64Array, b: Float64Array, rows: number, c
 }
 
 function subsetRows(rows: ResidualRows, keep: (layer: number) => boolean, d: number): ResidualRows {
-  const idx = rows.layerOfRow.map((l, i) => (keep(l) ? i : -1)).filter((i) => i >= 0);
+  return subsetRowsByIndex(rows, (i) => keep(rows.layerOfRow[i]!), d);
+}
+
+function subsetRowsByIndex(rows: ResidualRows, keep: (rowIndex: number) => boolean, d: number): ResidualRows {
+  const idx = rows.layerOfRow.map((_, i) => (keep(i) ? i : -1)).filter((i) => i >= 0);
   const a = new Float64Array(idx.length * d);
   const b = new Float64Array(idx.length * d);
   idx.forEach((r, i) => {
@@ -85,6 +95,13 @@ function subsetRows(rows: ResidualRows, keep: (layer: number) => boolean, d: num
     b.set(rows.b.subarray(r * d, (r + 1) * d), i * d);
   });
   return { a, b, rows: idx.length, layerOfRow: idx.map((i) => rows.layerOfRow[i]!) };
+}
+
+/** At most `max` rows, evenly spaced over all signals so every layer and signal kind stays represented. */
+function evenlySpacedRows(rows: ResidualRows, max: number, d: number): ResidualRows {
+  if (rows.rows <= max) return rows;
+  const keep = new Set(Array.from({ length: max }, (_, i) => Math.floor((i * rows.rows) / max)));
+  return subsetRowsByIndex(rows, (i) => keep.has(i), d);
 }
 
 /**
@@ -100,11 +117,12 @@ export function residualAxisTest(
 ): { joint: AxisTest; perLayer: Map<number, AxisTest> } {
   const rows = collectResidualRows(d, vectors, matrices, tokens, alignment);
   const family = alignment ? 'aligned-residual' : 'residual';
-  const joint = toAxisTest(family, rankedPermutationTest(rows.a, rows.b, rows.rows, d), `${rows.rows} rows x ${d} residual channels`);
+  const jointRows = evenlySpacedRows(rows, MAX_JOINT_ROWS, d);
+  const joint = toAxisTest(family, rankedPermutationTest(jointRows.a, jointRows.b, jointRows.rows, d), `${jointRows.rows} rows x ${d} residual channels`);
   const perLayer = new Map<number, AxisTest>();
   for (const layer of new Set(rows.layerOfRow)) {
     if (layer < 0) continue;
-    const sub = subsetRows(rows, (l) => l === layer, d);
+    const sub = evenlySpacedRows(subsetRows(rows, (l) => l === layer, d), MAX_LAYER_ROWS, d);
     perLayer.set(layer, toAxisTest(family, rankedPermutationTest(sub.a, sub.b, sub.rows, d), `layer ${layer}: ${sub.rows} rows`));
   }
   return { joint, perLayer };

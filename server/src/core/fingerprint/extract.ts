@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../checks/cacheIntegrity';
+import { dtypeLayout } from '../formats/dtypes';
 import { elementCount, type TensorInfo } from '../formats/types';
 import { canonicalArchitectureHash } from '../model/config';
 import type { OpenedModel } from '../model/openModel';
@@ -167,11 +168,17 @@ function anchorTokens(vocabulary: Vocabulary | undefined, rows: number, plan: Sa
   return { ids, tokens: ids.map((id) => tokens[id]!) };
 }
 
-/** Big tensors without a role-based sample (position embeddings, experts, heads): a few seeded rows. */
+/** Big tensors without a role-based sample (position embeddings, experts, buffers): a bounded seeded sample. */
 async function sampleOtherTensor(model: OpenedModel, t: RoledTensor, plan: SamplingPlan): Promise<Float32Array> {
   const { rows, rowElements } = model.store.rowShape(t.info.name);
-  const count = Math.min(rows, plan.minRowsPerMatrix);
-  return model.store.readRowSet(t.info.name, sampleRowPositions('other', rows, rowElements, count, plan));
+  if (rowElements <= plan.rowElementBudget) {
+    const count = Math.min(rows, plan.minRowsPerMatrix);
+    return model.store.readRowSet(t.info.name, sampleRowPositions('other', rows, rowElements, count, plan));
+  }
+  // Rows too long to read whole (e.g. a [1, 1, 1024, 1024] mask buffer): the first elements, whole blocks only.
+  const { blockElements } = dtypeLayout(t.info.dtype);
+  const count = Math.max(blockElements, Math.floor(plan.rowElementBudget / blockElements) * blockElements);
+  return model.store.readElements(t.info.name, 0, Math.min(count, elementCount(t.info.shape)));
 }
 
 function digestFloats(values: Float32Array): string {

@@ -2,7 +2,7 @@
 // `base_model_relation`, license, datasets, tags) and base models named in the card's prose.
 import { parseDocument } from 'yaml';
 import { readMetadataTextFile } from './config';
-import { parseModelReference } from './reference';
+import { parseModelReference, type ModelReference } from './reference';
 
 export interface ModelCardMetadata {
   /** `base_model` as a list (the Hub accepts a string or a list), trimmed, duplicates removed. */
@@ -78,12 +78,21 @@ export function parseCardMetadata(yamlText: string): { metadata?: ModelCardMetad
   }
   let raw: unknown;
   try {
-    // The core schema has no language-specific tags (no !!python/..., no !!binary); unknown tags stay strings.
-    const doc = parseDocument(yamlText, { schema: 'core', customTags: [], merge: false, uniqueKeys: true, prettyErrors: false, strict: true });
+    // Core schema, no custom tags, and known YAML 1.1 tags (!!binary, !!set, ...) left unresolved:
+    // every tagged value stays a plain string or collection, with a warning.
+    const doc = parseDocument(yamlText, {
+      schema: 'core',
+      customTags: [],
+      resolveKnownTags: false,
+      merge: false,
+      uniqueKeys: true,
+      prettyErrors: false,
+      strict: true,
+    });
     if (doc.errors.length > 0) {
-      return { warnings: doc.errors.slice(0, 5).map((e) => `card front matter is not valid YAML: ${firstLine(e.message)}`) };
+      return { warnings: distinct(doc.errors.map((e) => `card front matter is not valid YAML: ${firstLine(e.message)}`)) };
     }
-    for (const w of doc.warnings.slice(0, 5)) warnings.push(`card front matter: ${firstLine(w.message)}`);
+    warnings.push(...distinct(doc.warnings.map((w) => `card front matter: ${firstLine(w.message)}`)));
     raw = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     // yaml throws (a ReferenceError) when aliases expand beyond maxAliasCount.
@@ -108,6 +117,11 @@ export function parseCardMetadata(yamlText: string): { metadata?: ModelCardMetad
   const tags = stringOrList(record['tags']);
   if (tags) metadata.tags = tags;
   return { metadata, warnings };
+}
+
+/** At most five distinct messages: a hostile document can produce thousands of the same one. */
+function distinct(messages: string[]): string[] {
+  return [...new Set(messages)].slice(0, 5);
 }
 
 function firstLine(message: string): string {
@@ -148,14 +162,27 @@ function relationFromWording(wording: string): string | undefined {
   return undefined;
 }
 
+/**
+ * `[gpt2](https://huggingface.co/gpt2)`: a one-segment URL is normally a user page, but when the
+ * link text is that same name after parent-model wording, it is a legacy (un-namespaced) model id.
+ */
+function legacyIdLink(linkText: string, url: string): ModelReference | undefined {
+  const name = /^https?:\/\/(?:www\.)?(?:huggingface\.co|hf\.co)\/([^/?#]+)\/?$/i.exec(url)?.[1];
+  if (name === undefined || name !== linkText.trim()) return undefined;
+  const reference = parseModelReference(name);
+  return reference?.kind === 'hub' && reference.source === 'id' && reference.revision === undefined ? reference : undefined;
+}
+
 /** Base models the card's text names with a Hub link ("We used the pretrained [x](https://huggingface.co/x) model"). */
 export function findProseBaseModels(text: string, startOffset = 0): ProseBaseModel[] {
   const found: ProseBaseModel[] = [];
   const regex = new RegExp(PROSE_BASE_MODEL.source, PROSE_BASE_MODEL.flags);
   regex.lastIndex = startOffset;
   for (let match = regex.exec(text); match !== null && found.length < MAX_PROSE_MATCHES; match = regex.exec(text)) {
-    const reference = parseModelReference(match[3]!);
+    const reference = parseModelReference(match[3]!) ?? legacyIdLink(match[2]!, match[3]!);
     if (reference?.kind !== 'hub' || reference.repoType !== 'model') continue;
+    // Cards name their base again further down ("We use the pretrained ..."); keep the first mention.
+    if (found.some((f) => f.repoId.toLowerCase() === reference.repoId.toLowerCase())) continue;
     const item: ProseBaseModel = { repoId: reference.repoId, excerpt: match[0], offset: match.index };
     const relation = relationFromWording(match[1]!);
     if (relation !== undefined) item.relation = relation;

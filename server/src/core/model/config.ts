@@ -276,7 +276,8 @@ export function normalizeConfig(config: JsonObject): { architecture?: Architectu
   if (ropeTheta !== undefined) architecture.ropeTheta = ropeTheta;
   const tie = view.value('tie_word_embeddings');
   if (typeof tie === 'boolean') architecture.tieWordEmbeddings = tie;
-  const headDim = view.integer('head_dim') ?? (hiddenSize! % heads! === 0 ? hiddenSize! / heads! : undefined);
+  // T5 calls the per-head width d_kv.
+  const headDim = view.integer('head_dim', 'd_kv') ?? (hiddenSize! % heads! === 0 ? hiddenSize! / heads! : undefined);
   if (headDim !== undefined) architecture.headDim = headDim;
   const experts = view.integer('num_local_experts', 'num_experts', 'n_routed_experts', 'moe_num_experts');
   if (experts !== undefined) architecture.expertCount = experts;

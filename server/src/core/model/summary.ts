@@ -39,9 +39,13 @@ function isBufferTensor(name: string): boolean {
 export function summarizeModel(model: OpenedModel, target: string): ModelSummary {
   const dtypes: Partial<Record<DType, number>> = {};
   let parameterCount = 0;
+  // Tied weights (an lm_head sharing the embedding's storage) are one set of parameters.
+  const storages = new Set<string>();
   for (const t of model.tensors) {
     dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
-    if (!isBufferTensor(t.name)) parameterCount += elementCount(t.shape);
+    const storage = `${t.file}|${t.dataOffset}|${t.byteLength}`;
+    if (!isBufferTensor(t.name) && !storages.has(storage)) parameterCount += elementCount(t.shape);
+    storages.add(storage);
   }
   const v = model.vocabulary;
   return {

@@ -11,7 +11,7 @@ import {
   readLengthDelimited,
   readVarint,
   skipField,
-} from './protobufWire';
+} from '../io/protobufWire';
 import {
   MAX_VOCABULARY_TOKENS,
   VocabularyBuilder,

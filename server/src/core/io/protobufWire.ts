@@ -1,6 +1,6 @@
 // A minimal, bounded reader of the protobuf wire format (varints, length-delimited fields,
 // fixed 32/64-bit fields), enough to walk messages and skip the fields we do not need.
-import { BinaryCursor } from '../io/binaryReader';
+import { BinaryCursor } from './binaryReader';
 
 export const WireType = { Varint: 0, Fixed64: 1, LengthDelimited: 2, Fixed32: 5 } as const;
 export type WireType = (typeof WireType)[keyof typeof WireType];
