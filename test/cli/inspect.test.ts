@@ -102,6 +102,16 @@ describe('lineage inspect on the zoo', function () {
     }
   });
 
+  it('--hash streams every file through sha256 (matching the zoo manifest)', () => {
+    const r = runCli(['inspect', zooPath('tiny-gpt2'), '--hash', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as ModelSummary).files;
+    const sha = (name: string) => files.find((f) => f.relativePath === name)?.sha256 ?? '';
+    assert.ok(sha('config.json').startsWith('4c5b83a44b484e50'), sha('config.json'));
+    assert.ok(sha('model.safetensors').startsWith('5b562022d3f53a1e'), sha('model.safetensors'));
+    assert.ok(files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')));
+  });
+
   it('usage errors exit 2, unknown paths exit 3', () => {
     assert.equal(runCli(['inspect']).status, 2);
     assert.equal(runCli(['inspect', '--nope', 'x']).status, 2);

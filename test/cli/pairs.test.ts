@@ -59,6 +59,12 @@ describe('PAIRS.md weight pairs through `lineage compare`', function () {
     assert.ok(status === 1 || status === 3);
   });
 
+  it('W3: the fp16 ONNX export is a quantization of the fp32 one', () => {
+    const { comparison, status } = compareJson('ort-tiny-random-gpt2-fp32', 'ort-tiny-random-gpt2-fp16');
+    assert.ok(['quantized', 'same-weights'].includes(comparison.verdict), comparison.verdict);
+    assert.equal(status, 0);
+  });
+
   it('a model compared with itself is identical', () => {
     const { comparison, status } = compareJson('tiny-gpt2', 'tiny-gpt2');
     assert.equal(comparison.verdict, 'identical');

@@ -6,42 +6,10 @@ import { applyRevisionAndTrust, findCommandReferences, findEnvironmentReferences
 import type { LineIndex } from './textPositions';
 import type { ModelReferenceSite, Range, ReferenceKind, RevisionSite } from './types';
 import { urlSite } from './urls';
+import { flowNestingExceeds, MAX_FLOW_NESTING } from '../core/util/yamlSafety';
 
 /** Real configs nest a few levels; deeper structures are skipped rather than walked. */
 const MAX_YAML_DEPTH = 64;
-/** Flow collections (`[...]`, `{...}`) nested deeper than this are refused before parsing. */
-const MAX_FLOW_NESTING = 100;
-
-/**
- * Whether `[`/`{` nest deeper than `limit`, ignoring quoted text and comments. A line starting in
- * column 0 with a plain character begins a new top-level entry, which no flow collection spans.
- */
-function flowNestingExceeds(text: string, limit: number): boolean {
-  let depth = 0;
-  let quote = '';
-  let lineStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i] ?? '';
-    if (quote) {
-      if (char === quote) quote = '';
-      else if (char === '\\' && quote === '"') i++;
-      else if (char === '\n') { quote = ''; lineStart = true; }
-      continue;
-    }
-    if (char === '\n' || char === '\r') { lineStart = true; continue; }
-    if (lineStart && /[A-Za-z0-9_-]/.test(char)) depth = 0;
-    lineStart = false;
-    if (char === '"' || char === "'") quote = char;
-    else if (char === '#') {
-      while (i < text.length && text[i] !== '\n') i++;
-      lineStart = true;
-    } else if (char === '[' || char === '{') {
-      if (++depth > limit) return true;
-    } else if ((char === ']' || char === '}') && depth > 0) depth--;
-  }
-  return false;
-}
-
 /**
  * Parses every document of a YAML stream; a YAML error yields what the parser recovered, never a throw.
  * The finders walk the node tree and never convert it to JS values, so an alias is never expanded

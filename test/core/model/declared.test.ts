@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelFormatError } from '../../../server/src/core/errors';
@@ -14,6 +14,7 @@ import {
   collectDeclaredLineage,
   declaredBaseModels,
 } from '../../../server/src/core/model/declared';
+import { buildHfCache } from '../../fixtures/hfCacheBuilder';
 import { zooPath } from '../../support/zoo';
 
 describe('model cards', () => {
@@ -227,6 +228,37 @@ describe('declared lineage', () => {
     ]);
   });
 
+  it('reads card and config through HF cache snapshot links, and refuses a card linked out of the repo', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'lineage-declared-cache-'));
+    try {
+      const built = await buildHfCache(path.join(tmp, 'hub'), [
+        {
+          repoId: 'sentence-transformers/all-MiniLM-L6-v2',
+          files: { 'README.md': zooPath('minilm-all-L6-v2-meta', 'README.md'), 'config.json': zooPath('minilm-all-L6-v2-meta', 'config.json') },
+        },
+        { repoId: 'evil/card', files: { 'config.json': Buffer.from('{}') } },
+      ]);
+      const [good, evil] = built.repos;
+      const lineage = await collectDeclaredLineage(good!.snapshotFolder);
+      assert.deepEqual(declaredBaseModels(lineage), ['nreimers/MiniLM-L6-H384-uncased']);
+      assert.equal(lineage.warnings, undefined);
+      // A README that links to another repo's blob is outside this repo's cache folder.
+      await symlink(path.relative(evil!.snapshotFolder, good!.blobs['README.md']!.blobPath), path.join(evil!.snapshotFolder, 'README.md'));
+      const refused = await collectDeclaredLineage(evil!.snapshotFolder);
+      assert.deepEqual(refused.claims, []);
+      assert.match(refused.warnings!.join('\n'), /links outside the model folder/);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('does not let a __proto__ key in card YAML reach object prototypes', () => {
+    const { metadata } = parseCardMetadata('__proto__: {polluted: true}\nbase_model: a/b\n');
+    assert.deepEqual(metadata?.baseModels, ['a/b']);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+    assert.equal(Object.getPrototypeOf(metadata!.raw), Object.prototype);
+  });
+
   it('reads GGUF general.base_model.* and general.source.* claims', async () => {
     const metadata = new Map<string, unknown>([
       ['general.base_model.count', 2n],
@@ -248,5 +280,14 @@ describe('declared lineage', () => {
     // stories260K carries no lineage keys.
     const gguf = await readGgufFile(zooPath('tinyllamas-stories260K-gguf', 'stories260K.gguf'));
     assert.deepEqual(claimsFromGgufMetadata(gguf.metadata, gguf.file), []);
+  });
+});
+
+describe('model card front matter hardening', () => {
+  it('a card nesting thousands of flow collections is refused with a warning, not a process abort', () => {
+    const hostile = `base_model: ${'['.repeat(20000)}x${']'.repeat(20000)}\n`;
+    const result = parseCardMetadata(hostile);
+    assert.equal(result.metadata, undefined);
+    assert.ok(result.warnings.some((w) => /nests brackets/.test(w)), JSON.stringify(result.warnings));
   });
 });

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { allowedRootForModelFolder, findCachedRepo, hfCacheRoots, repoFolderName } from '../../../server/src/core/model/hfCache';
+import { allowedRootForModelFolder } from '../../../server/src/core/model/config';
+import { findCachedRepo, hfCacheRoots, repoFolderName } from '../../../server/src/core/model/hfCache';
 import { buildHfCache, gitBlobSha1, type BuiltHfCache } from '../../fixtures/hfCacheBuilder';
 import { zooPath } from '../../support/zoo';
 

@@ -6,7 +6,7 @@ import { parseFingerprint, MAX_FINGERPRINT_JSON_BYTES } from '../fingerprint/enc
 import { anchorKey } from '../fingerprint/sampling';
 import type { Fingerprint, TokenRowsSignal } from '../fingerprint/types';
 import { openModel, type OpenedModel } from '../model/openModel';
-import { mapTensorRole } from '../model/roles';
+import { mapTensorRoles } from '../model/roles';
 import { compareVocabularies } from '../tokenizers/compare';
 import { compareFingerprints, type CompareOptions } from './compare';
 import { pairRowsByToken } from './pairing';
@@ -92,7 +92,8 @@ async function withPairAnchors(ma: OpenedModel, fa: Fingerprint, mb: OpenedModel
   const chosen = shared.slice(0, fa.samplingPlan.anchorCount);
   if (chosen.length <= overlap) return [fa, fb];
   const reread = async (m: OpenedModel, fp: Fingerprint, signal: TokenRowsSignal, ids: number[]): Promise<Fingerprint> => {
-    const name = m.tensors.find((t) => t.shape.length === 2 && t.shape[0] === signal.rows && t.shape[1] === signal.cols && mapTensorRole(t.name).role === signal.role);
+    const roles = mapTensorRoles(m.tensors.map((t) => t.name), { family: m.architecture?.family });
+    const name = m.tensors.find((t) => t.shape.length === 2 && t.shape[0] === signal.rows && t.shape[1] === signal.cols && roles.get(t.name)?.role === signal.role);
     if (!name) return fp;
     const values = await m.store.readRowSet(name.name, ids);
     const replaced: TokenRowsSignal = { ...signal, tokens: chosen.map((c) => c.token), values };

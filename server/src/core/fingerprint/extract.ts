@@ -2,12 +2,14 @@
 // matrix rows through positional reads (a few MB whatever the model size), never whole matrices.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { sha256File } from '../checks/cacheIntegrity';
 import { dtypeLayout } from '../formats/dtypes';
 import { elementCount, type TensorInfo } from '../formats/types';
 import { canonicalArchitectureHash } from '../model/config';
 import type { OpenedModel } from '../model/openModel';
-import { mapTensorRole, type Role } from '../model/roles';
+import { ggufStoredRowOf } from '../model/ggufLayout';
+import { mapTensorRoles, type Role } from '../model/roles';
 import { summarizeModel } from '../model/summary';
 import { countTokens, type Vocabulary } from '../tokenizers/vocabulary';
 import { chooseAnchorIds, matrixAxes, minhashSketch, rowsToSample, sampleRowPositions } from './sampling';
@@ -50,8 +52,10 @@ interface RoledTensor {
 export async function extractFingerprint(model: OpenedModel, options: ExtractOptions = {}): Promise<Fingerprint> {
   const plan = options.plan ?? DEFAULT_SAMPLING_PLAN;
   const store = model.store;
+  // The family disambiguates names shared by different layouts (GPT-2 Conv1D vs GPT-BigCode Linear).
+  const roles = mapTensorRoles(model.tensors.map((t) => t.name), { family: model.architecture?.family });
   const roled: RoledTensor[] = model.tensors.map((info) => {
-    const r = mapTensorRole(info.name);
+    const r = roles.get(info.name)!;
     return { info, role: r.role, layer: r.layer, part: r.part, transposed: r.transposed };
   });
   const planned = plannedReads(roled, model.vocabulary, plan);
@@ -89,7 +93,8 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     if (!axes) continue;
     const [rows, cols] = t.info.shape as [number, number];
     const rowIndices = sampleRowPositions(t.role, rows, cols, rowsToSample(rows, cols, plan), plan);
-    const values = await store.readRowSet(t.info.name, rowIndices);
+    const storedRow = storedRowMapping(model, t, rows);
+    const values = await store.readRowSet(t.info.name, storedRow ? rowIndices.map(storedRow) : rowIndices);
     sampledValues.set(t.info.name, values);
     matrices.push({ role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values });
     await progress();
@@ -102,7 +107,13 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     let coverage: TensorDigest['coverage'] = 'full';
     if (n <= plan.fullDigestMaxElements) {
       values = sampledValues.get(t.info.name);
-      if (!values || values.length !== n) values = await store.readAll(t.info.name);
+      if (!values || values.length !== n) {
+        const storedRow = t.info.shape.length === 2 ? storedRowMapping(model, t, t.info.shape[0]!) : undefined;
+        const rows = t.info.shape[0] ?? 1;
+        values = storedRow
+          ? await store.readRowSet(t.info.name, Array.from({ length: rows }, (_, r) => storedRow(r)))
+          : await store.readAll(t.info.name);
+      }
     } else {
       coverage = 'sampled';
       values = sampledValues.get(t.info.name) ?? (await sampleOtherTensor(model, t, plan));
@@ -118,7 +129,8 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     schemaVersion: FINGERPRINT_SCHEMA_VERSION,
     extractorVersion: EXTRACTOR_VERSION,
     model: {
-      name: model.location.repoId ?? model.location.displayName,
+      // The repo id, or the folder/file name: never the full path, so copies fingerprint identically anywhere.
+      name: model.location.repoId ?? path.basename(model.location.file ?? model.location.folder),
       format: model.format,
       repoId: model.location.repoId,
       commit: model.location.commit,
@@ -137,6 +149,11 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     profiles: layerProfiles(matrices),
     bytesRead,
   };
+}
+
+/** GGUF q/k rows of RoPE-permuted architectures are read in Hugging Face order, so formats compare. */
+function storedRowMapping(model: OpenedModel, t: RoledTensor, rows: number): ((hfRow: number) => number) | undefined {
+  return model.format === 'gguf' ? ggufStoredRowOf(t.role, rows, model.architecture) : undefined;
 }
 
 interface PlannedRead {

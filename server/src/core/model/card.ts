@@ -3,6 +3,7 @@
 import { parseDocument } from 'yaml';
 import { readMetadataTextFile } from './config';
 import { parseModelReference, type ModelReference } from './reference';
+import { flowNestingExceeds, MAX_FLOW_NESTING } from '../util/yamlSafety';
 
 export interface ModelCardMetadata {
   /** `base_model` as a list (the Hub accepts a string or a list), trimmed, duplicates removed. */
@@ -75,6 +76,9 @@ export function parseCardMetadata(yamlText: string): { metadata?: ModelCardMetad
   const warnings: string[] = [];
   if (yamlText.length > MAX_FRONT_MATTER_BYTES) {
     return { warnings: [`card front matter is ${yamlText.length} characters; over ${MAX_FRONT_MATTER_BYTES}, not parsed`] };
+  }
+  if (flowNestingExceeds(yamlText, MAX_FLOW_NESTING)) {
+    return { warnings: [`card front matter nests brackets deeper than ${MAX_FLOW_NESTING} levels; not parsed`] };
   }
   let raw: unknown;
   try {

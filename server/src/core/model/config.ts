@@ -5,7 +5,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '../errors';
-import { allowedRootForModelFolder, isPathInside } from './hfCache';
+import { isPinnedRevision } from './reference';
 
 export type NormType = 'rmsnorm' | 'layernorm' | 'unknown';
 export type PositionalEncoding = 'rope' | 'alibi' | 'absolute' | 'relative' | 'unknown';
@@ -53,7 +53,35 @@ function isObject(value: unknown): value is JsonObject {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bounded, contained reads of metadata files (shared by card.ts and adapter.ts).
+// Bounded, contained reads of metadata files (shared by card.ts, adapter.ts and hfCache.ts refs).
+
+export function isPathInside(parent: string, child: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** How far up from a model folder to look for an enclosing HF cache snapshot. */
+const MAX_SNAPSHOT_NESTING = 34;
+
+/**
+ * The folder whose contents a model file may link to: the repo's cache folder when `folder` is
+ * inside `<cache>/models--x--y/snapshots/<commit>/` (snapshot entries are links into ../../blobs),
+ * otherwise the folder itself. Both are real paths.
+ */
+export async function allowedRootForModelFolder(folder: string): Promise<string> {
+  const real = await realpath(folder);
+  let current = real;
+  for (let i = 0; i < MAX_SNAPSHOT_NESTING; i++) {
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    const repoFolder = path.dirname(parent);
+    if (path.basename(parent) === 'snapshots' && isPinnedRevision(path.basename(current)) && /^(?:models|datasets|spaces)--/.test(path.basename(repoFolder))) {
+      return repoFolder;
+    }
+    current = parent;
+  }
+  return real;
+}
 
 export interface MetadataFileOptions {
   maxBytes?: number;

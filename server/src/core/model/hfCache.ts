@@ -1,9 +1,9 @@
 // Offline lookup of repositories in the local Hugging Face hub cache (models--org--name/{refs,
 // blobs,snapshots}), without following any link that leaves the repository's cache folder.
-import { constants as fsConstants } from 'node:fs';
-import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isPathInside, readBoundedTextFile } from './config';
 import { isPinnedRevision, isValidRepoId, isValidRevision, type RepoType } from './reference';
 
 export interface CachedFile {
@@ -225,7 +225,7 @@ async function readRefs(repoFolder: string, problems: CacheIntegrityProblem[]): 
       if (entry.isDirectory() && depth < 8) {
         await walk(full, name, depth + 1);
       } else if (entry.isFile()) {
-        const content = await readSmallFile(full, MAX_REF_BYTES);
+        const content = await readBoundedTextFile(full, MAX_REF_BYTES).catch(() => undefined);
         const sha = content?.trim();
         if (sha !== undefined && isPinnedRevision(sha)) refs[name] = sha;
         else problems.push({ kind: 'invalid-ref', relativePath: `refs/${name}`, message: `refs/${name} does not hold a 40-hex commit id` });
@@ -237,21 +237,6 @@ async function readRefs(repoFolder: string, problems: CacheIntegrityProblem[]): 
   };
   await walk(refsFolder, '', 0);
   return refs;
-}
-
-async function readSmallFile(file: string, maxBytes: number): Promise<string | undefined> {
-  // O_NONBLOCK keeps a FIFO planted in the cache from blocking the open.
-  const handle = await open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)).catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const info = await handle.stat();
-    if (!info.isFile() || info.size > maxBytes) return undefined;
-    const buffer = Buffer.alloc(info.size);
-    const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
-  }
 }
 
 async function listSnapshotCommits(repoFolder: string): Promise<string[]> {
@@ -268,11 +253,6 @@ async function newestSnapshot(repoFolder: string, commits: string[]): Promise<st
     if (!best || info.mtimeMs > best.mtimeMs) best = { commit, mtimeMs: info.mtimeMs };
   }
   return best?.commit;
-}
-
-export function isPathInside(parent: string, child: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
 /** Walks snapshots/<commit>/ and vets every link: its real target must stay inside the repo folder. */
@@ -342,24 +322,4 @@ async function vetSnapshotEntry(
     blobName: path.basename(target),
     storage: inBlobs ? 'blob' : 'file',
   };
-}
-
-/**
- * The folder whose contents a model file may link to: the repo's cache folder when `folder` is
- * inside `<cache>/models--x--y/snapshots/<commit>/` (snapshot entries are links into ../../blobs),
- * otherwise the folder itself. Both are real paths.
- */
-export async function allowedRootForModelFolder(folder: string): Promise<string> {
-  const real = await realpath(folder);
-  let current = real;
-  for (let i = 0; i < MAX_SNAPSHOT_DEPTH + 2; i++) {
-    const parent = path.dirname(current);
-    if (parent === current) break;
-    const grandParent = path.dirname(parent);
-    if (path.basename(parent) === 'snapshots' && isPinnedRevision(path.basename(current)) && /^(?:models|datasets|spaces)--/.test(path.basename(grandParent))) {
-      return grandParent;
-    }
-    current = parent;
-  }
-  return real;
 }

@@ -7,7 +7,8 @@ import { LocalFileSource } from '../io/byteSource';
 import { readGgufFile, type GgufFile } from '../formats/gguf';
 import { readPytorchCheckpoint } from '../formats/pytorch';
 import { readSafetensorsFile, readShardedSafetensors } from '../formats/safetensors';
-import { TensorStore } from '../formats/tensorStore';
+import { onnxSourceOpener, readOnnxModel } from '../formats/onnx';
+import { TensorStore, type SourceOpener } from '../formats/tensorStore';
 import type { SecurityFinding, TensorInfo, WeightFormat } from '../formats/types';
 import { loadVocabularyFromFolder, vocabularyFromGgufMetadata } from '../tokenizers';
 import type { Vocabulary } from '../tokenizers/vocabulary';
@@ -68,7 +69,7 @@ const PICKLE_EXTENSIONS = new Set(['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pic
 export async function openModel(target: string, options: OpenModelOptions = {}): Promise<OpenedModel> {
   const location = await resolveLocation(target, options);
   const files = await listModelFiles(location);
-  const problems: string[] = [];
+  const problems: string[] = (location.snapshot?.problems ?? []).map((p) => `cache: ${p.relativePath ?? ''} ${p.message}`.trim());
   const findings: SecurityFinding[] = [];
 
   const weights = chooseWeights(location, files);
@@ -76,6 +77,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
   let format: OpenedModel['format'] = 'none';
   let gguf: GgufFile | undefined;
   let safetensorsMetadata: Record<string, string> | undefined;
+  let openSource: SourceOpener = (p) => LocalFileSource.open(p);
 
   if (weights) {
     format = weights.format;
@@ -110,9 +112,15 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
         }
         break;
       }
-      case 'onnx':
-        problems.push(`${weights.files.join(', ')}: ONNX weights are listed but not read yet`);
+      case 'onnx': {
+        if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
+        const onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder });
+        tensors = onnx.tensors;
+        findings.push(...onnx.findings);
+        openSource = onnxSourceOpener(onnx);
+        for (const skipped of onnx.skippedTensors) problems.push(`${path.basename(onnx.file)}: tensor ${skipped.name} not read (${skipped.reason})`);
         break;
+      }
     }
   }
 
@@ -148,12 +156,12 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
 
   let declared: DeclaredLineage = { claims: [] };
   try {
-    declared = await collectDeclaredLineage(location.folder, { config, ggufMetadata: gguf?.metadata });
+    declared = await collectDeclaredLineage(location.folder, { config, ggufMetadata: gguf?.metadata, ggufFile: gguf?.file });
   } catch (err) {
     problems.push(`declared lineage: ${errorMessage(err)}`);
   }
 
-  const store = new TensorStore(tensors, (p) => LocalFileSource.open(p));
+  const store = new TensorStore(tensors, openSource);
   return {
     location,
     format,
@@ -192,6 +200,9 @@ export async function resolveLocation(target: string, options: OpenModelOptions 
       `${ref.repoId}${rev} is not in the local Hugging Face cache (looked in ${roots.join(', ')}); download it first or pass a folder`,
     );
   }
+  if (ref.file && !snapshot.files.some((f) => f.relativePath === ref.file)) {
+    throw new ModelNotFoundError(`${ref.repoId}: the cached snapshot ${snapshot.commit} has no file ${ref.file}`);
+  }
   const folder = ref.file ? path.dirname(path.join(snapshot.snapshotFolder, ref.file)) : snapshot.snapshotFolder;
   return {
     kind: 'hf-cache',
@@ -205,6 +216,13 @@ export async function resolveLocation(target: string, options: OpenModelOptions 
 }
 
 async function listModelFiles(location: ModelLocation): Promise<ModelFile[]> {
+  // In the HF cache, list only the entries the cache module vetted (its symlinks stay inside the repo).
+  if (location.snapshot) {
+    const files = location.snapshot.files
+      .filter((f) => !f.relativePath.includes('/') || path.dirname(path.join(location.snapshot!.snapshotFolder, f.relativePath)) === location.folder)
+      .map((f) => ({ path: f.path, relativePath: path.basename(f.relativePath), sizeBytes: f.sizeBytes, role: fileRole(path.basename(f.relativePath)) }));
+    return files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
+  }
   const entries = await readdir(location.folder, { withFileTypes: true });
   const files: ModelFile[] = [];
   for (const e of entries) {

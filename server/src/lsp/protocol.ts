@@ -1,0 +1,241 @@
+// The contract between the language server and its clients: custom request and notification names,
+// their payloads, diagnostic codes and command ids. Pure types and constants; the client imports it.
+import type { Comparison, Verdict } from '../core/compare/types';
+
+/** Stable diagnostic codes; README.md "Diagnostics" documents each with an example and a fix. */
+export const DiagnosticCodes = {
+  unverifiedLineage: 'LL001',
+  declaredBaseContradicted: 'LL002',
+  unpinnedRevision: 'LL003',
+  trustRemoteCode: 'LL004',
+  pickleWeights: 'LL005',
+  cacheIntegrity: 'LL006',
+  implicitDefaultModel: 'LL007',
+  lookAlikeId: 'LL008',
+  notAvailableLocally: 'LL009',
+} as const;
+
+export type DiagnosticCode = (typeof DiagnosticCodes)[keyof typeof DiagnosticCodes];
+
+export const ALL_DIAGNOSTIC_CODES: readonly DiagnosticCode[] = Object.values(DiagnosticCodes);
+
+/** Severity names accepted in `lineage.diagnostics.severity` and in `.lineage.yaml`; 'off' hides the code. */
+export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
+
+/** Source field of every diagnostic the server publishes. */
+export const DIAGNOSTIC_SOURCE = 'lineage';
+
+/** Client-side commands the server links to (hover links, code lenses); the client registers them. */
+export const ClientCommands = {
+  /** Arguments: [CompareWithArguments]. Opens the compare view for a reference. */
+  compareWith: 'lineage.compareWith',
+  /** Arguments: [ShowReferenceArguments]. Reveals the reference's details (hover content in a panel). */
+  showReference: 'lineage.showReference',
+} as const;
+
+/** Commands the server executes (workspace/executeCommand). */
+export const ServerCommands = {
+  /** Drops cached analyses and analyses every open document again. */
+  reanalyze: 'lineage.server.reanalyze',
+} as const;
+
+export interface CompareWithArguments {
+  /** The reference as written (`org/name`, a path) plus its revision, usable as a compare target. */
+  target: string;
+  /** The model the server found for it (folder or cache snapshot), when it found one. */
+  resolvedPath?: string;
+  /** Suggested other side: the best verified match or the declared base. */
+  suggestedOther?: string;
+  uri: string;
+  range: Range;
+}
+
+export interface ShowReferenceArguments {
+  uri: string;
+  range: Range;
+}
+
+export interface Position {
+  line: number;
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine results as the server reports them per reference.
+
+/** Where a reference's bytes were found. */
+export type ResolutionKind = 'workspace' | 'hf-cache' | 'registry' | 'unavailable' | 'dynamic' | 'not-a-model';
+
+export interface Resolution {
+  kind: ResolutionKind;
+  /** Folder or file the model was opened from (workspace path or cache snapshot folder). */
+  path?: string;
+  repoId?: string;
+  /** Commit of the cached snapshot (40 hex). */
+  commit?: string;
+  /** The revision the reference asked for (as written), if any. */
+  revisionAsked?: string;
+  /** How the cached commit was chosen (see hfCache.CachedSnapshot.resolvedBy). */
+  resolvedBy?: 'commit' | 'ref' | 'only-snapshot' | 'newest-snapshot';
+  /** File inside the repository the reference selects (`filename=`, a `:Q4_K_M` quant), relative to the snapshot. */
+  file?: string;
+  /** Other cached commits of the same repo (drift when the pinned one is missing). */
+  otherCachedCommits?: string[];
+  /** Content identity of the resolved files (sha256 over names and content hashes or sizes and times). */
+  contentIdentity?: string;
+  /** Why the reference could not be resolved, in words a user acts on. */
+  detail?: string;
+}
+
+export interface FileEntry {
+  relativePath: string;
+  sizeBytes: number;
+  role: string;
+}
+
+export interface FindingEntry {
+  severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
+  code: string;
+  file: string;
+  message: string;
+}
+
+export interface IntegrityEntry {
+  relativePath: string;
+  blobName: string;
+  status: 'ok' | 'mismatch' | 'skipped';
+  actualSha256?: string;
+}
+
+/** What the server learned by opening and fingerprinting a model (no tensor data). */
+export interface ModelFacts {
+  contentIdentity: string;
+  displayName: string;
+  format: string;
+  files: FileEntry[];
+  weightFiles: string[];
+  parameterCount?: number;
+  architecture?: { family: string; hiddenSize?: number; layers?: number };
+  findings: FindingEntry[];
+  declaredBases: Array<{ baseModel: string; source: string; relation?: string }>;
+  integrity: IntegrityEntry[];
+  problems: string[];
+  /** Set when the model could be listed but not fingerprinted. */
+  fingerprintError?: string;
+  extractorVersion?: string;
+}
+
+/** One known model a fingerprint was found related (or explicitly unrelated) to. */
+export interface LineageMatch {
+  repoId: string;
+  commit?: string;
+  verdict: Verdict;
+  /** log10 of the lineage p-value (very negative = strong evidence), when weight tests ran. */
+  log10P?: number;
+  reason: string;
+  /** Which source proposed this candidate. */
+  source: 'registry' | 'local-cache' | 'declared' | 'workspace';
+}
+
+export type DeclaredBaseStatus = 'confirmed' | 'contradicted' | 'unverifiable';
+
+export interface DeclaredBaseCheck {
+  baseModel: string;
+  source: string;
+  status: DeclaredBaseStatus;
+  verdict?: Verdict;
+  log10P?: number;
+  detail: string;
+}
+
+export type LineageStatus = 'verified' | 'unverified' | 'contradicted' | 'pending' | 'not-applicable';
+
+export interface LineageAssessment {
+  status: LineageStatus;
+  /** Related matches, strongest first. */
+  matches: LineageMatch[];
+  declared: DeclaredBaseCheck[];
+  /** How many known models the fingerprint was compared with. */
+  candidatesCompared: number;
+}
+
+/** Everything the server knows about one reference site; hover, lens and diagnostics are views of it. */
+export interface ReferenceStatus {
+  uri: string;
+  range: Range;
+  id: string;
+  loader: string;
+  kind: 'model' | 'dataset' | 'adapter' | 'base-model-claim';
+  revision?: string;
+  pinned: boolean;
+  resolution: Resolution;
+  model?: ModelFacts;
+  /** For a `base_model` claim in a card: the model the card's folder holds, when it holds one. */
+  claimant?: ModelFacts;
+  lineage: LineageAssessment;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom requests and notifications.
+
+/** A compare target: a reference as text (`org/name[@rev]`, a path, a fingerprint JSON) or a site in a document. */
+export type CompareTarget = { reference: string } | { uri: string; position: Position };
+
+export const CompareRequestName = 'lineage/compare';
+export interface CompareParams {
+  a: CompareTarget;
+  b: CompareTarget;
+}
+export type CompareResult = Comparison;
+
+export const ScanRequestName = 'lineage/scan';
+export interface ScanParams {
+  target: CompareTarget;
+}
+export interface ScanResult {
+  target: string;
+  model?: ModelFacts;
+  lineage: LineageAssessment;
+}
+
+export const ListReferencesRequestName = 'lineage/listReferences';
+export interface ListReferencesParams {
+  /** Wait until fingerprints and lineage checks are done (default: report what is known now). */
+  waitForLineage?: boolean;
+  /** Only these documents (default: every supported file in the workspace folders). */
+  uris?: string[];
+}
+export interface ListReferencesResult {
+  references: ReferenceStatus[];
+  /** Files skipped because the walk limit was reached. */
+  truncated: boolean;
+}
+
+/** Sent when a document's analysis (including fingerprints) finished for a version. */
+export const DocumentAnalyzedNotificationName = 'lineage/documentAnalyzed';
+export interface DocumentAnalyzedParams {
+  uri: string;
+  version: number;
+  referenceCount: number;
+  /** Wall time from the start of the analysis pass to the final diagnostics. */
+  elapsedMs: number;
+}
+
+/** Settings under the `lineage` section. */
+export interface LineageSettings {
+  diagnostics: {
+    /** Code -> severity override, e.g. { "LL003": "error", "LL009": "off" }. */
+    severity: Partial<Record<DiagnosticCode, SeveritySetting>>;
+  };
+  /** Compare each model against the other models in the local Hugging Face cache. */
+  localCacheCandidates: boolean;
+  /** At most this many cached models are used as candidates. */
+  maxLocalCandidates: number;
+  /** Cache blobs larger than this are not hashed for LL006. */
+  integrityMaxBytes: number;
+}

@@ -1,0 +1,97 @@
+// Fingerprints are values: deterministic for the same bytes wherever they are, round-trip through
+// JSON exactly, read a bounded number of bytes, and hostile fingerprint documents are rejected.
+import { strict as assert } from 'node:assert';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseFingerprint, serializeFingerprint } from '../../../server/src/core/fingerprint/encoding';
+import { extractFingerprint } from '../../../server/src/core/fingerprint/extract';
+import { chooseAnchorIds, minhashJaccard, minhashSketch } from '../../../server/src/core/fingerprint/sampling';
+import { DEFAULT_SAMPLING_PLAN, type Fingerprint } from '../../../server/src/core/fingerprint/types';
+import { ModelFormatError } from '../../../server/src/core/errors';
+import { openModel } from '../../../server/src/core/model/openModel';
+import { zooPath } from '../../support/zoo';
+
+async function fingerprintOf(target: string): Promise<Fingerprint> {
+  const model = await openModel(target);
+  try {
+    return await extractFingerprint(model);
+  } finally {
+    await model.close();
+  }
+}
+
+describe('fingerprint', function () {
+  this.timeout(60_000);
+  const scratch: string[] = [];
+  after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('the same bytes give byte-identical JSON from two different locations', async () => {
+    const copies = [0, 1].map(() => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'lineage-fp-'));
+      scratch.push(dir);
+      const target = path.join(dir, 'tiny-gpt2');
+      cpSync(zooPath('tiny-gpt2'), target, { recursive: true });
+      return target;
+    });
+    const [a, b] = await Promise.all(copies.map(fingerprintOf));
+    assert.equal(serializeFingerprint(a!), serializeFingerprint(b!));
+  });
+
+  it('round-trips through JSON exactly', async () => {
+    const fp = await fingerprintOf(zooPath('tinyllamas-stories260K-gguf'));
+    const json = serializeFingerprint(fp);
+    const back = parseFingerprint(json, 'memory');
+    assert.equal(serializeFingerprint(back), json);
+    assert.ok(back.matrices[0]!.values instanceof Float32Array);
+    assert.ok(back.tokenizer!.minhash instanceof Uint32Array);
+  });
+
+  it('records what it read, and reads less than the weight file for a real model', async () => {
+    const fp = await fingerprintOf(zooPath('tinyllamas-stories260K-gguf'));
+    assert.ok(fp.bytesRead > 0);
+    assert.ok(fp.bytesRead < 1_185_376 * 1.5, `read ${fp.bytesRead}`);
+    assert.equal(fp.model.format, 'gguf');
+    assert.equal(fp.architecture?.layers, 5);
+    assert.equal(fp.tokenRows[0]!.tokens.length, DEFAULT_SAMPLING_PLAN.anchorCount);
+    // q, k, v, o, gate, up, down in every one of the 5 layers.
+    assert.equal(fp.matrices.filter((m) => m.layer !== undefined).length, 35);
+    assert.equal(fp.vectors.filter((v) => v.role === 'attn_norm').length, 5);
+  });
+
+  it('rejects hostile fingerprint documents with a clear error', async () => {
+    const good = JSON.parse(serializeFingerprint(await fingerprintOf(zooPath('tiny-gpt2')))) as Record<string, unknown>;
+    const cases: Array<[string, (doc: Record<string, unknown>) => void]> = [
+      ['wrong schema', (d) => (d.schema = 'other')],
+      ['future schema version', (d) => (d.schemaVersion = 99)],
+      ['matrices not an array', (d) => (d.matrices = {})],
+      ['row index outside the shape', (d) => ((d.matrices as Array<{ rowIndices: number[] }>)[0]!.rowIndices[0] = 1e9)],
+      ['values shorter than the shape', (d) => ((d.matrices as Array<{ values: unknown }>)[0]!.values = { f32: 'AAAAAA==' })],
+      ['base64 that is not base64', (d) => ((d.vectors as Array<{ values: unknown }>)[0]!.values = { f32: '$$$' })],
+    ];
+    for (const [what, mutate] of cases) {
+      const doc = structuredClone(good);
+      mutate(doc);
+      assert.throws(() => parseFingerprint(JSON.stringify(doc), 'hostile.json'), ModelFormatError, what);
+    }
+    assert.throws(() => parseFingerprint('{"schema": ', 'truncated.json'), /truncated\.json: not valid JSON/);
+  });
+
+  it('chooses anchors by string, so vocabularies that share strings share anchors whatever the ids', () => {
+    const base = Array.from({ length: 5000 }, (_, i) => `tok${i}`);
+    const shifted = ['<pad>', '<extra>', ...base];
+    const plan = DEFAULT_SAMPLING_PLAN;
+    const a = chooseAnchorIds(base, () => true, 256, plan).map((id) => base[id]);
+    const b = chooseAnchorIds(shifted, () => true, 256, plan).map((id) => shifted[id]);
+    const shared = a.filter((t) => b.includes(t)).length;
+    assert.ok(shared >= 254, `only ${shared} shared anchors`);
+  });
+
+  it('MinHash estimates Jaccard similarity', () => {
+    const a = Array.from({ length: 4000 }, (_, i) => `w${i}`);
+    const b = Array.from({ length: 4000 }, (_, i) => `w${i + 2000}`);
+    const estimate = minhashJaccard(minhashSketch(a, 128), minhashSketch(b, 128));
+    assert.ok(Math.abs(estimate - 1 / 3) < 0.12, `estimate ${estimate}`);
+    assert.equal(minhashJaccard(minhashSketch(a, 128), minhashSketch([...a].reverse(), 128)), 1);
+  });
+});
