@@ -1,6 +1,7 @@
 // Builds a normalized Vocabulary from the `tokenizer.ggml.*` metadata that llama.cpp embeds
 // in a GGUF file (token list, token types, merges, special-token ids).
 import type { GgufValue } from '../formats/gguf';
+import { kindOfPieceType } from './sentencepiece';
 import { ModelFormatError } from '../errors';
 import {
   MAX_MERGES,
@@ -14,6 +15,7 @@ import {
 } from './vocabulary';
 
 /** llama.cpp's llama_token_type values (tokenizer.ggml.token_type). */
+/** llama.cpp's token types copy SentencePiece's piece types (same numbers), so one mapping serves both. */
 export const GgufTokenType = {
   Undefined: 0,
   Normal: 1,
@@ -73,7 +75,7 @@ export function vocabularyFromGgufMetadata(metadata: Map<string, GgufValue>, fil
   const builder = new VocabularyBuilder(file, convention);
   let userDefined = 0;
   tokens.forEach((raw, id) => {
-    const kind = isPaddingFiller(raw, id) ? 'hole' : kindOfTokenType(tokenTypes?.[id] ?? GgufTokenType.Normal);
+    const kind = isPaddingFiller(raw, id) ? 'hole' : kindOfPieceType(tokenTypes?.[id] ?? GgufTokenType.Normal);
     if (kind === 'user-defined') userDefined++;
     builder.set({ id, raw, kind });
   });
@@ -89,19 +91,6 @@ export function vocabularyFromGgufMetadata(metadata: Map<string, GgufValue>, fil
   });
 }
 
-export function kindOfTokenType(type: number): TokenKind {
-  switch (type) {
-    case GgufTokenType.Unknown:
-    case GgufTokenType.Control:
-      return 'special';
-    case GgufTokenType.UserDefined:
-      return 'user-defined';
-    case GgufTokenType.Byte:
-      return 'byte';
-    default:
-      return 'normal';
-  }
-}
 
 function readSpecialTokenIds(metadata: Map<string, GgufValue>): SpecialTokenIds {
   const ids: SpecialTokenIds = {};

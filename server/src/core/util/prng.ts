@@ -27,18 +27,10 @@ const TWO_POW_32 = 4294967296;
 const TWO_POW_53 = 9007199254740992;
 const TWO_POW_26 = 67108864;
 const GOLDEN_RATIO_32 = 0x9e3779b9;
+import { fmix32 } from './hash';
+
 const utf8 = new TextEncoder();
 
-/** murmur3's 32-bit finalizer: full avalanche, so nearby seeds give unrelated states (FNV-1a's low bits alone are weak). */
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * 32-bit hash of a list of seed parts (FNV-1a over a tagged UTF-8 encoding, then fmix32).
