@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseFingerprint, serializeFingerprint } from '../../../server/src/core/fingerprint/encoding';
+import { encodeFloatArray, parseFingerprint, serializeFingerprint } from '../../../server/src/core/fingerprint/encoding';
 import { extractFingerprint } from '../../../server/src/core/fingerprint/extract';
 import { chooseAnchorIds, minhashJaccard, minhashSketch } from '../../../server/src/core/fingerprint/sampling';
 import { DEFAULT_SAMPLING_PLAN, type Fingerprint } from '../../../server/src/core/fingerprint/types';
@@ -93,5 +93,26 @@ describe('fingerprint', function () {
     const estimate = minhashJaccard(minhashSketch(a, 128), minhashSketch(b, 128));
     assert.ok(Math.abs(estimate - 1 / 3) < 0.12, `estimate ${estimate}`);
     assert.equal(minhashJaccard(minhashSketch(a, 128), minhashSketch([...a].reverse(), 128)), 1);
+  });
+});
+
+describe('fingerprint value encoding', () => {
+  it('stores bf16- and f16-exact values in 2 bytes and everything else in 4, losslessly', async () => {
+    const bf16Exact = Float32Array.from([1, -2, 0.5, 3.140625, -0, 2 ** 100, Infinity]);
+    const f16Exact = Float32Array.from([1.5, -0.0009765625, 2 ** -24, 65504, -0, 0.333251953125]);
+    const general = Float32Array.from([0.1, Math.PI, -1e-8]);
+    const withNaN = Float32Array.from([NaN, 1]);
+    assert.ok('bf16' in encodeFloatArray(bf16Exact));
+    assert.ok('f16' in encodeFloatArray(f16Exact));
+    assert.ok('f32' in encodeFloatArray(general));
+    // The full path: a fingerprint with these arrays survives serialize -> parse bit for bit.
+    const fp = await fingerprintOf(zooPath('tiny-gpt2'));
+    fp.vectors[0]!.values = f16Exact;
+    fp.vectors[1]!.values = general;
+    fp.vectors[2]!.values = withNaN;
+    const back = parseFingerprint(serializeFingerprint(fp), 'memory');
+    assert.deepEqual([...back.vectors[0]!.values].map((v) => Object.is(v, -0) ? '-0' : v), [...f16Exact].map((v) => Object.is(v, -0) ? '-0' : v));
+    assert.deepEqual([...back.vectors[1]!.values], [...general]);
+    assert.ok(Number.isNaN(back.vectors[2]!.values[0]!) && back.vectors[2]!.values[1] === 1);
   });
 });

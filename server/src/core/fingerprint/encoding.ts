@@ -2,16 +2,104 @@
 // fixed by construction so the same fingerprint always serializes to the same bytes.
 // Parsing treats the JSON as untrusted: every field is checked and every array bounded.
 import { ModelFormatError } from '../errors';
+import { bf16ToNumber, f16ToNumber } from '../formats/floats';
 import { FINGERPRINT_SCHEMA, FINGERPRINT_SCHEMA_VERSION, type Fingerprint } from './types';
 
 /** Largest fingerprint document we parse (a 7B model's is a few tens of MB of base64). */
 export const MAX_FINGERPRINT_JSON_BYTES = 256 * 1024 * 1024;
 
-export function float32ToBase64(values: Float32Array): string {
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The float32 values as little-endian bytes (a zero-copy view on little-endian hosts). */
+export function float32LittleEndianBytes(values: Float32Array): Uint8Array {
+  if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const bytes = new Uint8Array(values.length * 4);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return Buffer.from(bytes).toString('base64');
+  return bytes;
+}
+
+function uint16LittleEndianBytes(values: Uint16Array): Uint8Array {
+  if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const bytes = new Uint8Array(values.length * 2);
+  for (let i = 0; i < values.length; i++) {
+    bytes[i * 2] = values[i]! & 0xff;
+    bytes[i * 2 + 1] = values[i]! >>> 8;
+  }
+  return bytes;
+}
+
+export function float32ToBase64(values: Float32Array): string {
+  return Buffer.from(float32LittleEndianBytes(values)).toString('base64');
+}
+
+export interface PackedFloats {
+  kind: 'bf16' | 'f16' | 'f32';
+  /** Little-endian bytes of the values in `kind` (2 or 4 bytes each). */
+  bytes: Uint8Array;
+}
+
+const packedCache = new WeakMap<Float32Array, PackedFloats>();
+
+/**
+ * Lossless compact form of sampled values: most come from BF16 or F16 weights, so their float32
+ * values fit in 2 bytes exactly. NaNs are canonicalized first. Cached per array, because the
+ * digest and the serializer both need it.
+ */
+export function packFloats(values: Float32Array): PackedFloats {
+  const cached = packedCache.get(values);
+  if (cached) return cached;
+  const canonical = values.some((v) => Number.isNaN(v)) ? values.map((v) => (Number.isNaN(v) ? NaN : v)) : values;
+  const packed = packBf16(canonical) ?? packF16(canonical) ?? { kind: 'f32' as const, bytes: float32LittleEndianBytes(canonical) };
+  packedCache.set(values, packed);
+  return packed;
+}
+
+function packBf16(values: Float32Array): PackedFloats | undefined {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const half = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0xffff) !== 0) return undefined;
+    half[i] = b >>> 16;
+  }
+  return { kind: 'bf16', bytes: uint16LittleEndianBytes(half) };
+}
+
+function packF16(values: Float32Array): PackedFloats | undefined {
+  const half = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const h = float32ToF16Exact(values[i]!);
+    if (h === undefined) return undefined;
+    half[i] = h;
+  }
+  return { kind: 'f16', bytes: uint16LittleEndianBytes(half) };
+}
+
+/** The JSON value of a float array: {bf16}, {f16} or {f32} with base64 of its packed bytes. */
+export function encodeFloatArray(values: Float32Array): { bf16: string } | { f16: string } | { f32: string } {
+  const { kind, bytes } = packFloats(values);
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return kind === 'bf16' ? { bf16: text } : kind === 'f16' ? { f16: text } : { f32: text };
+}
+
+/** IEEE half bits of `x` when the half represents it exactly (normals, subnormals, zeros, inf), else undefined. */
+function float32ToF16Exact(x: number): number | undefined {
+  if (Number.isNaN(x)) return 0x7e00;
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (a === 0) return sign;
+  if (a === Infinity) return sign | 0x7c00;
+  if (a >= 65520) return undefined;
+  const exponent = Math.floor(Math.log2(a));
+  if (exponent < -14) {
+    const mantissa = a / 2 ** -24;
+    return Number.isInteger(mantissa) ? sign | mantissa : undefined;
+  }
+  const scaled = a / 2 ** exponent;
+  const mantissa = (scaled - 1) * 1024;
+  if (!Number.isInteger(mantissa) || mantissa >= 1024) return undefined;
+  return sign | ((exponent + 15) << 10) | mantissa;
 }
 
 export function uint32ToBase64(values: Uint32Array): string {
@@ -46,12 +134,24 @@ export function base64ToUint32(text: unknown, what: string, source: string): Uin
   return out;
 }
 
+function halfBase64ToFloat32(text: unknown, kind: 'bf16' | 'f16', source: string): Float32Array {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw new ModelFormatError(source, `${kind} array: expected base64 text`);
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length % 2 !== 0) throw new ModelFormatError(source, `${kind} array: odd byte count ${bytes.length}`);
+  const out = new Float32Array(bytes.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const bits = bytes[i * 2]! | (bytes[i * 2 + 1]! << 8);
+    out[i] = kind === 'bf16' ? bf16ToNumber(bits) : f16ToNumber(bits);
+  }
+  return out;
+}
+
 /** Serializes with typed arrays as base64; `space` for human-readable files. */
 export function serializeFingerprint(fp: Fingerprint, space?: number): string {
   return JSON.stringify(
     fp,
     (_key, value: unknown) => {
-      if (value instanceof Float32Array) return { f32: float32ToBase64(value) };
+      if (value instanceof Float32Array) return encodeFloatArray(value);
       if (value instanceof Uint32Array) return { u32: uint32ToBase64(value) };
       return value;
     },
@@ -67,6 +167,8 @@ export function parseFingerprint(text: string, source: string): Fingerprint {
     raw = JSON.parse(text, (_key, value: unknown) => {
       if (isObject(value) && Object.keys(value).length === 1) {
         if ('f32' in value) return base64ToFloat32(value.f32, 'float32 array', source);
+        if ('bf16' in value) return halfBase64ToFloat32(value.bf16, 'bf16', source);
+        if ('f16' in value) return halfBase64ToFloat32(value.f16, 'f16', source);
         if ('u32' in value) return base64ToUint32(value.u32, 'uint32 array', source);
       }
       return value;

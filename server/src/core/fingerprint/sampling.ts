@@ -11,13 +11,24 @@ export function rowsToSample(rows: number, cols: number, plan: SamplingPlan): nu
 }
 
 /**
- * Row positions to sample: the first `count` entries of a seeded shuffle of 0..rows-1, so plans
- * with different counts are nested and every layer of one shape samples the same positions.
+ * Row positions to sample: the first `count` draws of a seeded forward Fisher–Yates shuffle of
+ * 0..rows-1 (sparse, O(count)), so plans with different counts are nested and every layer of one
+ * shape samples the same positions. Returned sorted ascending.
  */
 export function sampleRowPositions(role: Role, rows: number, cols: number, count: number, plan: SamplingPlan): number[] {
-  const order = Array.from({ length: rows }, (_, i) => i);
-  createPrng(`${plan.seed}|rows|${role}|${rows}x${cols}`).shuffle(order);
-  return order.slice(0, count).sort((a, b) => a - b);
+  const prng = createPrng(`${plan.seed}|rows|${role}|${rows}x${cols}`);
+  const displaced = new Map<number, number>();
+  const valueAt = (i: number) => displaced.get(i) ?? i;
+  const picked: number[] = [];
+  for (let i = 0; i < Math.min(count, rows); i++) {
+    const j = i + prng.nextInt(rows - i);
+    const vi = valueAt(i);
+    const vj = valueAt(j);
+    displaced.set(j, vi);
+    displaced.set(i, vj);
+    picked.push(vj);
+  }
+  return picked.sort((a, b) => a - b);
 }
 
 /** Network axes of a stored [rows, cols] matrix of a role (stored [out, in], or [in, out] when transposed). */

@@ -7,7 +7,7 @@ import type { Role } from '../model/roles';
 export const FINGERPRINT_SCHEMA = 'lineage-lens/fingerprint';
 export const FINGERPRINT_SCHEMA_VERSION = 1;
 /** Bump when extraction changes in a way that changes the output for the same bytes. */
-export const EXTRACTOR_VERSION = '1.0.0';
+export const EXTRACTOR_VERSION = '1.1.0';
 
 /** Which axis of a network a tensor dimension runs along (decides the permutation null). */
 export type Axis = 'residual' | 'neuron' | 'head' | 'token' | 'other';
@@ -131,7 +131,7 @@ export interface Fingerprint {
 export const DEFAULT_SAMPLING_PLAN: SamplingPlan = {
   seed: 'lineage-lens/1',
   anchorCount: 256,
-  rowElementBudget: 49152,
+  rowElementBudget: 32768,
   minRowsPerMatrix: 4,
   maxRowsPerMatrix: 64,
   fullDigestMaxElements: 65536,

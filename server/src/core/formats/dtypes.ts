@@ -2,7 +2,7 @@
 // Element dtypes use safetensors' names; GGUF block-quantized types use ggml's names.
 import { ModelFormatError, UnsupportedError } from '../errors';
 import { GGML_BLOCK_CODECS, GGML_BLOCK_LAYOUTS, type BlockDType } from './ggmlQuants';
-import { bf16ToNumber, f16Table, f8e4m3ToNumber, f8e5m2ToNumber } from './floats';
+import { f16Table, f8e4m3ToNumber, f8e5m2ToNumber } from './floats';
 
 export type ElementDType =
   | 'F64' | 'F32' | 'F16' | 'BF16'
@@ -78,11 +78,12 @@ export function decodeInto(
     case 'F16':
       for (let i = 0; i < n; i++) out[outOffset + i] = f16Table[view.getUint16(i * 2, true)]!;
       break;
-    case 'BF16':
-      for (let i = 0; i < n; i++) {
-        out[outOffset + i] = bf16ToNumber(view.getUint16(i * 2, true));
-      }
+    case 'BF16': {
+      // bfloat16 is the top half of a float32: shift the bits straight into the output's words.
+      const words = new Uint32Array(out.buffer, out.byteOffset + outOffset * 4, n);
+      for (let i = 0; i < n; i++) words[i] = view.getUint16(i * 2, true) << 16;
       break;
+    }
     case 'I64':
       for (let i = 0; i < n; i++) out[outOffset + i] = Number(view.getBigInt64(i * 8, true));
       break;

@@ -9,6 +9,8 @@ export type SourceOpener = (path: string) => Promise<ByteSource>;
 
 /** Largest tensor `readAll` will decode unless the caller allows more (64 M floats = 256 MB). */
 export const DEFAULT_MAX_DECODED_ELEMENTS = 64 * 1024 * 1024;
+/** Positional reads one readRowSet keeps in flight. */
+const READS_IN_FLIGHT = 8;
 
 export class TensorStore {
   private readonly byName = new Map<string, TensorInfo>();
@@ -86,20 +88,29 @@ export class TensorStore {
     const source = await this.source(t.file);
     // Coalesce: visit requested rows in sorted order, read each run of consecutive rows once.
     const order = rowIndices.map((row, slot) => ({ row, slot })).sort((a, b) => a.row - b.row);
-    let i = 0;
-    while (i < order.length) {
+    const runs: Array<{ from: number; to: number }> = [];
+    for (let i = 0; i < order.length; ) {
       let j = i;
       while (j + 1 < order.length && order[j + 1]!.row <= order[j]!.row + 1) j++;
-      const first = order[i]!.row;
-      const last = order[j]!.row;
-      const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
-      for (let k = i; k <= j; k++) {
-        const { row, slot } = order[k]!;
-        const off = (row - first) * rowBytes;
-        decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
-      }
+      runs.push({ from: i, to: j });
       i = j + 1;
     }
+    // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
+    let nextRun = 0;
+    const reader = async () => {
+      while (nextRun < runs.length) {
+        const { from, to } = runs[nextRun++]!;
+        const first = order[from]!.row;
+        const last = order[to]!.row;
+        const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
+        for (let k = from; k <= to; k++) {
+          const { row, slot } = order[k]!;
+          const off = (row - first) * rowBytes;
+          decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, runs.length) }, reader));
     return out;
   }
 
