@@ -273,7 +273,7 @@ export async function inspectModel(job: InspectJob, context: JobContext): Promis
     const summary = summarizeModel(model, target);
     const facts: ModelFacts = {
       contentIdentity: resolution.contentIdentity ?? '',
-      displayName: resolution.repoId ?? target,
+      displayName: resolution.repoId ?? path.basename(target),
       format: model.format,
       files: model.files.map((f) => ({ relativePath: f.relativePath, sizeBytes: f.sizeBytes, role: f.role })),
       weightFiles: model.weightFiles.map((f) => path.basename(f)),

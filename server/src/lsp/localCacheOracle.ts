@@ -41,6 +41,8 @@ export class LocalCacheOracle implements LineageOracle {
       try {
         const inspected = await this.engine.inspect(candidate, options.signal);
         if (!inspected.fingerprint || inspected.facts.contentIdentity === subject.facts.contentIdentity) continue;
+        // A cached copy whose bytes no longer match their hashes is not evidence of anything (LL006 reports it).
+        if (inspected.facts.integrity.some((entry) => entry.status === 'mismatch')) continue;
         const comparison = await this.engine.compare(subject, inspected, options.signal);
         if (!RELATED_VERDICTS.has(comparison.verdict)) continue;
         const match: ScanMatch = { repoId: candidate.repoId, verdict: comparison.verdict, reason: comparison.reason, source: 'local-cache' };

@@ -132,14 +132,18 @@ export class ModelEngine {
   private readonly comparisons: SharedWork<Comparison>;
   events: EngineEvents = {};
 
-  constructor(private readonly pool: WorkerPool, private readonly options: ModelEngineOptions) {
+  /**
+   * `lightPool` runs resolution and cache listings (milliseconds of file-system reads), `heavyPool`
+   * fingerprints and compares: a long fingerprint must never delay resolving another document.
+   */
+  constructor(private readonly lightPool: WorkerPool, private readonly heavyPool: WorkerPool, private readonly options: ModelEngineOptions) {
     this.inspections = new SharedWork(options.capacity ?? 128);
     this.comparisons = new SharedWork((options.capacity ?? 128) * 4);
   }
 
   resolve(inputs: ResolveInput[], workspaceFolders: string[], signal?: AbortSignal): Promise<Resolution[]> {
     if (inputs.length === 0) return Promise.resolve([]);
-    return this.pool.run('resolve', { inputs, workspaceFolders, cacheRoots: this.options.cacheRoots() }, { signal });
+    return this.lightPool.run('resolve', { inputs, workspaceFolders, cacheRoots: this.options.cacheRoots() }, { signal });
   }
 
   /** The cache key: content identity and extractor version, so a new extractor never reuses old fingerprints. */
@@ -159,7 +163,7 @@ export class ModelEngine {
     return this.inspections.run(key, async (jobSignal) => {
       this.events.onWorkStarted?.(description);
       try {
-        return await this.pool.run('inspect', { resolution, cacheRoots: this.options.cacheRoots(), integrityMaxBytes: this.options.integrityMaxBytes() }, { signal: jobSignal, onProgress });
+        return await this.heavyPool.run('inspect', { resolution, cacheRoots: this.options.cacheRoots(), integrityMaxBytes: this.options.integrityMaxBytes() }, { signal: jobSignal, onProgress });
       } finally {
         this.events.onWorkFinished?.(description);
       }
@@ -172,16 +176,16 @@ export class ModelEngine {
     const key = `${a.facts.contentIdentity}|${b.facts.contentIdentity}|${EXTRACTOR_VERSION}`;
     const fa = a.fingerprint;
     const fb = b.fingerprint;
-    return this.comparisons.run(key, (jobSignal) => this.pool.run('compareFingerprints', { a: fa, b: fb }, { signal: jobSignal }), signal);
+    return this.comparisons.run(key, (jobSignal) => this.heavyPool.run('compareFingerprints', { a: fa, b: fb }, { signal: jobSignal }), signal);
   }
 
   /** Full comparison of two targets (paths or ids), re-reading both models (exact tokenizer relation). */
   compareTargets(a: string, b: string, signal?: AbortSignal): Promise<Comparison> {
-    return this.pool.run('compareTargets', { a, b }, { signal });
+    return this.heavyPool.run('compareTargets', { a, b }, { signal });
   }
 
   listCachedModels(maxModels: number, signal?: AbortSignal): Promise<Resolution[]> {
-    return this.pool.run('listCachedModels', { cacheRoots: this.options.cacheRoots(), maxModels }, { signal });
+    return this.lightPool.run('listCachedModels', { cacheRoots: this.options.cacheRoots(), maxModels }, { signal });
   }
 
   clear(): void {

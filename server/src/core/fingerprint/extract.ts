@@ -254,9 +254,12 @@ async function fileIdentities(model: OpenedModel, hashUpToBytes: number): Promis
   const out: FileIdentity[] = [];
   const blobs = new Map(model.location.snapshot?.files.map((f) => [f.relativePath, f.blobName]) ?? []);
   for (const f of model.files) {
+    // Hash the bytes whenever that is cheap: a cache blob's name is only a claim (a tampered blob keeps
+    // its name; the LL006 integrity check exists for that). Large cached blobs use the name.
     const blob = blobs.get(f.relativePath);
-    let sha256 = blob && SHA256_HEX.test(blob) ? blob : undefined;
-    if (!sha256 && f.sizeBytes <= hashUpToBytes) sha256 = await sha256File(f.path);
+    let sha256: string | undefined;
+    if (f.sizeBytes <= hashUpToBytes) sha256 = await sha256File(f.path);
+    else if (blob && SHA256_HEX.test(blob)) sha256 = blob;
     const role = model.weightFiles.includes(f.path) ? 'weights' : f.role === 'weights' ? 'other-weights' : f.role;
     out.push({ relativePath: f.relativePath, role, sizeBytes: (await stat(f.path)).size, ...(sha256 ? { sha256 } : {}) });
   }

@@ -1,0 +1,112 @@
+// Diagnostics LL001-LL009 as a pure function of a document's analysis, the settings and the
+// workspace policy. README.md "Diagnostics" documents every code with an example and its fix.
+import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
+import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
+import { subjectFacts } from './documentAnalysis';
+import { describeMatch, formatLog10P, isPickleFormat, shortCommit } from './describe';
+import { isAllowedBase, type LineagePolicy } from './policy';
+import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type SeveritySetting } from './protocol';
+import { effectiveSeverity, type SeverityContext } from './settings';
+
+/** Extra facts a diagnostic carries for its quick fixes. */
+export interface LineageDiagnosticData {
+  /** Index of the reference in the document analysis. */
+  referenceIndex: number;
+  /** Cached commit to pin to (LL003, LL004). */
+  commit?: string;
+  /** Verified base to write into a card (LL002). */
+  suggestedBase?: string;
+}
+
+const LSP_SEVERITY: Readonly<Record<Exclude<SeveritySetting, 'off'>, DiagnosticSeverity>> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+const PICKLE_DANGEROUS = 'pickle-dangerous-global';
+/** Loaders the URL finder reports for links found in free text. */
+const TEXT_LINK_LOADERS: ReadonlySet<string> = new Set(['url', 'hf-uri']);
+
+export function computeDiagnostics(analysis: DocumentAnalysis, settings: LineageSettings, policy: LineagePolicy | undefined): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  analysis.references.forEach((reference, referenceIndex) => {
+    const add = (code: DiagnosticCode, range: Range, message: string, context: SeverityContext & { dangerous?: boolean } = {}, data: Partial<LineageDiagnosticData> = {}): void => {
+      let severity = effectiveSeverity(code, settings, policy, context);
+      // Dangerous pickle globals run code on load: never quieter than an error unless the user turned LL005 off or chose explicitly.
+      if (context.dangerous && severity !== 'off' && settings.diagnostics.severity[code] === undefined && policy?.severity[code] === undefined) severity = 'error';
+      if (severity === 'off') return;
+      diagnostics.push({ range, severity: LSP_SEVERITY[severity], code, source: DIAGNOSTIC_SOURCE, message, data: { referenceIndex, ...data } satisfies LineageDiagnosticData });
+    };
+    referenceDiagnostics(reference, policy, add);
+  });
+  return diagnostics;
+}
+
+type AddDiagnostic = (code: DiagnosticCode, range: Range, message: string, context?: SeverityContext & { dangerous?: boolean }, data?: Partial<LineageDiagnosticData>) => void;
+
+function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, policy: LineagePolicy | undefined, add: AddDiagnostic): void {
+  const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
+  const commit = status.resolution.kind === 'hf-cache' ? status.resolution.commit : undefined;
+  const isClaim = site.kind === 'base-model-claim';
+  // A link in prose or a comment documents a model; it loads nothing, so pinning it means nothing.
+  const isTextLink = TEXT_LINK_LOADERS.has(site.loader);
+
+  if (site.flags.implicitDefault) {
+    add(DiagnosticCodes.implicitDefaultModel, site.range, `pipeline(${site.task ? `"${site.task}"` : ''}) without a model loads a default the library picks, which can change between versions; name the model and pin its revision`);
+  }
+
+  if (site.flags.trustRemoteCode) {
+    const pinnedText = status.pinned ? 'pinned, so the code is fixed; review it before every pin update' : 'not pinned, so the code can change under you at any download';
+    add(DiagnosticCodes.trustRemoteCode, site.flags.trustRemoteCodeRange ?? site.range, `trust_remote_code runs Python code from ${hub?.repoId ?? 'the repository'} on load; the reference is ${pinnedText}`, { pinned: status.pinned }, commit ? { commit } : {});
+  }
+
+  const revisionDynamic = site.revision?.dynamic === true;
+  if (hub && !isClaim && !isTextLink && !site.flags.dynamic && !revisionDynamic && status.resolution.kind !== 'workspace' && !status.pinned) {
+    const cached = commit ? ` The cached snapshot is at ${shortCommit(commit)}.` : '';
+    const message = status.revision === undefined
+      ? `${hub.repoId} is not pinned: it loads whatever the default branch points to at download time. Pin a 40-hex commit.${cached}`
+      : `revision "${status.revision}" is a branch, tag or short hash and can move; pin a 40-hex commit.${cached}`;
+    add(DiagnosticCodes.unpinnedRevision, site.revision?.range ?? site.range, message, {}, commit ? { commit } : {});
+  }
+
+  if (lookAlike) {
+    add(DiagnosticCodes.lookAlikeId, site.range, `${hub?.repoId ?? site.id} looks like the well-known ${lookAlike.wellKnownId} (${lookAlike.distance} edit${lookAlike.distance === 1 ? '' : 's'} apart); make sure this is the repository you mean`);
+  }
+
+  if (status.resolution.kind === 'unavailable' && !isClaim && site.kind !== 'dataset') {
+    add(DiagnosticCodes.notAvailableLocally, site.range, `${status.resolution.detail ?? `${site.id} is not available locally`}. Download it to verify its lineage offline.`);
+  }
+
+  const model = status.model;
+  if (model && !isClaim) {
+    const dangerous = model.findings.filter((f) => f.code === PICKLE_DANGEROUS);
+    if (dangerous.length > 0) {
+      add(DiagnosticCodes.pickleWeights, site.range, `${model.displayName}: ${dangerous.map((f) => `${f.file}: ${f.message}`).join('; ')}. Do not load it; use a safetensors copy from a trusted source.`, { dangerous: true });
+    } else if (isPickleFormat(model.format)) {
+      add(DiagnosticCodes.pickleWeights, site.range, `${model.displayName} ships pickle weights only (${model.weightFiles.join(', ')}); loading a pickle can run code. Prefer safetensors (use_safetensors=True) or a repository that ships them.`);
+    }
+    for (const entry of model.integrity.filter((e) => e.status === 'mismatch')) {
+      add(DiagnosticCodes.cacheIntegrity, site.range, `cached ${entry.relativePath} does not match its content hash (blob ${entry.blobName.slice(0, 16)}…, content ${entry.actualSha256?.slice(0, 16) ?? '?'}…): the file was altered after download. Delete the blob and download again.`);
+    }
+  }
+
+  const facts = subjectFacts(status);
+  const lineage = status.lineage;
+  const contradicted = lineage.declared.filter((d) => d.status === 'contradicted');
+  const best = lineage.matches[0];
+  for (const check of contradicted) {
+    const p = formatLog10P(check.log10P);
+    const suggestion = best ? ` Verified instead: ${describeMatch(best)}.` : '';
+    add(DiagnosticCodes.declaredBaseContradicted, site.range, `${facts?.displayName ?? site.id} declares base ${check.baseModel} (${check.source}), but the weights say ${check.verdict ?? 'unrelated'}${p ? ` (${p})` : ''}: ${check.detail}.${suggestion}`, {}, best ? { suggestedBase: best.repoId } : {});
+  }
+  if (lineage.status === 'verified' && best && !isAllowedBase(policy, best.repoId, facts?.architecture?.family)) {
+    add(DiagnosticCodes.declaredBaseContradicted, site.range, `${facts?.displayName ?? site.id} is ${describeMatch(best)}, which is outside allowed_base_families in .lineage.yaml`);
+  }
+  if (lineage.status === 'unverified' && facts && !isClaim) {
+    const reason = facts.fingerprintError ? `it could not be fingerprinted (${facts.fingerprintError})` : `no known fingerprint matches (compared with ${lineage.candidatesCompared} known model${lineage.candidatesCompared === 1 ? '' : 's'})`;
+    const policyNote = policy?.allowedBaseFamilies ? '; .lineage.yaml requires a verified base from allowed_base_families' : '';
+    add(DiagnosticCodes.unverifiedLineage, site.range, `lineage of ${facts.displayName} is unverified: ${reason}${policyNote}`);
+  }
+}

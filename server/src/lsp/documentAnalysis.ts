@@ -1,0 +1,194 @@
+// Turns one document into ReferenceStatus values: finds references, resolves them (one worker
+// job), then inspects and assesses each distinct model. Reports the resolved stage before the slow one.
+import * as path from 'node:path';
+import { isPinnedRevision } from '../core/model/reference';
+import { errorMessage } from '../core/errors';
+import { findReferences, documentKindOf, type ModelReferenceSite } from '../references';
+import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
+import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, type DeclaredClaim, type LineageContext } from './lineage';
+import { findLookAlike, type LookAlike } from './lookAlike';
+import type { LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
+import { isCancellation } from './scheduler';
+
+export interface AnalyzedReference {
+  site: ModelReferenceSite;
+  status: ReferenceStatus;
+  lookAlike?: LookAlike;
+}
+
+export interface DocumentAnalysis {
+  uri: string;
+  version: number;
+  /** False while fingerprints and lineage checks are still running. */
+  complete: boolean;
+  references: AnalyzedReference[];
+  startedAtMs: number;
+}
+
+export interface DocumentInput {
+  uri: string;
+  version: number;
+  text: string;
+  /** File system path when the document is a file; picks the finder and anchors relative paths. */
+  fsPath?: string;
+}
+
+export interface AnalysisContext extends LineageContext {
+  /** Called once references are resolved, before any fingerprinting. */
+  onResolved?(analysis: DocumentAnalysis): void;
+  onInspectProgress?(fraction: number, message: string): void;
+  /** Return right after resolution (listing references without starting fingerprints). */
+  stopAfterResolution?: boolean;
+}
+
+/** The static revision a site states: the `revision=` value, or the `@rev` / URL revision of the id. */
+export function statedRevision(site: ModelReferenceSite): string | undefined {
+  if (site.revision && !site.revision.dynamic) return site.revision.value;
+  return site.reference?.kind === 'hub' ? site.reference.revision : undefined;
+}
+
+function isInspectable(site: ModelReferenceSite, resolution: Resolution): boolean {
+  return site.kind !== 'dataset' && (resolution.kind === 'hf-cache' || resolution.kind === 'workspace') && resolution.contentIdentity !== undefined;
+}
+
+function resolveInputFor(site: ModelReferenceSite, documentFolder: string | undefined): ResolveInput {
+  const input: ResolveInput = { id: site.id, kind: site.kind };
+  if (site.reference) input.reference = site.reference;
+  const revision = statedRevision(site);
+  if (revision !== undefined) input.revision = revision;
+  if (site.file !== undefined) input.file = site.file;
+  if (site.quant !== undefined) input.quant = site.quant;
+  if (site.flags.dynamic) input.dynamic = true;
+  if (site.flags.implicitDefault) input.implicitDefault = true;
+  if (documentFolder !== undefined) input.documentFolder = documentFolder;
+  return input;
+}
+
+function initialStatus(uri: string, site: ModelReferenceSite, resolution: Resolution): ReferenceStatus {
+  const revision = statedRevision(site);
+  const status: ReferenceStatus = {
+    uri,
+    range: site.range,
+    id: site.id,
+    loader: site.loader,
+    kind: site.kind,
+    pinned: isPinnedRevision(revision),
+    resolution,
+    lineage: isInspectable(site, resolution) || site.kind === 'base-model-claim' ? PENDING_LINEAGE : NOT_APPLICABLE_LINEAGE,
+  };
+  if (revision !== undefined) status.revision = revision;
+  return status;
+}
+
+/** Card and adapter-config documents describe the model in their own folder. */
+function describesFolderModel(fileName: string): boolean {
+  const kind = documentKindOf(fileName);
+  return kind === 'card' || path.basename(fileName).toLowerCase() === 'adapter_config.json';
+}
+
+export async function analyzeDocument(document: DocumentInput, context: AnalysisContext): Promise<DocumentAnalysis> {
+  const startedAtMs = Date.now();
+  const fileName = document.fsPath ?? document.uri;
+  const documentFolder = document.fsPath === undefined ? undefined : path.dirname(document.fsPath);
+  const sites = await findReferences(document.text, fileName);
+  throwIfAborted(context.signal);
+
+  // One resolution per distinct input: generated files repeat the same few ids many times.
+  const inputs: ResolveInput[] = [];
+  const inputIndex = new Map<string, number>();
+  const siteInput = sites.map((site) => {
+    const input = resolveInputFor(site, documentFolder);
+    const key = JSON.stringify(input);
+    let index = inputIndex.get(key);
+    if (index === undefined) {
+      index = inputs.length;
+      inputs.push(input);
+      inputIndex.set(key, index);
+    }
+    return index;
+  });
+  const hasClaims = sites.some((s) => s.kind === 'base-model-claim');
+  const claimantIndex = hasClaims && documentFolder !== undefined && describesFolderModel(fileName) ? inputs.length : -1;
+  if (claimantIndex >= 0) inputs.push({ id: '', kind: 'model', dynamic: true, requireWeights: true, documentFolder });
+
+  const resolutions = await context.engine.resolve(inputs, context.workspaceFolders, context.signal);
+  throwIfAborted(context.signal);
+  const references: AnalyzedReference[] = sites.map((site, i) => {
+    const resolution = resolutions[siteInput[i]!] ?? { kind: 'unavailable', detail: 'not resolved' };
+    const analyzed: AnalyzedReference = { site, status: initialStatus(document.uri, site, resolution) };
+    const lookAlike = site.reference?.kind === 'hub' ? findLookAlike(site.reference.repoId) : undefined;
+    if (lookAlike) analyzed.lookAlike = lookAlike;
+    return analyzed;
+  });
+  const analysis: DocumentAnalysis = { uri: document.uri, version: document.version, complete: false, references, startedAtMs };
+  context.onResolved?.({ ...analysis, references: references.map((r) => ({ ...r })) });
+  if (context.stopAfterResolution) return analysis;
+
+  const claimantResolution = claimantIndex >= 0 ? resolutions[claimantIndex] : undefined;
+  const claimant = claimantResolution?.kind === 'workspace' ? await inspectQuietly(claimantResolution, context) : undefined;
+  const inspections = new Map<string, Promise<InspectOutput | Error>>();
+  const inspectOnce = (resolution: Resolution): Promise<InspectOutput | Error> => {
+    const key = resolution.contentIdentity!;
+    let pending = inspections.get(key);
+    if (!pending) {
+      pending = inspectQuietly(resolution, context);
+      inspections.set(key, pending);
+    }
+    return pending;
+  };
+  const assessments = new Map<string, Promise<LineageAssessment>>();
+
+  const finished = await Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
+    const { site, status } = reference;
+    if (!isInspectable(site, status.resolution)) {
+      if (site.kind === 'base-model-claim' && claimant && !(claimant instanceof Error)) {
+        return { ...reference, status: { ...status, claimant: claimant.facts, lineage: await claimAssessment(claimant, site, context) } };
+      }
+      return { ...reference, status: { ...status, lineage: status.lineage === PENDING_LINEAGE ? NOT_APPLICABLE_LINEAGE : status.lineage } };
+    }
+    const inspected = await inspectOnce(status.resolution);
+    if (inspected instanceof Error) {
+      return { ...reference, status: { ...status, resolution: { ...status.resolution, detail: `could not be read: ${inspected.message}` }, lineage: { ...NOT_APPLICABLE_LINEAGE, status: 'unverified' } } };
+    }
+    const withModel: ReferenceStatus = { ...status, model: inspected.facts };
+    if (site.kind === 'base-model-claim') {
+      if (!claimant || claimant instanceof Error) return { ...reference, status: { ...withModel, lineage: NOT_APPLICABLE_LINEAGE } };
+      return { ...reference, status: { ...withModel, claimant: claimant.facts, lineage: await claimAssessment(claimant, site, context) } };
+    }
+    const key = status.resolution.contentIdentity!;
+    let assessment = assessments.get(key);
+    if (!assessment) {
+      assessment = assessLineage(inspected, status.resolution.repoId, [], context);
+      assessments.set(key, assessment);
+    }
+    return { ...reference, status: { ...withModel, lineage: await assessment } };
+  }));
+  throwIfAborted(context.signal);
+  return { ...analysis, complete: true, references: finished };
+}
+
+/** A card's `base_model` as typed in the editor is checked against the folder's model. */
+function claimAssessment(claimant: InspectOutput, site: ModelReferenceSite, context: LineageContext): Promise<LineageAssessment> {
+  const claim: DeclaredClaim = { baseModel: site.reference?.kind === 'hub' ? site.reference.repoId : site.id, source: site.loader };
+  // The saved card's claims would repeat (or contradict) the one being edited; only the editor's text counts here.
+  const subject: InspectOutput = { ...claimant, facts: { ...claimant.facts, declaredBases: [] } };
+  return assessLineage(subject, undefined, [claim], context);
+}
+
+async function inspectQuietly(resolution: Resolution, context: AnalysisContext): Promise<InspectOutput | Error> {
+  try {
+    return await context.engine.inspect(resolution, context.signal, context.onInspectProgress);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return new Error(errorMessage(err));
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new JobCancelledError();
+}
+
+/** Facts of the model a status points at: the referenced model, or for a card claim the card's own model. */
+export function subjectFacts(status: ReferenceStatus): ModelFacts | undefined {
+  return status.kind === 'base-model-claim' ? status.claimant : status.model;
+}

@@ -1,0 +1,109 @@
+// Hover on a model reference: verdict, best matches with p-values, declared vs verified lineage,
+// the resolved commit, format and files, findings, and a link that opens Compare. Pure.
+import { MarkupKind, type Hover } from 'vscode-languageserver';
+import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
+import { subjectFacts } from './documentAnalysis';
+import { describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from './describe';
+import { ClientCommands, type CompareWithArguments, type LineageAssessment, type Position, type Range } from './protocol';
+
+const MAX_FILES_LISTED = 8;
+const MAX_MATCHES_LISTED = 5;
+
+export function containsPosition(range: Range, position: Position): boolean {
+  const afterStart = position.line > range.start.line || (position.line === range.start.line && position.character >= range.start.character);
+  const beforeEnd = position.line < range.end.line || (position.line === range.end.line && position.character <= range.end.character);
+  return afterStart && beforeEnd;
+}
+
+export function referenceAt(analysis: DocumentAnalysis, position: Position): AnalyzedReference | undefined {
+  return analysis.references.find((r) => containsPosition(r.site.range, position) || (r.site.revision !== undefined && containsPosition(r.site.revision.range, position)));
+}
+
+function headline(lineage: LineageAssessment): string {
+  switch (lineage.status) {
+    case 'verified':
+      return lineage.matches[0] ? `verified: ${describeMatch(lineage.matches[0])}` : 'verified';
+    case 'contradicted':
+      return 'declared base contradicted by the weights';
+    case 'unverified':
+      return 'unverified: no known fingerprint matches';
+    case 'pending':
+      return 'fingerprinting…';
+    case 'not-applicable':
+      return 'not fingerprinted';
+  }
+}
+
+/** A `command:` URI: VS Code passes the JSON array as the command's arguments. */
+export function commandLink(command: string, args: unknown[]): string {
+  return `command:${command}?${encodeURIComponent(JSON.stringify(args))}`;
+}
+
+export function compareArguments(reference: AnalyzedReference): CompareWithArguments {
+  const { site, status } = reference;
+  const args: CompareWithArguments = { target: status.revision && site.reference?.kind === 'hub' ? `${site.reference.repoId}@${status.revision}` : site.id, uri: status.uri, range: site.range };
+  if (status.resolution.path !== undefined) args.resolvedPath = status.resolution.path;
+  const other = status.lineage.matches[0]?.repoId ?? status.lineage.declared[0]?.baseModel;
+  if (other !== undefined) args.suggestedOther = other;
+  return args;
+}
+
+export function hoverMarkdown(reference: AnalyzedReference): string {
+  const { site, status } = reference;
+  const lines: string[] = [];
+  const title = site.flags.implicitDefault ? `pipeline("${site.task ?? ''}") default model` : site.id || '(dynamic id)';
+  lines.push(`**${title}** · ${site.kind === 'base-model-claim' ? 'declared base' : site.kind} · \`${site.loader}\``, '');
+  lines.push(`**Lineage:** ${headline(status.lineage)}`, '');
+
+  const matches = status.lineage.matches.slice(0, MAX_MATCHES_LISTED);
+  if (matches.length > 0) {
+    lines.push('**Best matches**', '');
+    for (const m of matches) lines.push(`- \`${m.repoId}\`${m.commit ? ` @ ${shortCommit(m.commit)}` : ''}: ${m.verdict}${formatLog10P(m.log10P) ? `, ${formatLog10P(m.log10P)}` : ''} (${m.source})`);
+    lines.push('');
+  }
+  const facts = subjectFacts(status);
+  const declared = status.lineage.declared;
+  if (declared.length > 0 || (facts?.declaredBases.length ?? 0) > 0) {
+    lines.push('**Declared vs verified**', '');
+    for (const d of declared) {
+      const p = formatLog10P(d.log10P);
+      lines.push(`- declares \`${d.baseModel}\` (${d.source}): **${d.status}**${d.verdict ? ` (${verdictPhrase(d.verdict)} it${p ? `, ${p}` : ''})` : ''}: ${d.detail}`);
+    }
+    lines.push('');
+  } else if (facts) {
+    lines.push('**Declared vs verified:** declares no base model', '');
+  }
+
+  const resolution = status.resolution;
+  lines.push(`**Resolved:** ${describeResolution(status)}${resolution.commit ? ` (\`${resolution.commit}\`${resolution.resolvedBy === 'ref' && !status.revision ? ', from refs/main' : ''})` : ''}`);
+  if (status.revision !== undefined) lines.push(`**Revision:** \`${status.revision}\`${status.pinned ? ' (pinned)' : ' (can move)'}`);
+  if (resolution.detail !== undefined && resolution.kind !== 'hf-cache') lines.push(`*${resolution.detail}*`);
+  lines.push('');
+
+  const model = status.model;
+  if (model) {
+    const architecture = model.architecture ? ` · ${model.architecture.family}${model.architecture.hiddenSize ? ` ${model.architecture.hiddenSize}d` : ''}${model.architecture.layers ? ` × ${model.architecture.layers} layers` : ''}` : '';
+    const parameters = model.parameterCount ? ` · ${model.parameterCount.toLocaleString('en-US')} parameters` : '';
+    lines.push(`**Format:** ${model.format}${parameters}${architecture}`);
+    const files = model.files.slice(0, MAX_FILES_LISTED).map((f) => `\`${f.relativePath}\` (${formatBytes(f.sizeBytes)})`);
+    const more = model.files.length > MAX_FILES_LISTED ? `, and ${model.files.length - MAX_FILES_LISTED} more` : '';
+    lines.push(`**Files:** ${files.join(', ')}${more}`, '');
+    const mismatches = model.integrity.filter((e) => e.status === 'mismatch');
+    if (model.integrity.length > 0) lines.push(`**Cache integrity:** ${mismatches.length === 0 ? `${model.integrity.filter((e) => e.status === 'ok').length} blob(s) match their sha256` : `${mismatches.map((e) => `\`${e.relativePath}\``).join(', ')} altered after download`}`, '');
+    if (model.findings.length > 0) {
+      lines.push('**Findings**', '');
+      for (const f of model.findings) lines.push(`- ${f.severity}: \`${f.file}\`: ${f.message}`);
+      lines.push('');
+    }
+  }
+  if (resolution.path !== undefined || site.reference?.kind === 'hub') {
+    lines.push(`[Compare with…](${commandLink(ClientCommands.compareWith, [compareArguments(reference)])})`);
+  }
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+}
+
+export function computeHover(analysis: DocumentAnalysis, position: Position): Hover | null {
+  const reference = referenceAt(analysis, position);
+  if (!reference) return null;
+  return { contents: { kind: MarkupKind.Markdown, value: hoverMarkdown(reference) }, range: reference.site.range };
+}

@@ -1,0 +1,96 @@
+// Decides what is known about a model's ancestry: checks each declared base against the model's
+// fingerprint and asks the oracle for known relatives, all comparisons running in workers.
+import { RELATED_VERDICTS, VERDICT_STRENGTH } from '../core/compare/types';
+import { errorMessage } from '../core/errors';
+import { parseModelReference } from '../core/model/reference';
+import type { InspectOutput } from './jobs';
+import type { LineageOracle } from './oracle';
+import type { DeclaredBaseCheck, LineageAssessment, LineageMatch } from './protocol';
+import { isCancellation, type ModelEngine } from './scheduler';
+
+export interface DeclaredClaim {
+  baseModel: string;
+  source: string;
+}
+
+export interface LineageContext {
+  engine: ModelEngine;
+  oracle: LineageOracle;
+  workspaceFolders: string[];
+  signal?: AbortSignal;
+}
+
+export const PENDING_LINEAGE: LineageAssessment = { status: 'pending', matches: [], declared: [], candidatesCompared: 0 };
+export const NOT_APPLICABLE_LINEAGE: LineageAssessment = { status: 'not-applicable', matches: [], declared: [], candidatesCompared: 0 };
+
+/** Strongest verdict first, then the smallest p-value; on a tie a confirmed declared base comes first. */
+export function sortMatches(matches: LineageMatch[], preferredRepoIds: ReadonlySet<string> = new Set()): LineageMatch[] {
+  const preferred = (m: LineageMatch): number => (preferredRepoIds.has(m.repoId.toLowerCase()) ? 0 : 1);
+  return [...matches].sort((a, b) => VERDICT_STRENGTH[b.verdict] - VERDICT_STRENGTH[a.verdict] || (a.log10P ?? 0) - (b.log10P ?? 0) || preferred(a) - preferred(b));
+}
+
+/**
+ * Assesses a model: `claims` are checked in addition to what its own files declare (a card's
+ * `base_model` in the editor may differ from the saved one). `subjectRepoId` is excluded from scans.
+ */
+export async function assessLineage(subject: InspectOutput, subjectRepoId: string | undefined, claims: DeclaredClaim[], context: LineageContext): Promise<LineageAssessment> {
+  const allClaims = dedupeClaims([...claims, ...subject.facts.declaredBases.map((d) => ({ baseModel: d.baseModel, source: d.source }))]);
+  if (!subject.fingerprint) {
+    const detail = `not fingerprinted: ${subject.facts.fingerprintError ?? 'no weights were read'}`;
+    return { status: 'unverified', matches: [], declared: allClaims.map((c) => ({ ...c, status: 'unverifiable', detail })), candidatesCompared: 0 };
+  }
+  const declared = await Promise.all(allClaims.map((claim) => checkDeclaredBase(subject, claim, context)));
+  let scanned: LineageMatch[] = [];
+  try {
+    scanned = await context.oracle.scan(subject.fingerprint, { signal: context.signal, excludeRepoIds: subjectRepoId === undefined ? [] : [subjectRepoId] });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+  }
+  const candidatesCompared = (await context.oracle.size?.().catch(() => 0)) ?? 0;
+  const byRepo = new Map<string, LineageMatch>();
+  for (const match of scanned) byRepo.set(match.repoId.toLowerCase(), match);
+  for (const check of declared) {
+    if (check.status !== 'confirmed' || check.verdict === undefined || byRepo.has(check.baseModel.toLowerCase())) continue;
+    const match: LineageMatch = { repoId: check.baseModel, verdict: check.verdict, reason: check.detail, source: 'declared' };
+    if (check.log10P !== undefined) match.log10P = check.log10P;
+    byRepo.set(check.baseModel.toLowerCase(), match);
+  }
+  const confirmed = new Set(declared.filter((d) => d.status === 'confirmed').map((d) => d.baseModel.toLowerCase()));
+  const matches = sortMatches([...byRepo.values()], confirmed);
+  const status = declared.some((d) => d.status === 'contradicted') ? 'contradicted' : matches.length > 0 ? 'verified' : 'unverified';
+  return { status, matches, declared, candidatesCompared: candidatesCompared + declared.length };
+}
+
+function dedupeClaims(claims: DeclaredClaim[]): DeclaredClaim[] {
+  const seen = new Set<string>();
+  return claims.filter((c) => {
+    const key = c.baseModel.toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Resolves the declared base locally and compares fingerprints; a base that is not at hand is unverifiable. */
+async function checkDeclaredBase(subject: InspectOutput, claim: DeclaredClaim, context: LineageContext): Promise<DeclaredBaseCheck> {
+  const base = { baseModel: claim.baseModel, source: claim.source };
+  const reference = parseModelReference(claim.baseModel);
+  if (!reference || reference.kind !== 'hub') return { ...base, status: 'unverifiable', detail: `${claim.baseModel} is not a Hub model id` };
+  try {
+    const [resolution] = await context.engine.resolve([{ id: claim.baseModel, reference, kind: 'base-model-claim' }], context.workspaceFolders, context.signal);
+    if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
+      return { ...base, status: 'unverifiable', detail: `${claim.baseModel} is not available locally, so the claim cannot be checked offline` };
+    }
+    const inspected = await context.engine.inspect(resolution, context.signal);
+    if (!inspected.fingerprint) return { ...base, status: 'unverifiable', detail: `${claim.baseModel} could not be fingerprinted: ${inspected.facts.fingerprintError ?? 'no weights'}` };
+    const comparison = await context.engine.compare(subject, inspected, context.signal);
+    const check: DeclaredBaseCheck = { ...base, status: 'unverifiable', verdict: comparison.verdict, detail: comparison.reason };
+    if (comparison.lineageLog10P !== undefined) check.log10P = comparison.lineageLog10P;
+    if (RELATED_VERDICTS.has(comparison.verdict)) check.status = 'confirmed';
+    else if (comparison.verdict === 'unrelated' || comparison.verdict === 'same-family') check.status = 'contradicted';
+    return check;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return { ...base, status: 'unverifiable', detail: `checking ${claim.baseModel} failed: ${errorMessage(err)}` };
+  }
+}

@@ -1,0 +1,416 @@
+// The Lineage Lens language server (bundled to dist/server.js; stdio, IPC, socket or pipe picked
+// from argv): wires documents, settings and the worker-backed engine to the per-feature modules.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  CodeActionKind,
+  createConnection,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type InitializeParams,
+  type InitializeResult,
+  type WorkDoneProgressServerReporter,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { hfCacheRoots } from '../core/model/hfCache';
+import { parseModelReference } from '../core/model/reference';
+import { errorMessage } from '../core/errors';
+import { documentKindOf, findReferences, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
+import { computeCodeActions } from './codeActions';
+import { computeCodeLenses } from './codeLens';
+import { computeDiagnostics } from './diagnostics';
+import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from './documentAnalysis';
+import { computeHover, referenceAt } from './hover';
+import { assessLineage } from './lineage';
+import { LocalCacheOracle } from './localCacheOracle';
+import { combineOracles, type LineageOracle } from './oracle';
+import { PolicyStore, type LineagePolicy } from './policy';
+import {
+  CompareRequestName,
+  DocumentAnalyzedNotificationName,
+  ListReferencesRequestName,
+  ScanRequestName,
+  ServerCommands,
+  type CompareParams,
+  type CompareResult,
+  type CompareTarget,
+  type DocumentAnalyzedParams,
+  type LineageSettings,
+  type ListReferencesParams,
+  type ListReferencesResult,
+  type ReferenceStatus,
+  type ScanParams,
+  type ScanResult,
+} from './protocol';
+import { isCancellation, ModelEngine } from './scheduler';
+import { DEFAULT_SETTINGS, parseSettings } from './settings';
+import { WorkerPool } from './workerPool';
+
+/** Typing pauses shorter than this do not start a new analysis. */
+const CHANGE_DEBOUNCE_MS = 150;
+/** listReferences walks at most this many files, skipping dependency and build folders. */
+const MAX_WORKSPACE_FILES = 5_000;
+const SKIPPED_FOLDERS = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', 'dist', 'build', '.cache', '.tox', '.mypy_cache', 'site-packages']);
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+let settings: LineageSettings = DEFAULT_SETTINGS;
+let workspaceFolders: string[] = [];
+let clientSupportsConfiguration = false;
+let clientSupportsProgress = false;
+let clientSupportsLensRefresh = false;
+const policies = new PolicyStore();
+
+const heavyWorkers = Math.max(1, Math.min(4, Number(process.env['LINEAGE_LSP_WORKERS'] ?? 0) || os.availableParallelism() - 1));
+const workerFile = path.join(__dirname, 'worker.js');
+const log = (message: string): void => connection.console.log(message);
+const lightPool = new WorkerPool(workerFile, 1, log);
+const heavyPool = new WorkerPool(workerFile, heavyWorkers, log);
+const engine = new ModelEngine(lightPool, heavyPool, { cacheRoots: () => hfCacheRoots(process.env), integrityMaxBytes: () => settings.integrityMaxBytes });
+const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
+/**
+ * Oracles consulted for every fingerprint. The registry (server/src/core/registry, in progress)
+ * joins here as one more LineageOracle whose scan() calls the registry's scan.
+ */
+const oracle: LineageOracle = combineOracles([localCacheOracle]);
+
+// The wasm files sit next to dist/server.js in a build; from sources they come from node_modules.
+// A first parse warms the wasm parser and the extractor's JIT, so the first document opened is not the slow one.
+const WARM_UP_PYTHON = 'import os\nfrom transformers import AutoModel\nMODEL = os.getenv("M", "org/name")\nm = AutoModel.from_pretrained(MODEL, revision="main")\n'.repeat(50);
+void initPythonParser(existsSync(path.join(__dirname, 'tree-sitter-python.wasm')) ? __dirname : undefined)
+  .then(() => findReferences(WARM_UP_PYTHON, 'warm-up.py'))
+  .catch((err: unknown) => log(`python parser unavailable: ${errorMessage(err)}`));
+
+// ---------------------------------------------------------------------------------------------
+// Per-document analysis state: the newest published analysis and the pass running for the newest version.
+
+interface DocumentState {
+  latest?: DocumentAnalysis;
+  controller?: AbortController;
+  debounce?: NodeJS.Timeout;
+  /** Settles with the resolved stage of the newest version (what hovers and lenses wait for). */
+  resolved?: Promise<DocumentAnalysis | undefined>;
+  /** Settles with the complete analysis of the newest version. */
+  complete?: Promise<DocumentAnalysis | undefined>;
+  policy?: LineagePolicy;
+}
+
+const states = new Map<string, DocumentState>();
+
+function stateOf(uri: string): DocumentState {
+  let state = states.get(uri);
+  if (!state) {
+    state = {};
+    states.set(uri, state);
+  }
+  return state;
+}
+
+function fsPathOf(uri: string): string | undefined {
+  return uri.startsWith('file:') ? fileURLToPath(uri) : undefined;
+}
+
+function workspaceFolderOf(fsPath: string | undefined): string | undefined {
+  if (fsPath === undefined) return workspaceFolders[0];
+  return workspaceFolders.filter((w) => fsPath === w || fsPath.startsWith(w + path.sep)).sort((a, b) => b.length - a.length)[0] ?? workspaceFolders[0];
+}
+
+function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
+  return { engine, oracle, workspaceFolders, signal };
+}
+
+/** Work-done progress while models are fingerprinted; one report at a time, ended when the engine is idle. */
+class ProgressTracker {
+  private active = 0;
+  private reporter: Promise<WorkDoneProgressServerReporter | undefined> | undefined;
+
+  started(description: string): void {
+    this.active++;
+    if (!clientSupportsProgress) return;
+    if (!this.reporter) {
+      this.reporter = connection.window.createWorkDoneProgress().then(
+        (reporter) => {
+          reporter.begin('Lineage', undefined, `fingerprinting ${description}`, false);
+          return reporter;
+        },
+        () => undefined,
+      );
+    } else {
+      void this.reporter.then((r) => r?.report(`fingerprinting ${description}`));
+    }
+  }
+
+  finished(): void {
+    this.active = Math.max(0, this.active - 1);
+    if (this.active > 0 || !this.reporter) return;
+    const reporter = this.reporter;
+    this.reporter = undefined;
+    void reporter.then((r) => r?.done());
+  }
+}
+
+const progress = new ProgressTracker();
+engine.events = { onWorkStarted: (d) => progress.started(d), onWorkFinished: () => progress.finished() };
+
+function publish(analysis: DocumentAnalysis, policy: LineagePolicy | undefined): void {
+  void connection.sendDiagnostics({ uri: analysis.uri, version: analysis.version, diagnostics: computeDiagnostics(analysis, settings, policy) });
+}
+
+function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
+  const state = stateOf(document.uri);
+  clearTimeout(state.debounce);
+  // Edits cancel stale work at once, even before the debounce elapses.
+  state.controller?.abort();
+  state.controller = new AbortController();
+  const controller = state.controller;
+  let settleResolved!: (analysis: DocumentAnalysis | undefined) => void;
+  let settleComplete!: (analysis: DocumentAnalysis | undefined) => void;
+  state.resolved = new Promise((resolve) => (settleResolved = resolve));
+  state.complete = new Promise((resolve) => (settleComplete = resolve));
+  const run = async (): Promise<void> => {
+    const input: DocumentInput = { uri: document.uri, version: document.version, text: document.getText() };
+    const fsPath = fsPathOf(document.uri);
+    if (fsPath !== undefined) input.fsPath = fsPath;
+    try {
+      const policy = await policies.policyFor(workspaceFolderOf(fsPath));
+      for (const problem of policy?.problems ?? []) log(`policy: ${problem}`);
+      state.policy = policy;
+      const context: AnalysisContext = {
+        ...analysisContext(controller.signal),
+        onResolved: (partial) => {
+          if (controller.signal.aborted) return;
+          state.latest = partial;
+          publish(partial, policy);
+          settleResolved(partial);
+        },
+      };
+      const analysis = await analyzeDocument(input, context);
+      if (controller.signal.aborted) return;
+      state.latest = analysis;
+      settleResolved(analysis);
+      publish(analysis, policy);
+      if (clientSupportsLensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+      const done: DocumentAnalyzedParams = { uri: analysis.uri, version: analysis.version, referenceCount: analysis.references.length, elapsedMs: Date.now() - analysis.startedAtMs };
+      void connection.sendNotification(DocumentAnalyzedNotificationName, done);
+      settleComplete(analysis);
+    } catch (err) {
+      if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
+    } finally {
+      // A cancelled pass hands waiters the last good analysis; the next pass settles its own promises.
+      settleResolved(state.latest);
+      settleComplete(state.latest);
+    }
+  };
+  if (immediate) void run();
+  else state.debounce = setTimeout(() => void run(), CHANGE_DEBOUNCE_MS);
+}
+
+/** The analysis hovers and lenses use: the newest version's resolved stage, or the last one published. */
+async function analysisFor(uri: string): Promise<DocumentAnalysis | undefined> {
+  const state = states.get(uri);
+  if (!state) return undefined;
+  const document = documents.get(uri);
+  if (state.latest && document && state.latest.version === document.version) return state.latest;
+  return (await state.resolved) ?? state.latest;
+}
+
+function reanalyzeAll(): void {
+  for (const document of documents.all()) scheduleAnalysis(document, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycle.
+
+connection.onInitialize((params: InitializeParams): InitializeResult => {
+  const capabilities = params.capabilities;
+  clientSupportsConfiguration = capabilities.workspace?.configuration === true;
+  clientSupportsProgress = capabilities.window?.workDoneProgress === true;
+  clientSupportsLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
+  const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
+  workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
+  const options = params.initializationOptions as { settings?: unknown } | undefined;
+  if (options?.settings !== undefined) settings = parseSettings(options.settings);
+  return {
+    capabilities: {
+      textDocumentSync: TextDocumentSyncKind.Incremental,
+      hoverProvider: true,
+      codeLensProvider: { resolveProvider: false },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      executeCommandProvider: { commands: [ServerCommands.reanalyze] },
+      workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
+    },
+    serverInfo: { name: 'lineage-lens', version: '0.1.0' },
+  };
+});
+
+async function refreshSettings(pushed?: unknown): Promise<void> {
+  if (pushed !== undefined && pushed !== null) settings = parseSettings(pushed);
+  else if (clientSupportsConfiguration) {
+    // Clients without a `lineage` section answer null: keep what initializationOptions gave.
+    const fetched: unknown = await connection.workspace.getConfiguration('lineage').catch(() => undefined);
+    if (fetched !== null && fetched !== undefined) settings = parseSettings(fetched);
+  }
+}
+
+connection.onInitialized(() => {
+  void (async () => {
+    await refreshSettings();
+    reanalyzeAll();
+  })();
+  if (workspaceFolders.length > 0 || clientSupportsConfiguration) {
+    connection.workspace.onDidChangeWorkspaceFolders((event) => {
+      const removed = new Set(event.removed.map((f) => fsPathOf(f.uri)));
+      workspaceFolders = [...workspaceFolders.filter((f) => !removed.has(f)), ...event.added.map((f) => fsPathOf(f.uri)).filter((f): f is string => f !== undefined)];
+      reanalyzeAll();
+    });
+  }
+});
+
+connection.onDidChangeConfiguration((change) => {
+  const pushed = (change.settings as { lineage?: unknown } | undefined)?.lineage;
+  void refreshSettings(pushed).then(() => {
+    for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
+  });
+});
+
+documents.onDidChangeContent((change) => {
+  // The first content of a document is analysed at once; later edits wait for a typing pause.
+  scheduleAnalysis(change.document, !states.get(change.document.uri)?.latest);
+});
+
+documents.onDidClose((event) => {
+  const state = states.get(event.document.uri);
+  state?.controller?.abort();
+  clearTimeout(state?.debounce);
+  states.delete(event.document.uri);
+  void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Features: each a pure function of the analysis.
+
+connection.onHover(async (params) => {
+  const analysis = await analysisFor(params.textDocument.uri);
+  return analysis ? computeHover(analysis, params.position) : null;
+});
+
+connection.onCodeLens(async (params) => {
+  const analysis = await analysisFor(params.textDocument.uri);
+  return analysis ? computeCodeLenses(analysis) : [];
+});
+
+connection.onCodeAction(async (params) => {
+  const analysis = await analysisFor(params.textDocument.uri);
+  return analysis ? computeCodeActions(analysis, params.range, params.context.diagnostics) : [];
+});
+
+connection.onExecuteCommand((params) => {
+  if (params.command === ServerCommands.reanalyze) {
+    engine.clear();
+    reanalyzeAll();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Custom requests (names and payloads in protocol.ts).
+
+/** Turns a compare target into something openModel accepts: a path, `org/name@commit`, or the text given. */
+async function targetText(target: CompareTarget): Promise<string> {
+  if ('reference' in target) {
+    const written = target.reference;
+    if (!path.isAbsolute(written) && workspaceFolders[0] !== undefined && (written.startsWith('.') || existsSync(path.join(workspaceFolders[0], written)))) {
+      return path.join(workspaceFolders[0], written);
+    }
+    return written;
+  }
+  const analysis = await analysisFor(target.uri);
+  const reference = analysis && referenceAt(analysis, target.position);
+  if (!reference) throw new Error(`no model reference at ${target.uri}:${target.position.line + 1}:${target.position.character + 1}`);
+  const resolution = reference.status.resolution;
+  if (resolution.kind === 'hf-cache' && resolution.repoId && resolution.commit) return `${resolution.repoId}@${resolution.commit}`;
+  if (resolution.path !== undefined) return resolution.path;
+  throw new Error(`${reference.site.id || 'the reference'} is not available locally: ${resolution.detail ?? 'not resolved'}`);
+}
+
+connection.onRequest(CompareRequestName, async (params: CompareParams, token): Promise<CompareResult> => {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  const [a, b] = await Promise.all([targetText(params.a), targetText(params.b)]);
+  return engine.compareTargets(a, b, controller.signal);
+});
+
+connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise<ScanResult> => {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  const target = await targetText(params.target);
+  const reference = parseModelReference(target) ?? { kind: 'local' as const, path: target };
+  const [resolution] = await engine.resolve([{ id: target, reference, kind: 'model' }], workspaceFolders, controller.signal);
+  if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
+    throw new Error(`${target} is not available locally: ${resolution?.detail ?? 'not resolved'}`);
+  }
+  const inspected = await engine.inspect(resolution, controller.signal);
+  const lineage = await assessLineage(inspected, resolution.repoId, [], analysisContext(controller.signal));
+  return { target, model: inspected.facts, lineage };
+});
+
+connection.onRequest(ListReferencesRequestName, async (params: ListReferencesParams | undefined, token): Promise<ListReferencesResult> => {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  const wait = params?.waitForLineage === true;
+  const { uris, truncated } = params?.uris ? { uris: params.uris, truncated: false } : await workspaceDocumentUris();
+  const references: ReferenceStatus[] = [];
+  for (const uri of uris) {
+    if (controller.signal.aborted) break;
+    const open = documents.get(uri);
+    const state = states.get(uri);
+    let analysis: DocumentAnalysis | undefined;
+    if (open && state) {
+      analysis = wait ? (await state.complete) ?? state.latest : await analysisFor(uri);
+    } else {
+      const fsPath = fsPathOf(uri);
+      const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
+      if (text === undefined || fsPath === undefined) continue;
+      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(controller.signal), stopAfterResolution: !wait }).catch(() => undefined);
+    }
+    for (const reference of analysis?.references ?? []) references.push(reference.status);
+  }
+  return { references, truncated };
+});
+
+/** Supported files of every workspace folder, open documents first. */
+async function workspaceDocumentUris(): Promise<{ uris: string[]; truncated: boolean }> {
+  const uris = new Set(documents.all().map((d) => d.uri));
+  let truncated = false;
+  const walk = async (folder: string, depth: number): Promise<void> => {
+    if (depth > 12 || truncated) return;
+    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (uris.size >= MAX_WORKSPACE_FILES) {
+        truncated = true;
+        return;
+      }
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIPPED_FOLDERS.has(entry.name)) await walk(full, depth + 1);
+      } else if (entry.isFile() && documentKindOf(entry.name) !== 'text') {
+        const info = await stat(full).catch(() => undefined);
+        if (info && info.size <= MAX_DOCUMENT_CHARS) uris.add(pathToFileURL(full).toString());
+      }
+    }
+  };
+  for (const folder of workspaceFolders) await walk(folder, 0);
+  return { uris: [...uris], truncated };
+}
+
+connection.onShutdown(async () => {
+  for (const state of states.values()) state.controller?.abort();
+  await Promise.all([lightPool.dispose(), heavyPool.dispose()]);
+});
+
+documents.listen(connection);
+connection.listen();
