@@ -1,9 +1,11 @@
 // `lineage inspect` on every model folder and weight file of ../shared/zoo: read, or rejected with
 // a message that names the file and the fault; hostile pickles are findings, never crashes.
 import { strict as assert } from 'node:assert';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ModelSummary } from '../../server/src/core/model/summary';
+import { buildHfCache } from '../fixtures/hfCacheBuilder';
 import { runCli } from '../support/cli';
 import { ZOO_DIR, zooPath } from '../support/zoo';
 
@@ -110,6 +112,29 @@ describe('lineage inspect on the zoo', function () {
     assert.ok(sha('config.json').startsWith('4c5b83a44b484e50'), sha('config.json'));
     assert.ok(sha('model.safetensors').startsWith('5b562022d3f53a1e'), sha('model.safetensors'));
     assert.ok(files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')));
+  });
+
+  it('resolves repo ids, revisions and hf:// URIs through the local Hugging Face cache', async () => {
+    const cache = mkdtempSync(path.join(tmpdir(), 'lineage-hf-'));
+    try {
+      const zoo = zooPath('tiny-gpt2');
+      const files = Object.fromEntries(['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'].map((f) => [f, path.join(zoo, f)]));
+      const commit = 'a'.repeat(40);
+      await buildHfCache(cache, [{ repoId: 'sshleifer/tiny-gpt2', commit, files, refs: { main: commit, 'v1.0': commit } }]);
+      const env = { HF_HUB_CACHE: cache };
+      for (const target of ['sshleifer/tiny-gpt2', 'SSHLEIFER/Tiny-GPT2', `sshleifer/tiny-gpt2@${commit}`, 'sshleifer/tiny-gpt2@v1.0', 'hf://sshleifer/tiny-gpt2', 'https://huggingface.co/sshleifer/tiny-gpt2']) {
+        const r = runCli(['inspect', target, '--json'], env);
+        assert.equal(r.status, 0, `${target}: ${r.stderr}`);
+        const summary = JSON.parse(r.stdout) as ModelSummary;
+        assert.equal(summary.location.commit, commit, target);
+        assert.equal(summary.parameterCount, 102_714, target);
+      }
+      const missing = runCli(['inspect', 'sshleifer/not-downloaded'], env);
+      assert.equal(missing.status, 3);
+      assert.match(missing.stderr, /not in the local Hugging Face cache/);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it('usage errors exit 2, unknown paths exit 3', () => {

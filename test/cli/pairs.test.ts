@@ -1,5 +1,8 @@
 // The weight pairs of ../shared/zoo/PAIRS.md through the real CLI: verdict, explanation, exit code.
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import type { Comparison } from '../../server/src/core/compare/types';
 import { runCli } from '../support/cli';
 import { zooPath } from '../support/zoo';
@@ -63,6 +66,30 @@ describe('PAIRS.md weight pairs through `lineage compare`', function () {
     const { comparison, status } = compareJson('ort-tiny-random-gpt2-fp32', 'ort-tiny-random-gpt2-fp16');
     assert.ok(['quantized', 'same-weights'].includes(comparison.verdict), comparison.verdict);
     assert.equal(status, 0);
+  });
+
+  it('a fingerprint JSON file stands in for a model on either side', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lineage-fpjson-'));
+    try {
+      const fpFile = path.join(dir, 'tiny-gpt2.fingerprint.json');
+      const written = runCli(['fingerprint', zooPath('tiny-gpt2'), '-o', fpFile]);
+      assert.equal(written.status, 0, written.stderr);
+      assert.match(written.stderr, /read .* of weights/);
+      const vsModel = runCli(['compare', fpFile, zooPath('tiny-gpt2-medical'), '--json']);
+      assert.equal(vsModel.status, 0, vsModel.stderr);
+      assert.equal((JSON.parse(vsModel.stdout) as Comparison).verdict, 'derived');
+      const both = runCli(['compare', fpFile, fpFile, '--json']);
+      assert.equal(both.status, 0);
+      assert.equal((JSON.parse(both.stdout) as Comparison).verdict, 'identical');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('usage errors exit 2', () => {
+    assert.equal(runCli(['compare', zooPath('tiny-gpt2')]).status, 2);
+    assert.equal(runCli(['compare', zooPath('tiny-gpt2'), zooPath('tiny-gpt2'), '--threshold', '7']).status, 2);
+    assert.equal(runCli(['frobnicate']).status, 2);
   });
 
   it('a model compared with itself is identical', () => {
