@@ -13,6 +13,11 @@ export interface CompareOptions {
   thresholdLog10P?: number;
   /** Exact tokenizer relation when both vocabularies were read (otherwise estimated from sketches). */
   tokenizer?: TokenizerComparison;
+  /**
+   * Try a residual-channel alignment when the direct tests find nothing (default true). It costs
+   * O(d^2 * anchors) plus a d x d assignment: seconds at d = 4096, so bulk scans may turn it off.
+   */
+  alignResidual?: boolean;
 }
 
 export const DEFAULT_THRESHOLD_LOG10P = -12;
@@ -121,7 +126,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
       notes.push(`narrow model (${dA} channels): the anchor-token test assumes neither model's token rows carry shared token-specific structure (true for random initializations; weaker for trained models)`);
     }
     let perLayer = residual.perLayer;
-    if (log10FromLn(combine(families)) > threshold && embedPair) {
+    if (options.alignResidual !== false && log10FromLn(combine(families)) > threshold && embedPair) {
       const alignment = alignResidualChannels(embedPair);
       if (alignment) {
         const aligned = residualAxisTest(dA, vectors, matrices, [], alignment);
