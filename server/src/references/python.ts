@@ -30,7 +30,11 @@ export function initPythonParser(wasmDir?: string): Promise<void> {
 async function loadParser(wasmDir: string | undefined): Promise<Parser> {
   const runtimeWasm = wasmDir ? path.join(wasmDir, RUNTIME_WASM) : require.resolve(`web-tree-sitter/${RUNTIME_WASM}`);
   const pythonWasm = wasmDir ? path.join(wasmDir, PYTHON_WASM) : require.resolve(`tree-sitter-python/${PYTHON_WASM}`);
-  await Parser.init({ locateFile: () => runtimeWasm });
+  // web-tree-sitter types its option bag as the global EmscriptenModule, which @types/emscripten (pulled in
+  // by sql.js) makes strict; only locateFile is read.
+  type InitOptions = NonNullable<Parameters<typeof Parser.init>[0]>;
+  const options: Partial<InitOptions> = { locateFile: () => runtimeWasm };
+  await Parser.init(options as InitOptions);
   const language = await Language.load(new Uint8Array(readFileSync(pythonWasm)));
   const parser = new Parser();
   parser.setLanguage(language);

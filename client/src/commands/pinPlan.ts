@@ -1,0 +1,20 @@
+// Which references "Pin All Revisions" touches: unpinned model references whose cache holds a commit
+// the server's quick fix can pin to, grouped by document. Pure.
+import type { ReferenceStatus } from '../../../server/src/lsp/protocol';
+
+export interface PinTarget {
+  reference: ReferenceStatus;
+  commit: string;
+}
+
+export function pinTargetsByDocument(references: readonly ReferenceStatus[]): Map<string, PinTarget[]> {
+  const byUri = new Map<string, PinTarget[]>();
+  for (const reference of references) {
+    const commit = reference.resolution.kind === 'hf-cache' ? reference.resolution.commit : undefined;
+    if (reference.pinned || commit === undefined || reference.kind === 'base-model-claim' || reference.kind === 'dataset') continue;
+    const list = byUri.get(reference.uri) ?? [];
+    list.push({ reference, commit });
+    byUri.set(reference.uri, list);
+  }
+  return byUri;
+}

@@ -1,0 +1,61 @@
+// Identifiers the extension shares with its manifest (package.json "contributes"): command ids,
+// view ids and the settings section. test/client/manifest.test.ts keeps both sides in step.
+import { ClientCommands } from '../../server/src/lsp/protocol';
+
+/** Client id and settings prefix: `new LanguageClient('lineage', …)` is what makes `lineage.trace.server` work. */
+export const CLIENT_ID = 'lineage';
+export const CONFIGURATION_SECTION = 'lineage';
+export const EXTENSION_ID = 'lineage-lens.lineage-lens';
+
+export const Commands = {
+  compareWith: ClientCommands.compareWith,
+  showReference: ClientCommands.showReference,
+  scanModel: 'lineage.scanModel',
+  fingerprintFolder: 'lineage.fingerprintFolder',
+  addToRegistry: 'lineage.addToRegistry',
+  pinAllRevisions: 'lineage.pinAllRevisions',
+  exportBom: 'lineage.exportBom',
+  showInventory: 'lineage.showInventory',
+  refreshModels: 'lineage.refreshModels',
+  showOutput: 'lineage.showOutput',
+} as const;
+
+export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+export const MODELS_VIEW_ID = 'lineage.models';
+export const COMPARE_VIEW_TYPE = 'lineage.compare';
+
+/**
+ * Registry request the server does not implement yet (server/src/core/registry is in progress).
+ * The client sends it anyway and explains "not available yet" on MethodNotFound, so the command
+ * starts working the day the server answers it.
+ */
+export const AddToRegistryRequestName = 'lineage/addToRegistry';
+export interface AddToRegistryParams {
+  target: { reference: string };
+}
+export interface AddToRegistryResult {
+  /** Key under which the registry stored the fingerprint. */
+  id: string;
+  registrySize?: number;
+}
+
+/** Languages the server reads references from (documentKindOf on the server decides by file name). */
+export const DOCUMENT_LANGUAGES = [
+  'python',
+  'yaml',
+  'json',
+  'jsonc',
+  'javascript',
+  'javascriptreact',
+  'typescript',
+  'typescriptreact',
+  'dockerfile',
+  'shellscript',
+  'dotenv',
+  'markdown',
+  'modelfile',
+] as const;
+
+/** File extensions of weight files the Explorer context menu offers Compare/Scan on. */
+export const WEIGHT_FILE_EXTENSIONS = ['.safetensors', '.gguf', '.bin', '.pt', '.pth', '.ckpt', '.onnx'] as const;

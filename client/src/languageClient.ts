@@ -1,0 +1,34 @@
+// Starts the bundled language server (dist/server.js) over IPC as client `lineage`, on the documents
+// the server reads, with `lineage.*` settings and the workspace policy file kept in sync.
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { CLIENT_ID, CONFIGURATION_SECTION, DOCUMENT_LANGUAGES } from './constants';
+
+/** Plain filters: valid both as a VS Code and as an LSP document selector. */
+export const DOCUMENT_SELECTOR: Array<{ scheme: string; language?: string; pattern?: string }> = [
+  ...DOCUMENT_LANGUAGES.map((language) => ({ scheme: 'file', language })),
+  // Files the server reads by name whatever language VS Code assigned them (Modelfile without our grammar, Containerfile).
+  { scheme: 'file', pattern: '**/{Modelfile,Modelfile.*,*.modelfile,Containerfile,Dockerfile.*}' },
+];
+
+export function createLanguageClient(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): LanguageClient {
+  const serverModule = context.asAbsolutePath('dist/server.js');
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6011'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: DOCUMENT_SELECTOR,
+    outputChannel: output,
+    synchronize: {
+      configurationSection: CONFIGURATION_SECTION,
+      fileEvents: vscode.workspace.createFileSystemWatcher('**/.lineage.{yaml,yml}'),
+    },
+    initializationOptions: {
+      settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION),
+      // Default fingerprint cache when `lineage.cache.folder` is empty (the server falls back to ~/.cache/lineage-lens).
+      cacheFolder: context.globalStorageUri.fsPath,
+    },
+  };
+  return new LanguageClient(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
+}

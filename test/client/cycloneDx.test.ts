@@ -1,0 +1,57 @@
+// The AI-BOM export: a CycloneDX 1.6 document whose model components carry what an auditor needs
+// (purl with the loaded commit, file hashes, verified and declared lineage, where each model is used).
+import * as assert from 'node:assert/strict';
+import { buildCycloneDxBom, huggingFacePurl } from '../../client/src/bom/cycloneDx';
+import { modelFacts, referenceStatus } from './referenceStatus';
+
+const SHA = 'b'.repeat(64);
+const options = { workspaceName: 'ws', workspaceRoot: '/ws', toolVersion: '0.1.0', timestamp: '2026-11-24T00:00:00.000Z', serialUuid: '00000000-0000-4000-8000-000000000000' };
+
+describe('client CycloneDX AI-BOM', () => {
+  const medical = referenceStatus({
+    id: 'acme/tiny-gpt2-medical',
+    resolution: { kind: 'hf-cache', repoId: 'acme/tiny-gpt2-medical', commit: '2222222222222222222222222222222222222222' },
+    model: modelFacts({ integrity: [{ relativePath: 'model.safetensors', blobName: SHA, status: 'ok' }], declaredBases: [{ baseModel: 'sshleifer/tiny-gpt2', source: 'card' }] }),
+    lineage: {
+      status: 'verified',
+      matches: [{ repoId: 'sshleifer/tiny-gpt2', commit: '1111111111111111111111111111111111111111', verdict: 'derived', log10P: -111.8, reason: 'B shares A\'s weights', source: 'local-cache' }],
+      declared: [{ baseModel: 'sshleifer/tiny-gpt2', source: 'card', status: 'confirmed', verdict: 'derived', detail: 'weights confirm it' }],
+      candidatesCompared: 5,
+    },
+  });
+  const again = { ...medical, uri: 'file:///ws/serve.sh', range: { start: { line: 0, character: 11 }, end: { line: 0, character: 33 } } };
+  const dataset = referenceStatus({ id: 'acme/data', kind: 'dataset' });
+
+  it('writes one machine-learning-model component per model and commit, with occurrences', () => {
+    const bom = buildCycloneDxBom([medical, again, dataset], options);
+    assert.equal(bom.bomFormat, 'CycloneDX');
+    assert.equal(bom.specVersion, '1.6');
+    assert.match(bom.serialNumber, /^urn:uuid:[0-9a-f-]{36}$/);
+    assert.equal(bom.components.length, 1);
+    const [model] = bom.components;
+    assert.equal(model!.type, 'machine-learning-model');
+    assert.equal(model!.group, 'acme');
+    assert.equal(model!.name, 'tiny-gpt2-medical');
+    assert.equal(model!.purl, 'pkg:huggingface/acme/tiny-gpt2-medical@2222222222222222222222222222222222222222');
+    assert.deepEqual(model!.evidence!.occurrences, [{ location: 'app.py', line: 2, offset: 10 }, { location: 'serve.sh', line: 1, offset: 11 }]);
+    assert.deepEqual(bom.dependencies, [{ ref: 'workspace:ws', dependsOn: [model!['bom-ref']] }]);
+  });
+
+  it('carries file hashes, verified ancestors and declared lineage', () => {
+    const [model] = buildCycloneDxBom([medical], options).components;
+    assert.deepEqual(model!.components, [{ type: 'file', name: 'model.safetensors', hashes: [{ alg: 'SHA-256', content: SHA }] }]);
+    const ancestor = model!.pedigree!.ancestors![0]!;
+    assert.equal(ancestor.purl, 'pkg:huggingface/sshleifer/tiny-gpt2@1111111111111111111111111111111111111111');
+    assert.ok(ancestor.properties!.some((p) => p.name === 'lineage:verdict' && p.value === 'derived'));
+    const properties = new Map(model!.properties!.map((p) => [p.name, p.value]));
+    assert.equal(properties.get('lineage:status'), 'verified');
+    assert.equal(properties.get('lineage:declaredBase'), 'sshleifer/tiny-gpt2 (card): confirmed');
+    assert.match(properties.get('lineage:verifiedMatch')!, /derived sshleifer\/tiny-gpt2 \(p < 1e-111\)/);
+    assert.equal(properties.get('lineage:pinned'), 'false');
+  });
+
+  it('only builds purls from valid Hub ids and full commits', () => {
+    assert.equal(huggingFacePurl('./models/local', undefined), undefined);
+    assert.equal(huggingFacePurl('org/name', 'main'), 'pkg:huggingface/org/name');
+  });
+});
