@@ -101,13 +101,18 @@ export async function buildFixtureWorkspace(): Promise<FixtureWorkspace> {
     'model-config/config.json': '{"_name_or_path": "sshleifer/tiny-gpt2", "model_type": "gpt2"}\n',
     // A model folder whose card claims the wrong base: its weights are the medical fine-tune.
     'my-model/README.md': '---\nlicense: mit\nbase_model: acme/stories-gguf\n---\n# My model\nSee https://huggingface.co/sshleifer/tiny-gpt2 for the original.\n',
+    // Model folders whose cards name no base; their weights are the medical fine-tune of sshleifer/tiny-gpt2.
+    'undeclared-bare/README.md': '# Notes model\nFine-tuned on clinical notes.\n',
+    'undeclared-front-matter/README.md': '---\nlicense: mit\ntags: [medical]\n---\n# Notes model\n',
   };
   for (const [relativePath, text] of Object.entries(documents)) {
     await mkdir(path.dirname(path.join(workspace, relativePath)), { recursive: true });
     await writeFile(path.join(workspace, relativePath), text);
   }
-  for (const name of ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt']) {
-    await copyFile(zooPath('tiny-gpt2-medical', name), path.join(workspace, 'my-model', name));
+  for (const folder of ['my-model', 'undeclared-bare', 'undeclared-front-matter']) {
+    for (const name of ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt']) {
+      await copyFile(zooPath('tiny-gpt2-medical', name), path.join(workspace, folder, name));
+    }
   }
   await mkdir(path.join(workspace, 'models', 'local-gpt2'), { recursive: true });
   for (const name of ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt']) {

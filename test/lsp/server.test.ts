@@ -26,6 +26,8 @@ const DOCUMENT_LANGUAGES: Record<string, string> = {
   Modelfile: 'plaintext',
   'model-config/config.json': 'json',
   'my-model/README.md': 'markdown',
+  'undeclared-bare/README.md': 'markdown',
+  'undeclared-front-matter/README.md': 'markdown',
 };
 
 /** Applies non-overlapping edits to a text (last first, so earlier offsets stay valid). */
@@ -212,6 +214,44 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.ok(fix, JSON.stringify(actions.map((a) => a.title)));
     assert.equal(line(applyEdits(text, editsOf(fix, uri)), 2), 'base_model: acme/tiny-gpt2-medical');
     assert.deepEqual(client.diagnosticsOf(uri).filter((d) => d.code === 'LL003'), [], 'a link in prose is not asked to be pinned');
+  });
+
+  it('adds the verified base_model to a card that names none: a new front matter block, or keys in the existing one', async () => {
+    const bareUri = uriOf('undeclared-bare/README.md');
+    const bare = textOf('undeclared-bare/README.md');
+    const lineZero = { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } };
+    const bareActions = ((await client.codeActions(bareUri, lineZero, [])) ?? []) as CodeAction[];
+    const titles = bareActions.map((a) => a.title);
+    const addBare = bareActions.find((a) => a.title === 'Add base_model: sshleifer/tiny-gpt2 (verified by fingerprint)');
+    assert.ok(addBare, JSON.stringify(titles));
+    assert.equal(applyEdits(bare, editsOf(addBare, bareUri)), `---\nbase_model: sshleifer/tiny-gpt2\nbase_model_relation: finetune\n---\n${bare}`);
+    assert.ok(!titles.some((t) => t.includes('acme/tiny-gpt2-medical')), 'a cached copy of the same weights is not a base');
+    assert.ok(!titles.some((t) => t.includes('acme/tampered-gpt2')), 'a cache entry that fails its integrity check is not evidence');
+    assert.deepEqual(client.diagnosticsOf(bareUri), [], 'no diagnostic code means "verified but undeclared"; the action stands alone');
+
+    const withFrontMatterUri = uriOf('undeclared-front-matter/README.md');
+    const withFrontMatter = textOf('undeclared-front-matter/README.md');
+    const inFrontMatter = ((await client.codeActions(withFrontMatterUri, { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, [])) ?? []) as CodeAction[];
+    const addInBlock = inFrontMatter.find((a) => a.title === 'Add base_model: sshleifer/tiny-gpt2 (verified by fingerprint)');
+    assert.ok(addInBlock, JSON.stringify(inFrontMatter.map((a) => a.title)));
+    assert.equal(applyEdits(withFrontMatter, editsOf(addInBlock, withFrontMatterUri)), '---\nlicense: mit\ntags: [medical]\nbase_model: sshleifer/tiny-gpt2\nbase_model_relation: finetune\n---\n# Notes model\n');
+
+    const inBody = ((await client.codeActions(withFrontMatterUri, { start: { line: 4, character: 0 }, end: { line: 4, character: 0 } }, [])) ?? []) as CodeAction[];
+    assert.ok(!inBody.some((a) => a.title.startsWith('Add base_model')), 'offered on the front matter only');
+    const declaring = ((await client.codeActions(uriOf('my-model/README.md'), { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, [])) ?? []) as CodeAction[];
+    assert.ok(!declaring.some((a) => a.title.startsWith('Add base_model')), 'a card that names a base is corrected through LL002 instead');
+  });
+
+  it('pins pipeline("task") to the default model transformers documents for the task (LL007)', async () => {
+    const uri = uriOf('app.py');
+    const diagnostic = only(client.diagnosticsOf(uri), PY_LINES.implicit, 'LL007');
+    const actions = ((await client.codeActions(uri, diagnostic.range, [diagnostic])) ?? []) as CodeAction[];
+    const pin = actions.find((a) => a.title.startsWith('Pin the model explicitly'));
+    assert.ok(pin, JSON.stringify(actions.map((a) => a.title)));
+    assert.equal(pin.title, 'Pin the model explicitly: model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision="714eb0f" (transformers\' current default for "sentiment-analysis")');
+    assert.deepEqual(pin.diagnostics?.map((d) => d.code), ['LL007']);
+    const fixed = applyEdits(textOf('app.py'), editsOf(pin, uri));
+    assert.equal(line(fixed, PY_LINES.implicit), 'clf = pipeline("sentiment-analysis", model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision="714eb0f")');
   });
 
   it('flags remote code and branch revisions in YAML configs', () => {

@@ -1,9 +1,11 @@
-// Quick fixes for model references: pin the revision to the cached commit, add use_safetensors=True,
-// and correct a card's base_model to the verified match. Pure: edits come from finder insertion points.
+// Quick fixes: pin a revision to the cached commit, add use_safetensors=True, name a pipeline's default
+// model, and correct or add a card's base_model from the verified match. Pure: edits come from the analysis.
 import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { ArgumentInsertion } from '../references';
-import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
+import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from './cardBaseModel';
+import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from './documentAnalysis';
 import { isPickleFormat, shortCommit } from './describe';
+import { transformersPipelineDefault } from './pipelineDefaults';
 import { DiagnosticCodes, type Range } from './protocol';
 
 function rangesIntersect(a: Range, b: Range): boolean {
@@ -72,6 +74,19 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
       });
     }
 
+    const pipelineDefault = site.flags.implicitDefault && site.task !== undefined ? transformersPipelineDefault(site.task) : undefined;
+    // The table holds Python transformers' defaults; transformers.js picks other (ONNX) models.
+    if (pipelineDefault && site.insertion?.style === 'python-keyword') {
+      const revision = site.revision === undefined ? `, revision="${pipelineDefault.revision}"` : '';
+      actions.push({
+        title: `Pin the model explicitly: model="${pipelineDefault.repoId}"${revision} (transformers' current default for "${site.task}")`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.implicitDefaultModel),
+        isPreferred: true,
+        edit: edit([{ range: { start: site.insertion.position, end: site.insertion.position }, newText: argumentText(site.insertion, 'model', pipelineDefault.repoId, true) + revision }]),
+      });
+    }
+
     const best = status.lineage.matches[0];
     const contradicted = status.lineage.declared.some((d) => d.status === 'contradicted');
     if (site.kind === 'base-model-claim' && contradicted && best && best.repoId.toLowerCase() !== site.id.toLowerCase()) {
@@ -84,5 +99,31 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
       });
     }
   });
+  if (analysis.undeclaredCardBase && touchesFrontMatter(analysis.undeclaredCardBase.frontMatter, range)) {
+    actions.push(...addBaseModelActions(analysis.undeclaredCardBase, edit));
+  }
+  return actions;
+}
+
+/** A card offers at most this many verified bases (a model can match several copies of one base). */
+const MAX_BASE_MODEL_ACTIONS = 3;
+
+/** "Add base_model: X" for a card that names no base, one action per verified ancestor, strongest first. */
+function addBaseModelActions(cardBase: UndeclaredCardBase, edit: (edits: TextEdit[]) => CodeAction['edit']): CodeAction[] {
+  const ancestors = verifiedAncestors(cardBase.lineage).slice(0, MAX_BASE_MODEL_ACTIONS);
+  // Equal evidence for two repos means they hold copies of one base; which is the original is not known here.
+  const [first, second] = ancestors;
+  const firstIsClear = first !== undefined && (second === undefined || second.verdict !== first.verdict || second.log10P !== first.log10P);
+  const actions: CodeAction[] = [];
+  for (const match of ancestors) {
+    const textEdit = addBaseModelEdit(cardBase.frontMatter, match.repoId, baseModelRelation(match.verdict, cardBase.model));
+    if (!textEdit) continue;
+    actions.push({
+      title: `Add base_model: ${match.repoId} (verified by fingerprint)`,
+      kind: CodeActionKind.QuickFix,
+      isPreferred: match === first && firstIsClear,
+      edit: edit([textEdit]),
+    });
+  }
   return actions;
 }

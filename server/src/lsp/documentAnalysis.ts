@@ -5,6 +5,7 @@ import { isPinnedRevision } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
 import { findReferences, documentKindOf, type ModelReferenceSite } from '../references';
 import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
+import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
 import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, type DeclaredClaim, type LineageContext } from './lineage';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import type { LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
@@ -16,12 +17,21 @@ export interface AnalyzedReference {
   lookAlike?: LookAlike;
 }
 
+/** A model card that names no base, in a folder whose model was fingerprinted and checked against known models. */
+export interface UndeclaredCardBase {
+  model: ModelFacts;
+  lineage: LineageAssessment;
+  frontMatter: CardFrontMatter;
+}
+
 export interface DocumentAnalysis {
   uri: string;
   version: number;
   /** False while fingerprints and lineage checks are still running. */
   complete: boolean;
   references: AnalyzedReference[];
+  /** Set on a complete analysis of a README.md without base_model next to model weights. */
+  undeclaredCardBase?: UndeclaredCardBase;
   startedAtMs: number;
 }
 
@@ -86,6 +96,11 @@ function describesFolderModel(fileName: string): boolean {
   return kind === 'card' || path.basename(fileName).toLowerCase() === 'adapter_config.json';
 }
 
+/** The Hub reads a repository's model card from README.md only. */
+function isModelCard(fileName: string): boolean {
+  return path.basename(fileName).toLowerCase() === 'readme.md';
+}
+
 export async function analyzeDocument(document: DocumentInput, context: AnalysisContext): Promise<DocumentAnalysis> {
   const startedAtMs = Date.now();
   const fileName = document.fsPath ?? document.uri;
@@ -108,15 +123,23 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     return index;
   });
   const hasClaims = sites.some((s) => s.kind === 'base-model-claim');
-  const claimantIndex = hasClaims && documentFolder !== undefined && describesFolderModel(fileName) ? inputs.length : -1;
+  // A card without base_model still describes its folder's model: a verified base can be offered for it.
+  const cardWithoutBase = !hasClaims && isModelCard(fileName);
+  const claimantIndex = documentFolder !== undefined && ((hasClaims && describesFolderModel(fileName)) || cardWithoutBase) ? inputs.length : -1;
   if (claimantIndex >= 0) inputs.push({ id: '', kind: 'model', dynamic: true, requireWeights: true, documentFolder });
 
   const resolutions = await context.engine.resolve(inputs, context.workspaceFolders, context.signal);
   throwIfAborted(context.signal);
+  // Generated files repeat the same few ids: one look-alike check per distinct id.
+  const lookAlikes = new Map<string, LookAlike | undefined>();
+  const lookAlikeOf = (repoId: string): LookAlike | undefined => {
+    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId));
+    return lookAlikes.get(repoId);
+  };
   const references: AnalyzedReference[] = sites.map((site, i) => {
     const resolution = resolutions[siteInput[i]!] ?? { kind: 'unavailable', detail: 'not resolved' };
     const analyzed: AnalyzedReference = { site, status: initialStatus(document.uri, site, resolution) };
-    const lookAlike = site.reference?.kind === 'hub' ? findLookAlike(site.reference.repoId) : undefined;
+    const lookAlike = site.reference?.kind === 'hub' ? lookAlikeOf(site.reference.repoId) : undefined;
     if (lookAlike) analyzed.lookAlike = lookAlike;
     return analyzed;
   });
@@ -137,8 +160,11 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     return pending;
   };
   const assessments = new Map<string, Promise<LineageAssessment>>();
+  const undeclaredCardBase = cardWithoutBase && claimant && !(claimant instanceof Error)
+    ? assessEditedCard(claimant, [], context).then((lineage): UndeclaredCardBase => ({ model: claimant.facts, lineage, frontMatter: readCardFrontMatter(document.text) }))
+    : undefined;
 
-  const finished = await Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
+  const finishing = Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
     const { site, status } = reference;
     if (!isInspectable(site, status.resolution)) {
       if (site.kind === 'base-model-claim' && claimant && !(claimant instanceof Error)) {
@@ -163,16 +189,25 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     }
     return { ...reference, status: { ...withModel, lineage: await assessment } };
   }));
+  // Awaited together: a rejection of either must not go unhandled while the other runs.
+  const [finished, cardBase] = await Promise.all([finishing, undeclaredCardBase]);
   throwIfAborted(context.signal);
-  return { ...analysis, complete: true, references: finished };
+  const complete: DocumentAnalysis = { ...analysis, complete: true, references: finished };
+  if (cardBase) complete.undeclaredCardBase = cardBase;
+  return complete;
 }
 
 /** A card's `base_model` as typed in the editor is checked against the folder's model. */
 function claimAssessment(claimant: InspectOutput, site: ModelReferenceSite, context: LineageContext): Promise<LineageAssessment> {
   const claim: DeclaredClaim = { baseModel: site.reference?.kind === 'hub' ? site.reference.repoId : site.id, source: site.loader };
-  // The saved card's claims would repeat (or contradict) the one being edited; only the editor's text counts here.
+  return assessEditedCard(claimant, [claim], context);
+}
+
+/** Assesses a folder's model against the claims of the card being edited (none when it names no base). */
+function assessEditedCard(claimant: InspectOutput, claims: DeclaredClaim[], context: LineageContext): Promise<LineageAssessment> {
+  // The saved card's claims would repeat (or contradict) the ones being edited; only the editor's text counts here.
   const subject: InspectOutput = { ...claimant, facts: { ...claimant.facts, declaredBases: [] } };
-  return assessLineage(subject, undefined, [claim], context);
+  return assessLineage(subject, undefined, claims, context);
 }
 
 async function inspectQuietly(resolution: Resolution, context: AnalysisContext): Promise<InspectOutput | Error> {

@@ -44,25 +44,52 @@ export interface LookAlike {
   distance: number;
 }
 
+interface KnownId {
+  id: string;
+  lower: string;
+  skeleton: string;
+  /** Organisation of an `org/name` id; bare legacy ids (`gpt2`) have none. */
+  namespace?: string;
+}
+
+/** Lowered forms and skeletons of a list, computed once per list: a generated file asks for every reference. */
+const preparedLists = new WeakMap<readonly string[], KnownId[]>();
+
+function prepared(wellKnown: readonly string[]): KnownId[] {
+  let list = preparedLists.get(wellKnown);
+  if (!list) {
+    list = wellKnown.map((id) => {
+      const lower = id.toLowerCase();
+      const known: KnownId = { id, lower, skeleton: skeleton(id) };
+      if (lower.includes('/')) known.namespace = lower.split('/')[0]!;
+      return known;
+    });
+    preparedLists.set(wellKnown, list);
+  }
+  return list;
+}
+
 /**
  * The well-known id this one imitates, if any: not equal (ignoring case, which the Hub ignores too),
  * but within two edits, or equal once confusable characters are folded. Short ids need exact
  * skeleton equality, since two edits turn `gpt2` into many legitimate names.
  */
 export function findLookAlike(repoId: string, wellKnown: readonly string[] = WELL_KNOWN_MODEL_IDS): LookAlike | undefined {
+  const knownIds = prepared(wellKnown);
   const lower = repoId.toLowerCase();
-  if (wellKnown.some((known) => known.toLowerCase() === lower)) return undefined;
+  if (knownIds.some((known) => known.lower === lower)) return undefined;
   // A repo under a well-known organisation is published by that organisation: a sibling, not a squat
   // (`meta-llama/Llama-3.1-70B` is two edits from `...-8B`).
   const namespace = lower.includes('/') ? lower.split('/')[0] : undefined;
-  if (namespace !== undefined && wellKnown.some((known) => known.toLowerCase().split('/')[0] === namespace && known.includes('/'))) return undefined;
+  if (namespace !== undefined && knownIds.some((known) => known.namespace === namespace)) return undefined;
+  const idSkeleton = skeleton(repoId);
   let best: LookAlike | undefined;
-  for (const known of wellKnown) {
-    const knownLower = known.toLowerCase();
-    const limit = knownLower.length >= 12 ? 2 : 0;
-    const distance = skeleton(repoId) === skeleton(known) ? Math.max(1, editDistance(lower, knownLower)) : editDistance(lower, knownLower, limit);
-    if (distance > limit && skeleton(repoId) !== skeleton(known)) continue;
-    if (!best || distance < best.distance) best = { wellKnownId: known, distance };
+  for (const known of knownIds) {
+    const limit = known.lower.length >= 12 ? 2 : 0;
+    const sameSkeleton = idSkeleton === known.skeleton;
+    const distance = sameSkeleton ? Math.max(1, editDistance(lower, known.lower)) : editDistance(lower, known.lower, limit);
+    if (distance > limit && !sameSkeleton) continue;
+    if (!best || distance < best.distance) best = { wellKnownId: known.id, distance };
   }
   return best;
 }

@@ -19,7 +19,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { hfCacheRoots } from '../core/model/hfCache';
 import { parseModelReference } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
-import { documentKindOf, findReferences, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
+import { documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
 import { computeCodeActions } from './codeActions';
 import { computeCodeLenses } from './codeLens';
 import { computeDiagnostics } from './diagnostics';
@@ -48,6 +48,7 @@ import {
 } from './protocol';
 import { isCancellation, ModelEngine } from './scheduler';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
+import { warmUpDiagnostics } from './warmUp';
 import { WorkerPool } from './workerPool';
 
 /** Typing pauses shorter than this do not start a new analysis. */
@@ -80,11 +81,9 @@ const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCan
 const oracle: LineageOracle = combineOracles([localCacheOracle]);
 
 // The wasm files sit next to dist/server.js in a build; from sources they come from node_modules.
-// A first parse warms the wasm parser and the extractor's JIT, so the first document opened is not the slow one.
-const WARM_UP_PYTHON = 'import os\nfrom transformers import AutoModel\nMODEL = os.getenv("M", "org/name")\nm = AutoModel.from_pretrained(MODEL, revision="main")\n'.repeat(50);
-void initPythonParser(existsSync(path.join(__dirname, 'tree-sitter-python.wasm')) ? __dirname : undefined)
-  .then(() => findReferences(WARM_UP_PYTHON, 'warm-up.py'))
-  .catch((err: unknown) => log(`python parser unavailable: ${errorMessage(err)}`));
+// The warm-up analysis (warmUp.ts) makes the first document opened as fast as the later ones.
+const pythonParserReady = initPythonParser(existsSync(path.join(__dirname, 'tree-sitter-python.wasm')) ? __dirname : undefined);
+pythonParserReady.catch((err: unknown) => log(`python parser unavailable: ${errorMessage(err)}`));
 
 // ---------------------------------------------------------------------------------------------
 // Per-document analysis state: the newest published analysis and the pass running for the newest version.
@@ -123,6 +122,13 @@ function workspaceFolderOf(fsPath: string | undefined): string | undefined {
 function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
   return { engine, oracle, workspaceFolders, signal };
 }
+
+/** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
+let passesAwaitingDiagnostics = 0;
+
+void pythonParserReady
+  .then(() => warmUpDiagnostics(analysisContext(undefined), () => passesAwaitingDiagnostics > 0))
+  .catch((err: unknown) => log(`warm-up failed: ${errorMessage(err)}`));
 
 /** Work-done progress while models are fingerprinted; one report at a time, ended when the engine is idle. */
 class ProgressTracker {
@@ -173,6 +179,12 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
   state.resolved = new Promise((resolve) => (settleResolved = resolve));
   state.complete = new Promise((resolve) => (settleComplete = resolve));
   const run = async (): Promise<void> => {
+    passesAwaitingDiagnostics++;
+    let awaitingDiagnostics = true;
+    const diagnosticsPublished = (): void => {
+      if (awaitingDiagnostics) passesAwaitingDiagnostics--;
+      awaitingDiagnostics = false;
+    };
     const input: DocumentInput = { uri: document.uri, version: document.version, text: document.getText() };
     const fsPath = fsPathOf(document.uri);
     if (fsPath !== undefined) input.fsPath = fsPath;
@@ -186,6 +198,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
           if (controller.signal.aborted) return;
           state.latest = partial;
           publish(partial, policy);
+          diagnosticsPublished();
           settleResolved(partial);
         },
       };
@@ -201,6 +214,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
     } catch (err) {
       if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
     } finally {
+      diagnosticsPublished();
       // A cancelled pass hands waiters the last good analysis; the next pass settles its own promises.
       settleResolved(state.latest);
       settleComplete(state.latest);
