@@ -44,7 +44,10 @@ export function ensureCodeServer(): void {
   }
   mkdirSync(CODE_SERVER_DIR, { recursive: true });
   if (!existsSync(path.join(CODE_SERVER_DIR, 'package.json'))) run('npm', ['init', '-y'], CODE_SERVER_DIR);
-  const env = { ...process.env, PATH: `${NODE24_BIN_DIR}${path.delimiter}${process.env['PATH'] ?? ''}`, npm_config_nodedir: NODE24_HEADERS_DIR };
+  // Run under `npm run e2e:setup`, the environment names the outer npm's Node 20 (npm_node_execpath,
+  // NODE, npm_config_*): drop all of it so code-server's install scripts see and build for Node 24.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|NODE$)/i.test(key)));
+  const env = { ...inherited, PATH: `${NODE24_BIN_DIR}${path.delimiter}${process.env['PATH'] ?? ''}`, npm_config_nodedir: NODE24_HEADERS_DIR };
   run('npm', ['install', '--no-audit', '--no-fund', '--foreground-scripts', `code-server@${CODE_SERVER_VERSION}`], CODE_SERVER_DIR, env);
 }
 
