@@ -55,15 +55,9 @@ export interface ShowReferenceArguments {
   range: Range;
 }
 
-export interface Position {
-  line: number;
-  character: number;
-}
-
-export interface Range {
-  start: Position;
-  end: Position;
-}
+// Positions and ranges are the reference finders' own (0-based LSP, UTF-16 characters).
+import type { Position, Range } from '../references/types';
+export type { Position, Range };
 
 // ---------------------------------------------------------------------------------------------
 // Engine results as the server reports them per reference.

@@ -1,7 +1,7 @@
 // Builds a normalized Vocabulary from the `tokenizer.ggml.*` metadata that llama.cpp embeds
 // in a GGUF file (token list, token types, merges, special-token ids).
 import type { GgufValue } from '../formats/gguf';
-import { kindOfPieceType } from './sentencepiece';
+import { kindOfPieceType, SentencePieceType } from './sentencepiece';
 import { ModelFormatError } from '../errors';
 import {
   MAX_MERGES,
@@ -16,15 +16,7 @@ import {
 
 /** llama.cpp's llama_token_type values (tokenizer.ggml.token_type). */
 /** llama.cpp's token types copy SentencePiece's piece types (same numbers), so one mapping serves both. */
-export const GgufTokenType = {
-  Undefined: 0,
-  Normal: 1,
-  Unknown: 2,
-  Control: 3,
-  UserDefined: 4,
-  Unused: 5,
-  Byte: 6,
-} as const;
+export const GgufTokenType = { Undefined: 0, ...SentencePieceType } as const;
 
 interface GgufTokenizerModel {
   model: TokenizerModelKind;
