@@ -1,7 +1,7 @@
 // The README's main job (`npm start`): generates a small Llama-shaped model, a fine-tuned copy and an
 // independently initialized twin of identical config, then runs the real `lineage` CLI on them.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeSyntheticLlama } from '../test/fixtures/syntheticModels';
 import { fineTuneDrift, independentInit } from '../test/fixtures/transformations';
@@ -40,6 +40,12 @@ async function main(): Promise<void> {
   run(['inspect', path.join(examples, 'base-llama')]);
   run(['compare', path.join(examples, 'base-llama'), path.join(examples, 'base-llama-finetuned')]);
   run(['compare', path.join(examples, 'base-llama'), path.join(examples, 'independent-llama')]);
+  // Scan: against the embedded reference database, then against a registry that knows the base.
+  run(['scan', path.join(examples, 'base-llama-finetuned')]);
+  const registry = path.join(examples, 'registry.sqlite');
+  rmSync(registry, { force: true });
+  run(['db', 'add', path.join(examples, 'base-llama'), '--id', 'example/base-llama', '--db', registry]);
+  run(['scan', path.join(examples, 'base-llama-finetuned'), '--db', registry]);
 }
 
 main().catch((err: unknown) => {

@@ -67,8 +67,8 @@ describe('client manifest', () => {
     assert.ok(manifest.capabilities.virtualWorkspaces.description);
   });
 
-  it('packages only bundles, wasm, media, the manifest, README and LICENSE', () => {
+  it('packages only bundles, wasm, media, the manifest, README, LICENSE and the embedded reference database', () => {
     const ignore = readFileSync(path.join(ROOT, '.vscodeignore'), 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
-    assert.deepEqual(ignore, ['**', '!dist/*.js', '!dist/*.wasm', '!media/**', '!package.json', '!README.md', '!LICENSE']);
+    assert.deepEqual(ignore, ['**', '!dist/*.js', '!dist/*.wasm', '!media/**', '!package.json', '!README.md', '!LICENSE', '!data/reference.sqlite']);
   });
 });

@@ -5,6 +5,8 @@ import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { compareUsage, runCompare } from './compare';
 import { fingerprintUsage, runFingerprint } from './fingerprint';
 import { inspectUsage, runInspect } from './inspect';
+import { dbUsage, runDb } from './db';
+import { runScan, scanUsage } from './scan';
 
 interface Command {
   usage: string;
@@ -15,6 +17,8 @@ const commands: Record<string, Command> = {
   inspect: { usage: inspectUsage, run: runInspect },
   fingerprint: { usage: fingerprintUsage, run: runFingerprint },
   compare: { usage: compareUsage, run: runCompare },
+  scan: { usage: scanUsage, run: runScan },
+  db: { usage: dbUsage, run: runDb },
 };
 
 const mainUsage = `Lineage Lens: what model did I actually get?

@@ -1,0 +1,139 @@
+// Crash-safe file replacement and a single-writer lock for the registry file: a reader sees the
+// old bytes or the new bytes, never a mix, whenever the writer dies (kill -9, power loss).
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** Test hook: when set, a writer pauses (after fsync, before rename) so a test can kill it there. */
+export const PAUSE_BEFORE_RENAME_ENV = 'LINEAGE_TEST_PAUSE_BEFORE_RENAME';
+
+function tempPrefix(target: string): string {
+  return `${path.basename(target)}.tmp-`;
+}
+
+function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function fsyncDirectory(folder: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(folder, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes `bytes` to a temp file beside `target`, fsyncs it, renames it over `target`, fsyncs the folder. */
+export function writeFileAtomic(target: string, bytes: Uint8Array): void {
+  const folder = path.dirname(target);
+  const temp = path.join(folder, `${tempPrefix(target)}${process.pid}-${Date.now().toString(36)}`);
+  const fd = openSync(temp, 'wx', 0o644);
+  try {
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(temp);
+    throw err;
+  }
+  closeSync(fd);
+  if (process.env[PAUSE_BEFORE_RENAME_ENV]) pauseForTest(temp);
+  renameSync(temp, target);
+  fsyncDirectory(folder);
+}
+
+/** Blocks this process (it is about to be killed by a test); announces the temp file on stderr. */
+function pauseForTest(temp: string): void {
+  process.stderr.write(`lineage: paused before rename of ${temp}\n`);
+  const waitMs = Number(process.env[PAUSE_BEFORE_RENAME_ENV]) || 60_000;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
+}
+
+/** Removes temp files of writers that died before their rename (their pid is gone). */
+export function removeStaleTempFiles(target: string): string[] {
+  const folder = path.dirname(target);
+  const prefix = tempPrefix(target);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (isProcessAlive(pid) && pid !== process.pid) continue;
+    try {
+      unlinkSync(path.join(folder, name));
+      removed.push(name);
+    } catch {
+      // Another cleaner got there first.
+    }
+  }
+  return removed;
+}
+
+export interface FileLock {
+  release(): void;
+}
+
+/**
+ * An exclusive lock file (`<target>.lock`, holding the owner's pid) so that two writers never
+ * interleave read-modify-write cycles. A lock whose owner died (kill -9) is taken over.
+ */
+export function acquireLock(target: string): FileLock {
+  const lockPath = `${target}.lock`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx', 0o644);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            unlinkSync(lockPath);
+          } catch {
+            // Already gone: nothing to release.
+          }
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(lockPath, 'utf8').slice(0, 32).trim());
+      } catch {
+        continue; // Released between our open and read: try again.
+      }
+      if (isProcessAlive(owner)) throw new LockedError(target, owner);
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        // Someone else removed the stale lock; retry.
+      }
+    }
+  }
+  throw new LockedError(target, NaN);
+}
+
+export class LockedError extends Error {
+  constructor(target: string, owner: number) {
+    super(`${target} is being written by another process${Number.isNaN(owner) ? '' : ` (pid ${owner})`}; try again when it has finished`);
+    this.name = 'LockedError';
+  }
+}

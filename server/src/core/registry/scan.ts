@@ -1,0 +1,223 @@
+// Scan: which known models is this one related to? Retrieves candidates from the registry's index
+// (identity, declared parents, LSH bands, small blocks), ranks them by sketch agreement, runs the
+// exact compare on a shortlist only, and corrects the p-values for the number of candidates.
+import { compareFingerprints, DEFAULT_THRESHOLD_LOG10P } from '../compare/compare';
+import { hiddenSize } from '../compare/pairing';
+import { holmAdjust } from '../compare/stats';
+import { RELATED_VERDICTS, VERDICT_STRENGTH, type Comparison, type DeclaredCheck, type Verdict } from '../compare/types';
+import { minhashJaccard } from '../fingerprint/sampling';
+import type { Fingerprint } from '../fingerprint/types';
+import { candidateQueryOf } from './keys';
+import { sketchEvidence } from './sketches';
+import type { Registry, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
+
+export interface ScanOptions {
+  /** Matches reported (default 5). */
+  topK?: number;
+  /** log10 of the corrected p-value below which lineage is declared (default -12, as compare). */
+  thresholdLog10P?: number;
+  /** At most this many candidates get the exact compare (default 32); the rest count in the correction with p = 1. */
+  maxExactCompares?: number;
+  /** LSH hits retrieved (default 256). */
+  maxLshCandidates?: number;
+  /** A (hidden size, vocabulary) block up to this size is compared whole (default 64). */
+  maxBlockSize?: number;
+  /** Candidates re-compared with residual-channel alignment when nothing related was found (default 4). */
+  alignmentBudget?: number;
+}
+
+export type TokenizerRelation = 'identical' | 'extends-known' | 'subset-of-known' | 'overlapping';
+
+export interface TokenizerFamilyMatch {
+  /** The vocabulary's label ("Llama 3"), when the registry has one. */
+  family?: string;
+  relation: TokenizerRelation;
+  knownSize: number;
+  jaccard: number;
+  /** Share of the known vocabulary found in the scanned one (1 when the scanned model extends it). */
+  containmentOfKnown: number;
+  entryIds: string[];
+}
+
+export interface ScanMatch {
+  id: string;
+  verdict: Verdict;
+  reason: string;
+  /** Lineage p-value of the exact compare (log10), before the correction for the number of candidates. */
+  log10P?: number;
+  /** Holm-adjusted over every retrieved candidate (untested ones count with p = 1). */
+  adjustedLog10P?: number;
+  /** Retrieval score: log10 p of the SimHash agreement (ranking only, not evidence). */
+  sketchLog10P: number;
+  routes: RetrievalRoute[];
+  direction?: { parent: 'known' | 'scanned'; reason: string };
+  declared: DeclaredCheck;
+  comparison: Comparison;
+}
+
+export interface ScanResult {
+  schema: 'lineage-lens/scan';
+  schemaVersion: 1;
+  query: { name: string; format: string; hiddenSize?: number; architecture?: string; tokenizerSize?: number; hasWeights: boolean };
+  registry: { location: string; entries: number };
+  thresholdLog10P: number;
+  candidatesRetrieved: number;
+  candidatesCompared: number;
+  correction: string;
+  tokenizer: { family?: string; matches: TokenizerFamilyMatch[] };
+  matches: ScanMatch[];
+  /** A related known model was found (identical, same-weights, quantized, derived or merge after correction). */
+  related: boolean;
+  notes: string[];
+}
+
+const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxBlockSize: 64, alignmentBudget: 4 };
+/** Vocabularies below this Jaccard and containment are not reported as a tokenizer match. */
+const TOKENIZER_MATCH_MIN = 0.5;
+const LN10 = Math.LN10;
+/** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights) to be compared. */
+const MIN_LSH_SKETCH_LOG10P = -2;
+/** Verdicts that rest on a lineage p-value (and so can be demoted by the multiple-testing correction). */
+const P_VALUE_VERDICTS: ReadonlySet<Verdict> = new Set<Verdict>(['derived', 'merge']);
+
+export function scanRegistry(registry: Registry, query: Fingerprint, options: ScanOptions = {}): ScanResult {
+  const settings = { ...DEFAULTS, ...options };
+  const threshold = options.thresholdLog10P ?? DEFAULT_THRESHOLD_LOG10P;
+  const notes: string[] = [];
+  const candidateQuery = candidateQueryOf(query);
+  const tokenizer = query.tokenizer ? tokenizerMatches(registry.retrieveVocabularies(query.tokenizer.minhash, query.tokenizer.tokensHash), query) : [];
+
+  const candidates = registry.retrieveWeightCandidates(candidateQuery, { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize });
+  const ranked = candidates
+    .map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) }))
+    .sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
+  // Exact compares run in rank order and stop once top-k related matches are in hand: a derivative of
+  // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
+  // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
+  const compared: Array<{ candidate: WeightCandidate; sketchLogP: number; known: Fingerprint; comparison: Comparison }> = [];
+  let relatedSoFar = 0;
+  for (const { candidate, sketch } of ranked) {
+    if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
+    const onlyLsh = candidate.routes.every((r) => r === 'lsh');
+    if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
+    const known = registry.get(candidate.id);
+    if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
+    const comparison = compareFingerprints(known.fingerprint, query, { thresholdLog10P: threshold, alignResidual: false });
+    if (RELATED_VERDICTS.has(comparison.verdict)) relatedSoFar++;
+    compared.push({ candidate, sketchLogP: sketch.logP, known: known.fingerprint, comparison });
+  }
+  if (ranked.length > compared.length) notes.push(`${ranked.length} candidates retrieved, ${compared.length} compared exactly (strongest sketch agreement first); the rest count with p = 1 in the correction`);
+  // Alignment costs O(d^2) per pair, so only a few same-width candidates get it, and only when the direct tests found nothing.
+  if (!compared.some((c) => RELATED_VERDICTS.has(c.comparison.verdict))) {
+    const width = hiddenSize(query);
+    let budget = settings.alignmentBudget;
+    for (const entry of compared) {
+      if (budget <= 0) break;
+      if (width === undefined || entry.candidate.hiddenSize !== width) continue;
+      budget--;
+      const aligned = compareFingerprints(entry.known, query, { thresholdLog10P: threshold });
+      if ((aligned.lineageLog10P ?? 0) < (entry.comparison.lineageLog10P ?? 0) || RELATED_VERDICTS.has(aligned.verdict)) entry.comparison = aligned;
+    }
+  }
+
+  // Holm over every retrieved candidate: a shortlist chosen by sketches that share data with the exact
+  // tests would inflate a correction over the shortlist alone; untested candidates enter with p = 1.
+  const logPs = new Float64Array(candidates.length);
+  compared.forEach((c, i) => (logPs[i] = (c.comparison.lineageLog10P ?? 0) * LN10));
+  const adjusted = holmAdjust(logPs);
+  const matches = compared.map((c, i) => toMatch(c.candidate, c.sketchLogP, c.comparison, adjusted[i]! / LN10, candidates.length, threshold));
+  matches.sort(compareMatches);
+
+  const hasWeights = candidateQuery.hiddenSize !== undefined && Object.keys(candidateQuery.sketches).length > 0;
+  if (!hasWeights) notes.push('the scanned model has no comparable weight signals: only its tokenizer family can be reported, never weight lineage');
+  const related = matches.some((m) => RELATED_VERDICTS.has(m.verdict));
+  return {
+    schema: 'lineage-lens/scan',
+    schemaVersion: 1,
+    query: {
+      name: query.model.name,
+      format: query.model.format,
+      hiddenSize: candidateQuery.hiddenSize,
+      architecture: query.architecture?.family,
+      tokenizerSize: query.tokenizer?.size,
+      hasWeights,
+    },
+    registry: { location: registry.location, entries: registry.entryCount() },
+    thresholdLog10P: threshold,
+    candidatesRetrieved: candidates.length,
+    candidatesCompared: compared.length,
+    correction: `Holm over ${candidates.length} retrieved candidate(s)`,
+    tokenizer: { family: tokenizer.find((t) => t.family)?.family, matches: tokenizer },
+    matches: matches.slice(0, settings.topK),
+    related,
+    notes,
+  };
+}
+
+/** Identity and declared-parent candidates are compared first, whatever their sketches say. */
+function priority(c: WeightCandidate): number {
+  if (c.routes.includes('identity')) return 0;
+  if (c.routes.includes('declared')) return 1;
+  return 2;
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Strongest verdict first, then smallest corrected p-value, then id: never insertion order. */
+export function compareMatches(a: ScanMatch, b: ScanMatch): number {
+  return VERDICT_STRENGTH[b.verdict] - VERDICT_STRENGTH[a.verdict] || (a.adjustedLog10P ?? 0) - (b.adjustedLog10P ?? 0) || compareIds(a.id, b.id);
+}
+
+function toMatch(candidate: WeightCandidate, sketchLogP: number, comparison: Comparison, adjustedLog10P: number, tested: number, threshold: number): ScanMatch {
+  let verdict = comparison.verdict;
+  let reason = comparison.reason;
+  const raw = comparison.lineageLog10P;
+  if (P_VALUE_VERDICTS.has(verdict) && adjustedLog10P >= threshold) {
+    const sharesFamily = Boolean(comparison.a.architecture && comparison.a.architecture === comparison.b.architecture) || ['identical', 'a-extends-b', 'b-extends-a', 'common-ancestor'].includes(comparison.tokenizer?.relation ?? '');
+    verdict = sharesFamily ? 'same-family' : 'unrelated';
+    reason = `${comparison.verdict} at p ~ 1e${Math.round(raw ?? 0)}, but not after the correction for ${tested} candidates (p ~ 1e${Math.round(adjustedLog10P)} >= 1e${threshold})`;
+  }
+  const related = RELATED_VERDICTS.has(verdict);
+  const match: ScanMatch = {
+    id: candidate.id,
+    verdict,
+    reason,
+    sketchLog10P: sketchLogP / LN10,
+    routes: candidate.routes,
+    declared: comparison.declared,
+    comparison,
+  };
+  if (raw !== undefined) {
+    match.log10P = raw;
+    match.adjustedLog10P = adjustedLog10P;
+  }
+  if (related && comparison.direction) match.direction = { parent: comparison.direction.parent === 'a' ? 'known' : 'scanned', reason: comparison.direction.reason };
+  return match;
+}
+
+/** Known vocabularies the scanned tokenizer equals, extends, is part of, or overlaps strongly; best first. */
+function tokenizerMatches(vocabularies: VocabularyCandidate[], query: Fingerprint): TokenizerFamilyMatch[] {
+  const t = query.tokenizer!;
+  const out: TokenizerFamilyMatch[] = [];
+  for (const v of vocabularies) {
+    const identical = v.tokensHash === t.tokensHash;
+    const jaccard = identical ? 1 : minhashJaccard(t.minhash, v.minhash);
+    // |A n B| from Jaccard and sizes: J = i / (|A| + |B| - i).
+    const intersection = (jaccard * (t.size + v.size)) / (1 + jaccard);
+    const containmentOfKnown = identical ? 1 : Math.min(1, intersection / Math.max(1, v.size));
+    const containmentOfQuery = identical ? 1 : Math.min(1, intersection / Math.max(1, t.size));
+    let relation: TokenizerRelation;
+    if (identical) relation = 'identical';
+    else if (containmentOfKnown >= 0.95 && t.size > v.size) relation = 'extends-known';
+    else if (containmentOfQuery >= 0.95 && t.size < v.size) relation = 'subset-of-known';
+    else if (jaccard >= TOKENIZER_MATCH_MIN) relation = 'overlapping';
+    else continue;
+    const match: TokenizerFamilyMatch = { relation, knownSize: v.size, jaccard, containmentOfKnown, entryIds: v.entryIds };
+    if (v.family) match.family = v.family;
+    out.push(match);
+  }
+  const rank: Record<TokenizerRelation, number> = { identical: 0, 'extends-known': 1, 'subset-of-known': 2, overlapping: 3 };
+  return out.sort((a, b) => rank[a.relation] - rank[b.relation] || b.jaccard - a.jaccard || compareIds(a.entryIds[0] ?? '', b.entryIds[0] ?? ''));
+}

