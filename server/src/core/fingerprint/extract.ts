@@ -12,6 +12,7 @@ import { ggufStoredRowOf } from '../model/ggufLayout';
 import { mapTensorRoles, type Role } from '../model/roles';
 import { summarizeModel } from '../model/summary';
 import { countTokens, type Vocabulary } from '../tokenizers/vocabulary';
+import { runWithConcurrency } from '../util/concurrency';
 import { packFloats } from './encoding';
 import { chooseAnchorIds, matrixAxes, minhashSketch, rowsToSample, sampleRowPositions } from './sampling';
 import {
@@ -210,20 +211,6 @@ function digestFloats(values: Float32Array): string {
   // The packed form is canonical (NaNs unified, the narrowest exact width), so equal values digest equally.
   const { kind, bytes } = packFloats(values);
   return createHash('sha256').update(kind).update(bytes).digest('hex').slice(0, 32);
-}
-
-/** Results in job order, with at most `limit` jobs running at once. */
-async function runWithConcurrency<T>(jobs: Array<() => Promise<T>>, limit: number): Promise<T[]> {
-  const results = new Array<T>(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++;
-      results[index] = await jobs[index]!();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-  return results;
 }
 
 function tokenizerSignal(v: Vocabulary, plan: SamplingPlan): TokenizerSignal {

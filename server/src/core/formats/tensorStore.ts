@@ -2,6 +2,7 @@
 // contiguous run of requested rows, so sampling a few rows of a 10 GB shard costs kilobytes.
 import { ModelFormatError, UnsupportedError } from '../errors';
 import { LocalFileSource, type ByteSource } from '../io/byteSource';
+import { runWithConcurrency } from '../util/concurrency';
 import { decodeInto, dtypeLayout } from './dtypes';
 import { elementCount, type TensorInfo } from './types';
 
@@ -96,21 +97,17 @@ export class TensorStore {
       i = j + 1;
     }
     // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
-    let nextRun = 0;
-    const reader = async () => {
-      while (nextRun < runs.length) {
-        const { from, to } = runs[nextRun++]!;
-        const first = order[from]!.row;
-        const last = order[to]!.row;
-        const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
-        for (let k = from; k <= to; k++) {
-          const { row, slot } = order[k]!;
-          const off = (row - first) * rowBytes;
-          decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
-        }
+    const readRun = async ({ from, to }: { from: number; to: number }) => {
+      const first = order[from]!.row;
+      const last = order[to]!.row;
+      const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
+      for (let k = from; k <= to; k++) {
+        const { row, slot } = order[k]!;
+        const off = (row - first) * rowBytes;
+        decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, runs.length) }, reader));
+    await runWithConcurrency(runs.map((run) => () => readRun(run)), READS_IN_FLIGHT);
     return out;
   }
 
