@@ -11,7 +11,7 @@ import type { Comparison } from '../../server/src/core/compare/types';
 import { compareWebviewHtml } from '../../client/src/webview/compareHtml';
 import { handleCompareViewMessage, type CompareHostMessage, type ReportFile } from '../../client/src/webview/messages';
 import { recordedComparison } from '../client/recorded';
-import { chromiumAvailable, launchChromium } from './browser';
+import { chromiumAvailable, launchChromium, waitForPageCondition } from './browser';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MEDIA = path.join(ROOT, 'media');
@@ -39,7 +39,7 @@ async function openCompareView(browser: Browser, comparison: Comparison, extraBo
   });
   await page.addInitScript({ content: `${VSCODE_API_STUB} window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective));` });
   await page.goto(`${ORIGIN}/index.html`);
-  await page.waitForFunction('window.__posted.some((m) => m.type === "ready")');
+  await waitForPageCondition(page, 'window.__posted.some((m) => m.type === "ready")');
   const cspViolations = await page.evaluate('window.__csp') as string[];
   return { page, cspViolations };
 }
@@ -126,7 +126,7 @@ describe('webview: Compare view in headless chromium', function () {
 
     // The reply reaches the page's live region.
     await page.evaluate(`window.postMessage(${JSON.stringify(replies[1])}, '*')`);
-    await page.waitForFunction('document.getElementById("status").textContent.startsWith("Saved HTML report")');
+    await waitForPageCondition(page, 'document.getElementById("status").textContent.startsWith("Saved HTML report")');
     await page.close();
 
     // The exported HTML opens on its own: styled (its CSP allows the inlined sheet by hash), no script, no request.
