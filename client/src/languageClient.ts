@@ -24,11 +24,9 @@ export function createLanguageClient(context: vscode.ExtensionContext, output: v
       configurationSection: CONFIGURATION_SECTION,
       fileEvents: vscode.workspace.createFileSystemWatcher('**/.lineage.{yaml,yml}'),
     },
-    initializationOptions: {
-      settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION),
-      // Default fingerprint cache when `lineage.cache.folder` is empty (the server falls back to ~/.cache/lineage-lens).
-      cacheFolder: context.globalStorageUri.fsPath,
-    },
+    // An empty `lineage.cache.folder` means the CLI's folder (~/.cache/lineage-lens): the editor and
+    // `lineage db add` share one registry and one fingerprint cache.
+    initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION) },
   };
   return new LanguageClient(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
 }

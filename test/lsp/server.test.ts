@@ -71,7 +71,9 @@ describe('language server over stdio (dist/server.js)', function () {
   before(async function () {
     if (!existsSync(SERVER_PATH)) throw new Error(`${SERVER_PATH} is missing: run npm run build first`);
     fixture = await buildFixtureWorkspace();
-    client = await LspTestClient.start({ workspaceFolder: fixture.workspace, env: serverEnv(fixture) });
+    // The shipped reference database is left out here (test/lsp/registry.test.ts covers it): these
+    // tests check the local-cache and declared-base evidence on their own.
+    client = await LspTestClient.start({ workspaceFolder: fixture.workspace, env: serverEnv(fixture), settings: { registry: { includeShipped: false } } });
     for (const [relativePath, languageId] of Object.entries(DOCUMENT_LANGUAGES)) await client.open(uriOf(relativePath), languageId, textOf(relativePath));
     for (const relativePath of Object.keys(DOCUMENT_LANGUAGES)) await client.waitForAnalyzed(uriOf(relativePath), 1, 90_000);
   });
@@ -307,7 +309,7 @@ describe('language server over stdio (dist/server.js)', function () {
     await writeFile(path.join(policyWorkspace, '.lineage.yaml'), 'require_pinned_revisions: true\nseverity:\n  LL007: error\n  LL009: hint\n');
     const text = 'from transformers import AutoModel, pipeline\nm = AutoModel.from_pretrained("acme/tiny-gpt2-medical")\np = pipeline("sentiment-analysis")\nq = AutoModel.from_pretrained("nobody/missing", revision="' + COMMITS.base + '")\n';
     await writeFile(path.join(policyWorkspace, 'main.py'), text);
-    const other = await LspTestClient.start({ workspaceFolder: policyWorkspace, env: serverEnv(fixture), settings: { diagnostics: { severity: { LL009: 'off', LL001: 'off' } } } });
+    const other = await LspTestClient.start({ workspaceFolder: policyWorkspace, env: serverEnv(fixture), settings: { registry: { includeShipped: false }, diagnostics: { severity: { LL009: 'off', LL001: 'off' } } } });
     try {
       const uri = fileUri(path.join(policyWorkspace, 'main.py'));
       await other.open(uri, 'python', text);

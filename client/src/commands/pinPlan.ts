@@ -1,5 +1,6 @@
-// Which references "Pin All Revisions" touches: unpinned model references whose cache holds a commit
-// the server's quick fix can pin to, grouped by document. Pure.
+// Which references "Pin All Revisions" touches: unpinned model references with a checked commit (cached
+// snapshot or registry revision) the server's quick fix can pin to, grouped by document. Pure.
+import { pinCommitOf } from '../../../server/src/lsp/describe';
 import type { ReferenceStatus } from '../../../server/src/lsp/protocol';
 
 export interface PinTarget {
@@ -10,7 +11,7 @@ export interface PinTarget {
 export function pinTargetsByDocument(references: readonly ReferenceStatus[]): Map<string, PinTarget[]> {
   const byUri = new Map<string, PinTarget[]>();
   for (const reference of references) {
-    const commit = reference.resolution.kind === 'hf-cache' ? reference.resolution.commit : undefined;
+    const commit = pinCommitOf(reference)?.commit;
     if (reference.pinned || commit === undefined || reference.kind === 'base-model-claim' || reference.kind === 'dataset') continue;
     const list = byUri.get(reference.uri) ?? [];
     list.push({ reference, commit });

@@ -3,10 +3,9 @@
 import { createWriteStream } from 'node:fs';
 import { closeSide, loadSide } from '../core/compare/compareModels';
 import { errorMessage } from '../core/errors';
-import type { Fingerprint } from '../core/fingerprint/types';
 import {
+  entryMetaFor,
   formatEntryLine,
-  hasWeightSignals,
   LockedError,
   openSqliteRegistry,
   parseEntryLine,
@@ -14,7 +13,6 @@ import {
   RegistryError,
   resolveRegistryPath,
   type RegistryEntry,
-  type RegistryEntryMeta,
   type SqliteRegistry,
 } from '../core/registry';
 import { flag, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
@@ -82,23 +80,6 @@ async function withRegistry(args: ParsedArgs, writable: boolean, body: (registry
   } finally {
     registry.close();
   }
-}
-
-/** Metadata of a new entry from its fingerprint, overridden by flags. */
-export function entryMetaFor(fp: Fingerprint, overrides: Partial<RegistryEntryMeta>): RegistryEntryMeta {
-  const meta: RegistryEntryMeta = {
-    id: overrides.id ?? fp.model.repoId ?? fp.model.name,
-    declaredParents: [...new Set(fp.declared.claims.map((c) => c.baseModel))].sort(),
-    kind: hasWeightSignals(fp) ? 'weights' : 'tokenizer',
-  };
-  const revision = overrides.revision ?? fp.model.commit;
-  const family = fp.architecture?.family && fp.architecture.family !== 'unknown' ? fp.architecture.family : undefined;
-  if (revision) meta.revision = revision;
-  if (family) meta.family = family;
-  if (overrides.licence) meta.licence = overrides.licence;
-  meta.source = overrides.source ?? (fp.model.repoId ? `hf:${fp.model.repoId}${fp.model.commit ? `@${fp.model.commit}` : ''}` : `local:${fp.model.name}`);
-  if (overrides.tokenizerFamily) meta.tokenizerFamily = overrides.tokenizerFamily;
-  return meta;
 }
 
 async function runAdd(argv: string[]): Promise<ExitCodeValue> {

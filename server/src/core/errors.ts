@@ -29,6 +29,14 @@ export class UnsupportedError extends Error {
   }
 }
 
+/** A fingerprint would read more weight bytes than the caller allows (a setting, not a fault of the model). */
+export class FingerprintBudgetError extends Error {
+  constructor(readonly model: string, readonly plannedBytes: number, readonly budgetBytes: number) {
+    super(`${model}: the fingerprint would read ${plannedBytes} bytes of weights, more than the budget of ${budgetBytes} bytes`);
+    this.name = 'FingerprintBudgetError';
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

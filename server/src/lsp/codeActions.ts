@@ -4,7 +4,7 @@ import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 
 import type { ArgumentInsertion } from '../references';
 import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from './cardBaseModel';
 import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from './documentAnalysis';
-import { isPickleFormat, shortCommit } from './describe';
+import { isPickleFormat, pinCommitOf, shortCommit } from './describe';
 import { transformersPipelineDefault } from './pipelineDefaults';
 import { DiagnosticCodes, type Range } from './protocol';
 
@@ -50,12 +50,12 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
     const touched = rangesIntersect(site.range, range) || (site.revision !== undefined && rangesIntersect(site.revision.range, range)) || (site.flags.trustRemoteCodeRange !== undefined && rangesIntersect(site.flags.trustRemoteCodeRange, range));
     if (!touched) return;
 
-    const commit = status.resolution.kind === 'hf-cache' ? status.resolution.commit : undefined;
-    if (commit && !status.pinned && site.kind !== 'base-model-claim') {
-      const pin = pinRevisionEdit(reference, commit);
+    const pinTarget = pinCommitOf(status);
+    if (pinTarget && !status.pinned && site.kind !== 'base-model-claim') {
+      const pin = pinRevisionEdit(reference, pinTarget.commit);
       if (pin) {
         actions.push({
-          title: `Pin revision to ${shortCommit(commit)}… (the cached commit)`,
+          title: `Pin revision to ${shortCommit(pinTarget.commit)}… (${pinTarget.origin === 'cached' ? 'the cached commit' : 'the revision the registry fingerprinted'})`,
           kind: CodeActionKind.QuickFix,
           diagnostics: [...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.unpinnedRevision), ...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.trustRemoteCode)],
           isPreferred: true,

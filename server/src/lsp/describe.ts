@@ -1,6 +1,7 @@
 // Words and numbers shared by hovers, code lenses and diagnostics, so that every view says the
 // same thing the same way (p-values, verdict phrases, commits, sizes).
 import type { Verdict } from '../core/compare/types';
+import { isPinnedRevision } from '../core/model/reference';
 import type { LineageMatch, ReferenceStatus } from './protocol';
 
 /** `p < 1e-111` for strong evidence (an upper bound readers can trust), `p = 0.03` otherwise. */
@@ -56,7 +57,7 @@ export function describeResolution(status: ReferenceStatus): string {
     case 'workspace':
       return `workspace ${resolution.path ?? ''}`.trim();
     case 'registry':
-      return 'registry only';
+      return `registry only${resolution.commit ? `, fingerprinted at ${shortCommit(resolution.commit)}` : ''}`;
     case 'dynamic':
       return 'decided at run time';
     case 'not-a-model':
@@ -69,4 +70,14 @@ export function describeResolution(status: ReferenceStatus): string {
 /** Weights that run code when loaded: every PyTorch pickle flavour. */
 export function isPickleFormat(format: string): boolean {
   return format === 'pytorch-zip' || format === 'pytorch-legacy' || format === 'torchscript';
+}
+
+/**
+ * The commit a pin quick fix may write: one whose bytes were checked, either the cached snapshot or
+ * the revision the registry fingerprinted. Never a guess.
+ */
+export function pinCommitOf(status: ReferenceStatus): { commit: string; origin: 'cached' | 'registry' } | undefined {
+  const { kind, commit } = status.resolution;
+  if ((kind !== 'hf-cache' && kind !== 'registry') || !isPinnedRevision(commit)) return undefined;
+  return { commit: commit!, origin: kind === 'hf-cache' ? 'cached' : 'registry' };
 }

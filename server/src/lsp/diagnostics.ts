@@ -3,7 +3,7 @@
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
 import { subjectFacts } from './documentAnalysis';
-import { describeMatch, formatLog10P, isPickleFormat, shortCommit } from './describe';
+import { describeMatch, formatLog10P, isPickleFormat, pinCommitOf, shortCommit } from './describe';
 import { isAllowedBase, type LineagePolicy } from './policy';
 import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type SeveritySetting } from './protocol';
 import { effectiveSeverity, type SeverityContext } from './settings';
@@ -48,7 +48,9 @@ type AddDiagnostic = (code: DiagnosticCode, range: Range, message: string, conte
 
 function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, policy: LineagePolicy | undefined, add: AddDiagnostic): void {
   const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
-  const commit = status.resolution.kind === 'hf-cache' ? status.resolution.commit : undefined;
+  const kind = status.resolution.kind;
+  const pinTarget = pinCommitOf(status);
+  const commit = pinTarget?.commit;
   const isClaim = site.kind === 'base-model-claim';
   // A link in prose or a comment documents a model; it loads nothing, so pinning it means nothing.
   const isTextLink = TEXT_LINK_LOADERS.has(site.loader);
@@ -64,7 +66,7 @@ function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, po
 
   const revisionDynamic = site.revision?.dynamic === true;
   if (hub && !isClaim && !isTextLink && !site.flags.dynamic && !revisionDynamic && status.resolution.kind !== 'workspace' && !status.pinned) {
-    const cached = commit ? ` The cached snapshot is at ${shortCommit(commit)}.` : '';
+    const cached = pinTarget ? ` The ${pinTarget.origin === 'registry' ? 'registry fingerprinted' : 'cached snapshot is at'} ${shortCommit(pinTarget.commit)}.` : '';
     const message = status.revision === undefined
       ? `${hub.repoId} is not pinned: it loads whatever the default branch points to at download time. Pin a 40-hex commit.${cached}`
       : `revision "${status.revision}" is a branch, tag or short hash and can move; pin a 40-hex commit.${cached}`;
@@ -75,7 +77,7 @@ function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, po
     add(DiagnosticCodes.lookAlikeId, site.range, `${hub?.repoId ?? site.id} looks like the well-known ${lookAlike.wellKnownId} (${lookAlike.distance} edit${lookAlike.distance === 1 ? '' : 's'} apart); make sure this is the repository you mean`);
   }
 
-  if (status.resolution.kind === 'unavailable' && !isClaim && site.kind !== 'dataset') {
+  if ((kind === 'unavailable' || kind === 'registry') && !isClaim && site.kind !== 'dataset') {
     add(DiagnosticCodes.notAvailableLocally, site.range, `${status.resolution.detail ?? `${site.id} is not available locally`}. Download it to verify its lineage offline.`);
   }
 

@@ -6,8 +6,9 @@ import { errorMessage } from '../core/errors';
 import { findReferences, documentKindOf, type ModelReferenceSite } from '../references';
 import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
 import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
-import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, type DeclaredClaim, type LineageContext } from './lineage';
+import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, type DeclaredClaim, type LineageContext } from './lineage';
 import { findLookAlike, type LookAlike } from './lookAlike';
+import type { RegistryEntryMeta } from '../core/registry';
 import type { LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
 import { isCancellation } from './scheduler';
 
@@ -49,6 +50,8 @@ export interface AnalysisContext extends LineageContext {
   onInspectProgress?(fraction: number, message: string): void;
   /** Return right after resolution (listing references without starting fingerprints). */
   stopAfterResolution?: boolean;
+  /** Ids look-alike checks (LL008) compare against: the built-in list plus the registries' entries. */
+  wellKnownIds?: readonly string[];
 }
 
 /** The static revision a site states: the `revision=` value, or the `@rev` / URL revision of the id. */
@@ -84,7 +87,7 @@ function initialStatus(uri: string, site: ModelReferenceSite, resolution: Resolu
     kind: site.kind,
     pinned: isPinnedRevision(revision),
     resolution,
-    lineage: isInspectable(site, resolution) || site.kind === 'base-model-claim' ? PENDING_LINEAGE : NOT_APPLICABLE_LINEAGE,
+    lineage: isInspectable(site, resolution) || site.kind === 'base-model-claim' || resolution.kind === 'registry' ? PENDING_LINEAGE : NOT_APPLICABLE_LINEAGE,
   };
   if (revision !== undefined) status.revision = revision;
   return status;
@@ -130,10 +133,12 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
 
   const resolutions = await context.engine.resolve(inputs, context.workspaceFolders, context.signal);
   throwIfAborted(context.signal);
+  await resolveThroughRegistry(inputs, resolutions, context);
+  throwIfAborted(context.signal);
   // Generated files repeat the same few ids: one look-alike check per distinct id.
   const lookAlikes = new Map<string, LookAlike | undefined>();
   const lookAlikeOf = (repoId: string): LookAlike | undefined => {
-    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId));
+    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds));
     return lookAlikes.get(repoId);
   };
   const references: AnalyzedReference[] = sites.map((site, i) => {
@@ -170,6 +175,9 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
       if (site.kind === 'base-model-claim' && claimant && !(claimant instanceof Error)) {
         return { ...reference, status: { ...status, claimant: claimant.facts, lineage: await claimAssessment(claimant, site, context) } };
       }
+      if (status.resolution.kind === 'registry' && status.resolution.repoId !== undefined && context.registry) {
+        return { ...reference, status: { ...status, lineage: await registryEntryAssessment(status.resolution.repoId, context) } };
+      }
       return { ...reference, status: { ...status, lineage: status.lineage === PENDING_LINEAGE ? NOT_APPLICABLE_LINEAGE : status.lineage } };
     }
     const inspected = await inspectOnce(status.resolution);
@@ -195,6 +203,53 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   const complete: DocumentAnalysis = { ...analysis, complete: true, references: finished };
   if (cardBase) complete.undeclaredCardBase = cardBase;
   return complete;
+}
+
+/**
+ * References that are on neither the workspace nor the cache, but whose id the registry knows at the
+ * revision asked for (or any, when none is pinned): their lineage is what the registry recorded.
+ */
+async function resolveThroughRegistry(inputs: ResolveInput[], resolutions: Resolution[], context: AnalysisContext): Promise<void> {
+  if (!context.registry) return;
+  const wanted: Array<{ input: ResolveInput; i: number; repoId: string }> = [];
+  inputs.forEach((input, i) => {
+    // A single file of a repo (a GGUF quant) is not the repo the registry fingerprinted.
+    if (resolutions[i]?.kind !== 'unavailable' || input.kind === 'dataset' || input.reference?.kind !== 'hub' || input.file !== undefined || input.quant !== undefined) return;
+    wanted.push({ input, i, repoId: input.reference.repoId });
+  });
+  if (wanted.length === 0) return;
+  const found = await context.registry.lookUp([...new Set(wanted.map((w) => w.repoId))], context.signal).catch((err: unknown): Record<string, RegistryEntryMeta> => {
+    if (isCancellation(err)) throw err;
+    return {};
+  });
+  for (const { input, i, repoId } of wanted) {
+    const entry = found[repoId.toLowerCase()];
+    if (!entry || entry.kind !== 'weights') continue;
+    // A pinned revision other than the registered one names different bytes.
+    if (isPinnedRevision(input.revision) && entry.revision !== undefined && entry.revision.toLowerCase() !== input.revision!.toLowerCase()) continue;
+    const previous = resolutions[i]!;
+    const resolution: Resolution = {
+      kind: 'registry',
+      repoId: entry.id,
+      detail: `${entry.id} is not on this machine; the registry holds its fingerprint${entry.revision ? ` at revision ${entry.revision.slice(0, 12)}` : ''} (${entry.source ?? 'source not recorded'}), so what a download fetches is not checked`,
+    };
+    if (entry.revision !== undefined) resolution.commit = entry.revision;
+    if (previous.revisionAsked !== undefined) resolution.revisionAsked = previous.revisionAsked;
+    resolutions[i] = resolution;
+  }
+}
+
+/** The registry's knowledge of one of its entries: its relatives among the other entries. */
+async function registryEntryAssessment(repoId: string, context: AnalysisContext): Promise<LineageAssessment> {
+  const scan = await context.registry!.scanEntry(repoId, context.signal);
+  const assessment: LineageAssessment = {
+    status: scan.matches.length > 0 ? 'verified' : 'unverified',
+    matches: sortMatches(scan.matches),
+    declared: [],
+    candidatesCompared: await context.registry!.size(),
+  };
+  if (scan.tokenizerFamily !== undefined) assessment.tokenizerFamily = scan.tokenizerFamily;
+  return assessment;
 }
 
 /** A card's `base_model` as typed in the editor is checked against the folder's model. */

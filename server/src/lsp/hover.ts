@@ -61,6 +61,7 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
     for (const m of matches) lines.push(`- \`${m.repoId}\`${m.commit ? ` @ ${shortCommit(m.commit)}` : ''}: ${m.verdict}${formatLog10P(m.log10P) ? `, ${formatLog10P(m.log10P)}` : ''} (${m.source})`);
     lines.push('');
   }
+  if (status.lineage.tokenizerFamily !== undefined) lines.push(`**Tokenizer family:** ${status.lineage.tokenizerFamily} (vocabulary match: a family hint, not weight lineage)`, '');
   const facts = subjectFacts(status);
   const declared = status.lineage.declared;
   if (declared.length > 0 || (facts?.declaredBases.length ?? 0) > 0) {

@@ -16,6 +16,20 @@ import { openModel } from '../core/model/openModel';
 import type { ModelReference } from '../core/model/reference';
 import { summarizeModel } from '../core/model/summary';
 import type { IntegrityEntry, ModelFacts, Resolution } from './protocol';
+import {
+  registryAdd,
+  registryCompare,
+  registryInfo,
+  registryScan,
+  type RegistryAddJob,
+  type RegistryAddOutput,
+  type RegistryCompareJob,
+  type RegistryCompareOutput,
+  type RegistryInfoJob,
+  type RegistryInfoOutput,
+  type RegistryScanJob,
+  type RegistryScanOutput,
+} from './registryJobs';
 
 /** What the resolver needs to know about one reference site. */
 export interface ResolveInput {
@@ -44,6 +58,8 @@ export interface InspectJob {
   resolution: Resolution;
   cacheRoots: string[];
   integrityMaxBytes: number;
+  /** Weight bytes a fingerprint may read; larger models are listed but not fingerprinted. */
+  maxWeightBytes?: number;
 }
 
 export interface InspectOutput {
@@ -73,6 +89,10 @@ export interface JobTypes {
   compareFingerprints: { input: CompareFingerprintsJob; output: Comparison };
   compareTargets: { input: CompareTargetsJob; output: Comparison };
   listCachedModels: { input: ListCachedModelsJob; output: Resolution[] };
+  registryScan: { input: RegistryScanJob; output: RegistryScanOutput };
+  registryCompare: { input: RegistryCompareJob; output: RegistryCompareOutput };
+  registryInfo: { input: RegistryInfoJob; output: RegistryInfoOutput };
+  registryAdd: { input: RegistryAddJob; output: RegistryAddOutput };
 }
 
 export type JobKind = keyof JobTypes;
@@ -124,6 +144,10 @@ export const jobHandlers: { [K in JobKind]: (input: JobTypes[K]['input'], contex
     }
   },
   listCachedModels: (job) => listCachedModels(job),
+  registryScan: (job) => registryScan(job),
+  registryCompare: (job) => registryCompare(job),
+  registryInfo: (job) => registryInfo(job),
+  registryAdd: (job) => registryAdd(job),
 };
 
 /** Resolves one reference: workspace path first (loaders check `os.path.isdir` first), then the HF cache. */
@@ -290,6 +314,7 @@ export async function inspectModel(job: InspectJob, context: JobContext): Promis
     let fingerprint: Fingerprint | undefined;
     try {
       fingerprint = await extractFingerprint(model, {
+        maxWeightBytes: job.maxWeightBytes,
         onProgress: (bytesRead, plannedBytes) => context.progress(plannedBytes > 0 ? bytesRead / plannedBytes : 1, `fingerprinting ${facts.displayName}`),
       });
     } catch (err) {

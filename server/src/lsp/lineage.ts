@@ -1,11 +1,12 @@
 // Decides what is known about a model's ancestry: checks each declared base against the model's
 // fingerprint and asks the oracle for known relatives, all comparisons running in workers.
-import { RELATED_VERDICTS, VERDICT_STRENGTH } from '../core/compare/types';
+import { RELATED_VERDICTS, VERDICT_STRENGTH, type Verdict } from '../core/compare/types';
 import { errorMessage } from '../core/errors';
 import { parseModelReference } from '../core/model/reference';
 import type { InspectOutput } from './jobs';
 import type { LineageOracle } from './oracle';
 import type { DeclaredBaseCheck, LineageAssessment, LineageMatch } from './protocol';
+import type { RegistryOracle } from './registryOracle';
 import { isCancellation, type ModelEngine } from './scheduler';
 
 export interface DeclaredClaim {
@@ -16,6 +17,8 @@ export interface DeclaredClaim {
 export interface LineageContext {
   engine: ModelEngine;
   oracle: LineageOracle;
+  /** Declared bases that are not on this machine are checked against their registry entry. */
+  registry?: RegistryOracle;
   workspaceFolders: string[];
   signal?: AbortSignal;
 }
@@ -41,8 +44,11 @@ export async function assessLineage(subject: InspectOutput, subjectRepoId: strin
   }
   const declared = await Promise.all(allClaims.map((claim) => checkDeclaredBase(subject, claim, context)));
   let scanned: LineageMatch[] = [];
+  let tokenizerFamily: string | undefined;
   try {
-    scanned = await context.oracle.scan(subject.fingerprint, { signal: context.signal, excludeRepoIds: subjectRepoId === undefined ? [] : [subjectRepoId] });
+    const scan = await context.oracle.scan(subject.fingerprint, { signal: context.signal, excludeRepoIds: subjectRepoId === undefined ? [] : [subjectRepoId] });
+    scanned = scan.matches;
+    tokenizerFamily = scan.tokenizerFamily;
   } catch (err) {
     if (isCancellation(err)) throw err;
   }
@@ -58,7 +64,27 @@ export async function assessLineage(subject: InspectOutput, subjectRepoId: strin
   const confirmed = new Set(declared.filter((d) => d.status === 'confirmed').map((d) => d.baseModel.toLowerCase()));
   const matches = sortMatches([...byRepo.values()], confirmed);
   const status = declared.some((d) => d.status === 'contradicted') ? 'contradicted' : matches.length > 0 ? 'verified' : 'unverified';
-  return { status, matches, declared, candidatesCompared: candidatesCompared + declared.length };
+  const assessment: LineageAssessment = { status, matches, declared, candidatesCompared: candidatesCompared + declared.length };
+  if (tokenizerFamily !== undefined) assessment.tokenizerFamily = tokenizerFamily;
+  return assessment;
+}
+
+function judgeClaim(claim: DeclaredClaim, verdict: Verdict, log10P: number | undefined, detail: string): DeclaredBaseCheck {
+  const check: DeclaredBaseCheck = { baseModel: claim.baseModel, source: claim.source, status: 'unverifiable', verdict, detail };
+  if (log10P !== undefined) check.log10P = log10P;
+  if (RELATED_VERDICTS.has(verdict)) check.status = 'confirmed';
+  else if (verdict === 'unrelated' || verdict === 'same-family') check.status = 'contradicted';
+  return check;
+}
+
+/** The registry's stored fingerprint of the declared base stands in for its files. */
+async function checkAgainstRegistry(subject: InspectOutput, claim: DeclaredClaim, context: LineageContext): Promise<DeclaredBaseCheck | undefined> {
+  if (!context.registry || !subject.fingerprint) return undefined;
+  const known = await context.registry.compareWith(subject.fingerprint, claim.baseModel, context.signal);
+  if (!known.entry) return undefined;
+  const revision = known.entry.revision ? ` at ${known.entry.revision.slice(0, 12)}` : '';
+  if (known.verdict === undefined) return { baseModel: claim.baseModel, source: claim.source, status: 'unverifiable', detail: known.reason ?? `${known.entry.id} has no weight fingerprint in the registry` };
+  return judgeClaim(claim, known.verdict, known.log10P, `checked against the registry's fingerprint of ${known.entry.id}${revision}: ${known.reason ?? known.verdict}`);
 }
 
 function dedupeClaims(claims: DeclaredClaim[]): DeclaredClaim[] {
@@ -79,16 +105,12 @@ async function checkDeclaredBase(subject: InspectOutput, claim: DeclaredClaim, c
   try {
     const [resolution] = await context.engine.resolve([{ id: claim.baseModel, reference, kind: 'base-model-claim' }], context.workspaceFolders, context.signal);
     if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-      return { ...base, status: 'unverifiable', detail: `${claim.baseModel} is not available locally, so the claim cannot be checked offline` };
+      return await checkAgainstRegistry(subject, claim, context) ?? { ...base, status: 'unverifiable', detail: `${claim.baseModel} is neither available locally nor in the registry, so the claim cannot be checked offline` };
     }
     const inspected = await context.engine.inspect(resolution, context.signal);
     if (!inspected.fingerprint) return { ...base, status: 'unverifiable', detail: `${claim.baseModel} could not be fingerprinted: ${inspected.facts.fingerprintError ?? 'no weights'}` };
     const comparison = await context.engine.compare(subject, inspected, context.signal);
-    const check: DeclaredBaseCheck = { ...base, status: 'unverifiable', verdict: comparison.verdict, detail: comparison.reason };
-    if (comparison.lineageLog10P !== undefined) check.log10P = comparison.lineageLog10P;
-    if (RELATED_VERDICTS.has(comparison.verdict)) check.status = 'confirmed';
-    else if (comparison.verdict === 'unrelated' || comparison.verdict === 'same-family') check.status = 'contradicted';
-    return check;
+    return judgeClaim(claim, comparison.verdict, comparison.lineageLog10P, comparison.reason);
   } catch (err) {
     if (isCancellation(err)) throw err;
     return { ...base, status: 'unverifiable', detail: `checking ${claim.baseModel} failed: ${errorMessage(err)}` };

@@ -3,7 +3,7 @@
 import type { Fingerprint } from '../core/fingerprint/types';
 import { RELATED_VERDICTS } from '../core/compare/types';
 import type { InspectOutput } from './jobs';
-import type { LineageOracle, ScanMatch } from './oracle';
+import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanMatch } from './oracle';
 import type { Resolution } from './protocol';
 import type { ModelEngine } from './scheduler';
 import { isCancellation } from './scheduler';
@@ -31,8 +31,8 @@ export class LocalCacheOracle implements LineageOracle {
     return this.enabled() ? (await this.candidates()).length : 0;
   }
 
-  async scan(fingerprint: Fingerprint, options: { signal?: AbortSignal; excludeRepoIds?: readonly string[] } = {}): Promise<ScanMatch[]> {
-    if (!this.enabled()) return [];
+  async scan(fingerprint: Fingerprint, options: { signal?: AbortSignal; excludeRepoIds?: readonly string[] } = {}): Promise<OracleScan> {
+    if (!this.enabled()) return { matches: [] };
     const excluded = new Set((options.excludeRepoIds ?? []).map((id) => id.toLowerCase()));
     const subject: InspectOutput = { facts: { contentIdentity: fingerprintIdentity(fingerprint), displayName: fingerprint.model.name, format: fingerprint.model.format, files: [], weightFiles: [], findings: [], declaredBases: [], integrity: [], problems: [] }, fingerprint };
     const matches: ScanMatch[] = [];
@@ -54,12 +54,6 @@ export class LocalCacheOracle implements LineageOracle {
         // An unreadable candidate is not evidence either way.
       }
     }
-    return matches;
+    return { matches };
   }
-}
-
-/** Scan subjects are keyed by their file hashes when present (stable across reloads), else by name. */
-function fingerprintIdentity(fingerprint: Fingerprint): string {
-  const hashes = fingerprint.files.map((f) => f.sha256 ?? `${f.relativePath}:${f.sizeBytes}`).join(',');
-  return `fingerprint:${fingerprint.model.repoId ?? fingerprint.model.name}:${fingerprint.model.commit ?? ''}:${hashes}`;
 }

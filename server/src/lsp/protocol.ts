@@ -156,6 +156,8 @@ export interface LineageAssessment {
   declared: DeclaredBaseCheck[];
   /** How many known models the fingerprint was compared with. */
   candidatesCompared: number;
+  /** The closest known tokenizer vocabulary ("Llama 3"): a family hint, never weight lineage. */
+  tokenizerFamily?: string;
 }
 
 /** Everything the server knows about one reference site; hover, lens and diagnostics are views of it. */
@@ -210,6 +212,46 @@ export interface ListReferencesResult {
   truncated: boolean;
 }
 
+/** One registry file the server consults (the user's registry first, then the shipped reference database). */
+export interface RegistryDescription {
+  path: string;
+  role: 'embedded' | 'user';
+  exists: boolean;
+  entries: number;
+  /** Why the file could not be used (corrupt, not a registry). */
+  error?: string;
+}
+
+export const RegistryInfoRequestName = 'lineage/registryInfo';
+export interface RegistryInfoResult {
+  registries: RegistryDescription[];
+  /** Entries over every registry. */
+  entries: number;
+}
+
+/** Fingerprints a model and stores it in the user's registry (never the shipped database). */
+export const AddToRegistryRequestName = 'lineage/addToRegistry';
+export interface AddToRegistryParams {
+  target: CompareTarget;
+  /** Entry id (default: the repo id, else the folder name). */
+  id?: string;
+  /** Revision to record (default: the cached commit). */
+  revision?: string;
+}
+export interface AddToRegistryResult {
+  /** Key under which the registry stored the fingerprint. */
+  id: string;
+  outcome: 'added' | 'replaced';
+  /** 'tokenizer' entries name a vocabulary only (no weights were found). */
+  kind: 'weights' | 'tokenizer';
+  registryPath: string;
+  registrySize: number;
+}
+
+/** Sent after the registries changed (an addition, new settings): clients refresh counts. */
+export const RegistryChangedNotificationName = 'lineage/registryChanged';
+export type RegistryChangedParams = RegistryInfoResult;
+
 /** Sent when a document's analysis (including fingerprints) finished for a version. */
 export const DocumentAnalyzedNotificationName = 'lineage/documentAnalyzed';
 export interface DocumentAnalyzedParams {
@@ -232,4 +274,24 @@ export interface LineageSettings {
   maxLocalCandidates: number;
   /** Cache blobs larger than this are not hashed for LL006. */
   integrityMaxBytes: number;
+  /** Never contact the Hub: references not on this machine stay unverified (LL009). */
+  offline: boolean;
+  fingerprint: {
+    /** A model whose fingerprint would read more weight bytes than this is not fingerprinted. */
+    maxBytesPerModel: number;
+  };
+  registry: {
+    /** The user's registry (Add to Registry writes here); empty: `<cache folder>/registry.sqlite`. */
+    path: string;
+    /** Also check against the reference database shipped with the extension. */
+    includeShipped: boolean;
+  };
+  cache: {
+    /** Fingerprint cache and default registry folder; empty: $LINEAGE_CACHE_DIR or ~/.cache/lineage-lens. */
+    folder: string;
+  };
+  hub: {
+    /** Base URL of the Hugging Face Hub (or a mirror) for metadata of references not on this machine. */
+    endpoint: string;
+  };
 }

@@ -2,8 +2,9 @@
 // version, results kept in a bounded cache, and work dropped when every document that wanted it moved on.
 import type { Comparison } from '../core/compare/types';
 import { EXTRACTOR_VERSION } from '../core/fingerprint/types';
-import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
+import { JobCancelledError, type InspectJob, type InspectOutput, type ResolveInput } from './jobs';
 import type { Resolution } from './protocol';
+import type { RegistryAddJob, RegistryAddOutput, RegistryCompareJob, RegistryCompareOutput, RegistryInfoJob, RegistryInfoOutput, RegistryScanJob, RegistryScanOutput } from './registryJobs';
 import type { WorkerPool } from './workerPool';
 
 /** Bounded map that forgets the least recently used entry first. */
@@ -122,6 +123,8 @@ export interface EngineEvents {
 export interface ModelEngineOptions {
   cacheRoots: () => string[];
   integrityMaxBytes: () => number;
+  /** Fingerprints planning to read more weight bytes than this are refused (lineage.fingerprint.maxBytesPerModel). */
+  maxWeightBytes?: () => number;
   /** Inspections kept in memory (each holds a fingerprint of a few hundred KB to a few MB). */
   capacity?: number;
 }
@@ -163,7 +166,10 @@ export class ModelEngine {
     return this.inspections.run(key, async (jobSignal) => {
       this.events.onWorkStarted?.(description);
       try {
-        return await this.heavyPool.run('inspect', { resolution, cacheRoots: this.options.cacheRoots(), integrityMaxBytes: this.options.integrityMaxBytes() }, { signal: jobSignal, onProgress });
+        const job: InspectJob = { resolution, cacheRoots: this.options.cacheRoots(), integrityMaxBytes: this.options.integrityMaxBytes() };
+        const maxWeightBytes = this.options.maxWeightBytes?.();
+        if (maxWeightBytes !== undefined) job.maxWeightBytes = maxWeightBytes;
+        return await this.heavyPool.run('inspect', job, { signal: jobSignal, onProgress });
       } finally {
         this.events.onWorkFinished?.(description);
       }
@@ -186,6 +192,24 @@ export class ModelEngine {
 
   listCachedModels(maxModels: number, signal?: AbortSignal): Promise<Resolution[]> {
     return this.lightPool.run('listCachedModels', { cacheRoots: this.options.cacheRoots(), maxModels }, { signal });
+  }
+
+  /** Registry scans decode and compare fingerprints: heavy work. */
+  scanRegistries(job: RegistryScanJob, signal?: AbortSignal): Promise<RegistryScanOutput> {
+    return this.heavyPool.run('registryScan', job, { signal });
+  }
+
+  compareWithRegistryEntry(job: RegistryCompareJob, signal?: AbortSignal): Promise<RegistryCompareOutput> {
+    return this.heavyPool.run('registryCompare', job, { signal });
+  }
+
+  /** Listing ids reads the index only; additions are serialised by the single light worker. */
+  registryInfo(job: RegistryInfoJob, signal?: AbortSignal): Promise<RegistryInfoOutput> {
+    return this.lightPool.run('registryInfo', job, { signal });
+  }
+
+  addToRegistry(job: RegistryAddJob, signal?: AbortSignal): Promise<RegistryAddOutput> {
+    return this.lightPool.run('registryAdd', job, { signal });
   }
 
   clear(): void {

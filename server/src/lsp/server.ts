@@ -27,12 +27,16 @@ import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type Docu
 import { computeHover, referenceAt } from './hover';
 import { assessLineage } from './lineage';
 import { LocalCacheOracle } from './localCacheOracle';
+import { WELL_KNOWN_MODEL_IDS } from './lookAlike';
 import { combineOracles, type LineageOracle } from './oracle';
 import { PolicyStore, type LineagePolicy } from './policy';
 import {
   CompareRequestName,
   DocumentAnalyzedNotificationName,
+  AddToRegistryRequestName,
   ListReferencesRequestName,
+  RegistryChangedNotificationName,
+  RegistryInfoRequestName,
   ScanRequestName,
   ServerCommands,
   type CompareParams,
@@ -42,10 +46,15 @@ import {
   type LineageSettings,
   type ListReferencesParams,
   type ListReferencesResult,
+  type AddToRegistryParams,
+  type AddToRegistryResult,
   type ReferenceStatus,
+  type RegistryInfoResult,
+  type Resolution,
   type ScanParams,
   type ScanResult,
 } from './protocol';
+import { RegistryOracle, registrySources } from './registryOracle';
 import { isCancellation, ModelEngine } from './scheduler';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
 import { warmUpDiagnostics } from './warmUp';
@@ -72,13 +81,27 @@ const workerFile = path.join(__dirname, 'worker.js');
 const log = (message: string): void => connection.console.log(message);
 const lightPool = new WorkerPool(workerFile, 1, log);
 const heavyPool = new WorkerPool(workerFile, heavyWorkers, log);
-const engine = new ModelEngine(lightPool, heavyPool, { cacheRoots: () => hfCacheRoots(process.env), integrityMaxBytes: () => settings.integrityMaxBytes });
+const engine = new ModelEngine(lightPool, heavyPool, {
+  cacheRoots: () => hfCacheRoots(process.env),
+  integrityMaxBytes: () => settings.integrityMaxBytes,
+  maxWeightBytes: () => settings.fingerprint.maxBytesPerModel,
+});
 const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
-/**
- * Oracles consulted for every fingerprint. The registry (server/src/core/registry, in progress)
- * joins here as one more LineageOracle whose scan() calls the registry's scan.
- */
-const oracle: LineageOracle = combineOracles([localCacheOracle]);
+const registryOracle = new RegistryOracle(engine, () => registrySources(settings), (info, firstListing) => {
+  void connection.sendNotification(RegistryChangedNotificationName, info);
+  // Another process (lineage db add) changed a registry: verdicts and look-alike ids may change.
+  if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
+});
+/** Every fingerprint is checked against the other cached models and the registries. */
+const oracle: LineageOracle = combineOracles([localCacheOracle, registryOracle]);
+/** LL008 compares ids against the built-in well-known list plus the registries' weight entries. */
+let wellKnownIds: readonly string[] = WELL_KNOWN_MODEL_IDS;
+
+async function refreshKnownIds(): Promise<void> {
+  const registered = await registryOracle.knownIds();
+  const merged = [...new Set([...WELL_KNOWN_MODEL_IDS, ...registered])];
+  if (merged.length !== wellKnownIds.length || merged.some((id, i) => id !== wellKnownIds[i])) wellKnownIds = merged;
+}
 
 // The wasm files sit next to dist/server.js in a build; from sources they come from node_modules.
 // The warm-up analysis (warmUp.ts) makes the first document opened as fast as the later ones.
@@ -120,7 +143,7 @@ function workspaceFolderOf(fsPath: string | undefined): string | undefined {
 }
 
 function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
-  return { engine, oracle, workspaceFolders, signal };
+  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal };
 }
 
 /** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
@@ -274,6 +297,7 @@ async function refreshSettings(pushed?: unknown): Promise<void> {
 connection.onInitialized(() => {
   void (async () => {
     await refreshSettings();
+    await refreshKnownIds().catch((err: unknown) => log(`registry unavailable: ${errorMessage(err)}`));
     reanalyzeAll();
   })();
   if (workspaceFolders.length > 0 || clientSupportsConfiguration) {
@@ -287,8 +311,19 @@ connection.onInitialized(() => {
 
 connection.onDidChangeConfiguration((change) => {
   const pushed = (change.settings as { lineage?: unknown } | undefined)?.lineage;
-  void refreshSettings(pushed).then(() => {
-    for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
+  const before = settings;
+  void refreshSettings(pushed).then(async () => {
+    const registriesMoved = JSON.stringify(registrySources(before)) !== JSON.stringify(registrySources(settings));
+    const budgetChanged = before.fingerprint.maxBytesPerModel !== settings.fingerprint.maxBytesPerModel;
+    if (!registriesMoved && !budgetChanged) {
+      // Severities only: the analyses stand, the diagnostics are recomputed.
+      for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
+      return;
+    }
+    if (budgetChanged) engine.clear();
+    registryOracle.invalidate();
+    await refreshKnownIds().catch(() => undefined);
+    reanalyzeAll();
   });
 });
 
@@ -326,6 +361,7 @@ connection.onCodeAction(async (params) => {
 connection.onExecuteCommand((params) => {
   if (params.command === ServerCommands.reanalyze) {
     engine.clear();
+    registryOracle.invalidate();
     reanalyzeAll();
   }
 });
@@ -358,18 +394,50 @@ connection.onRequest(CompareRequestName, async (params: CompareParams, token): P
   return engine.compareTargets(a, b, controller.signal);
 });
 
+/**
+ * Resolves a request's target to local files. A path the user chose in the client (a folder picker,
+ * the Explorer) is allowed even outside the workspace folders: the choice is theirs, not a document's.
+ */
+async function resolveTarget(target: string, signal: AbortSignal): Promise<Resolution & { kind: 'hf-cache' | 'workspace' }> {
+  const reference = parseModelReference(target) ?? { kind: 'local' as const, path: target };
+  const allowed = path.isAbsolute(target) && existsSync(target) ? [...workspaceFolders, target] : workspaceFolders;
+  const [resolution] = await engine.resolve([{ id: target, reference, kind: 'model' }], allowed, signal);
+  if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
+    throw new Error(`${target} is not available locally: ${resolution?.detail ?? 'not resolved'}`);
+  }
+  return resolution as Resolution & { kind: 'hf-cache' | 'workspace' };
+}
+
 connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise<ScanResult> => {
   const controller = new AbortController();
   token.onCancellationRequested(() => controller.abort());
   const target = await targetText(params.target);
-  const reference = parseModelReference(target) ?? { kind: 'local' as const, path: target };
-  const [resolution] = await engine.resolve([{ id: target, reference, kind: 'model' }], workspaceFolders, controller.signal);
-  if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-    throw new Error(`${target} is not available locally: ${resolution?.detail ?? 'not resolved'}`);
-  }
+  const resolution = await resolveTarget(target, controller.signal);
   const inspected = await engine.inspect(resolution, controller.signal);
   const lineage = await assessLineage(inspected, resolution.repoId, [], analysisContext(controller.signal));
   return { target, model: inspected.facts, lineage };
+});
+
+connection.onRequest(RegistryInfoRequestName, async (): Promise<RegistryInfoResult> => registryOracle.info());
+
+connection.onRequest(AddToRegistryRequestName, async (params: AddToRegistryParams, token): Promise<AddToRegistryResult> => {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  const target = await targetText(params.target);
+  const resolution = await resolveTarget(target, controller.signal);
+  const inspected = await engine.inspect(resolution, controller.signal);
+  if (!inspected.fingerprint) throw new Error(`${target} could not be fingerprinted: ${inspected.facts.fingerprintError ?? 'no weights or tokenizer found'}`);
+  const entry: { id?: string; revision?: string } = {};
+  const id = params.id ?? resolution.repoId;
+  if (id !== undefined) entry.id = id;
+  const revision = params.revision ?? resolution.commit;
+  if (revision !== undefined) entry.revision = revision;
+  const added = await registryOracle.add(inspected.fingerprint, entry, controller.signal);
+  log(`registry: ${added.outcome} ${added.id} (${added.kind}) in ${added.path}, now ${added.entries} entries`);
+  // Verdicts of every open document may change: a reference may now match a known fingerprint.
+  await refreshKnownIds().catch(() => undefined);
+  reanalyzeAll();
+  return { id: added.id, outcome: added.outcome, kind: added.kind, registryPath: added.path, registrySize: (await registryOracle.info()).entries };
 });
 
 connection.onRequest(ListReferencesRequestName, async (params: ListReferencesParams | undefined, token): Promise<ListReferencesResult> => {

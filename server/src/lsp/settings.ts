@@ -21,6 +21,11 @@ export const DEFAULT_SETTINGS: LineageSettings = {
   localCacheCandidates: true,
   maxLocalCandidates: 32,
   integrityMaxBytes: 2 * 1024 * 1024 * 1024,
+  offline: false,
+  fingerprint: { maxBytesPerModel: 256 * 1024 * 1024 },
+  registry: { path: '', includeShipped: true },
+  cache: { folder: '' },
+  hub: { endpoint: 'https://huggingface.co' },
 };
 
 const SEVERITY_NAMES: ReadonlySet<string> = new Set(['error', 'warning', 'information', 'hint', 'off']);
@@ -50,11 +55,21 @@ export function parseSettings(raw: unknown): LineageSettings {
   const section = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const diagnostics = typeof section['diagnostics'] === 'object' && section['diagnostics'] !== null ? (section['diagnostics'] as Record<string, unknown>) : {};
   const positive = (value: unknown, fallback: number): number => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback);
+  const group = (name: string): Record<string, unknown> => (typeof section[name] === 'object' && section[name] !== null ? (section[name] as Record<string, unknown>) : {});
+  const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value.trim() : fallback);
   return {
     diagnostics: { severity: parseSeverityMap(diagnostics['severity']) },
     localCacheCandidates: typeof section['localCacheCandidates'] === 'boolean' ? section['localCacheCandidates'] : DEFAULT_SETTINGS.localCacheCandidates,
     maxLocalCandidates: Math.floor(positive(section['maxLocalCandidates'], DEFAULT_SETTINGS.maxLocalCandidates)),
     integrityMaxBytes: positive(section['integrityMaxBytes'], DEFAULT_SETTINGS.integrityMaxBytes),
+    offline: typeof section['offline'] === 'boolean' ? section['offline'] : DEFAULT_SETTINGS.offline,
+    fingerprint: { maxBytesPerModel: positive(group('fingerprint')['maxBytesPerModel'], DEFAULT_SETTINGS.fingerprint.maxBytesPerModel) },
+    registry: {
+      path: text(group('registry')['path'], DEFAULT_SETTINGS.registry.path),
+      includeShipped: typeof group('registry')['includeShipped'] === 'boolean' ? (group('registry')['includeShipped'] as boolean) : DEFAULT_SETTINGS.registry.includeShipped,
+    },
+    cache: { folder: text(group('cache')['folder'], DEFAULT_SETTINGS.cache.folder) },
+    hub: { endpoint: text(group('hub')['endpoint'], '') || DEFAULT_SETTINGS.hub.endpoint },
   };
 }
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { sha256File } from '../checks/cacheIntegrity';
+import { FingerprintBudgetError } from '../errors';
 import { dtypeLayout } from '../formats/dtypes';
 import { elementCount, type TensorInfo } from '../formats/types';
 import { canonicalArchitectureHash } from '../model/config';
@@ -37,6 +38,8 @@ export interface ExtractOptions {
   onProgress?: (bytesRead: number, plannedBytes: number) => void;
   /** Files up to this size are hashed (cheap, and makes `identical` decidable); larger ones only when their hash is free. */
   hashFilesUpToBytes?: number;
+  /** Refuse (before reading any tensor) when the sampling plan needs more weight bytes than this. */
+  maxWeightBytes?: number;
 }
 
 /** Reads in flight while sampling matrix rows (measured: 16 keeps a cold disk busy without thrashing). */
@@ -64,6 +67,9 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   });
   const planned = plannedReads(roled, model.vocabulary, plan);
   const plannedBytes = planned.reduce((s, p) => s + p.bytes, 0);
+  if (options.maxWeightBytes !== undefined && plannedBytes > options.maxWeightBytes) {
+    throw new FingerprintBudgetError(model.location.displayName, plannedBytes, options.maxWeightBytes);
+  }
   const bytesBefore = await store.bytesRead();
   const progress = async () => options.onProgress?.((await store.bytesRead()) - bytesBefore, plannedBytes);
 

@@ -8,3 +8,4 @@ export { scanRegistry, compareMatches, type ScanOptions, type ScanResult, type S
 export { formatEntryLine, parseEntryLine, readLinesBounded } from './ndjson';
 export { embeddedRegistryPath, resolveRegistryPath, userRegistryPath } from './paths';
 export { hasWeightSignals, contentIdOf } from './keys';
+export { entryMetaFor } from './entryMeta';
