@@ -25,21 +25,6 @@ export type CommandId = (typeof Commands)[keyof typeof Commands];
 export const MODELS_VIEW_ID = 'lineage.models';
 export const COMPARE_VIEW_TYPE = 'lineage.compare';
 
-/**
- * Registry request the server does not implement yet (server/src/core/registry is in progress).
- * The client sends it anyway and explains "not available yet" on MethodNotFound, so the command
- * starts working the day the server answers it.
- */
-export const AddToRegistryRequestName = 'lineage/addToRegistry';
-export interface AddToRegistryParams {
-  target: { reference: string };
-}
-export interface AddToRegistryResult {
-  /** Key under which the registry stored the fingerprint. */
-  id: string;
-  registrySize?: number;
-}
-
 /** Languages the server reads references from (documentKindOf on the server decides by file name). */
 export const DOCUMENT_LANGUAGES = [
   'python',

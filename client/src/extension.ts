@@ -6,7 +6,14 @@ import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import type { Comparison } from '../../server/src/core/compare/types';
-import { DocumentAnalyzedNotificationName, type DocumentAnalyzedParams } from '../../server/src/lsp/protocol';
+import {
+  DocumentAnalyzedNotificationName,
+  RegistryChangedNotificationName,
+  RegistryInfoRequestName,
+  type DocumentAnalyzedParams,
+  type RegistryChangedParams,
+  type RegistryInfoResult,
+} from '../../server/src/lsp/protocol';
 import { fingerprintFolder } from './commands/fingerprint';
 import { exportBom } from './commands/bom';
 import { compareWith, scanModel } from './commands/compare';
@@ -28,6 +35,7 @@ export interface LineageApi {
   /** Settles when the language server is running. */
   ready: Promise<void>;
   statusText(): string;
+  statusTooltip(): string;
   shownComparison(): Comparison | undefined;
   commandIds: readonly CommandId[];
 }
@@ -56,7 +64,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     [Commands.showReference]: (arg) => showReference(arg),
     [Commands.scanModel]: (arg) => scanModel(shared, arg),
     [Commands.fingerprintFolder]: (folder, destination) => fingerprintFolder(shared, folder, destination),
-    [Commands.addToRegistry]: (arg) => addToRegistry(shared, arg),
+    [Commands.addToRegistry]: (arg, entryId) => addToRegistry(shared, arg, entryId),
     [Commands.pinAllRevisions]: () => pinAllRevisions(shared),
     [Commands.exportBom]: (destination) => exportBom(shared, destination),
     [Commands.showInventory]: () => showInventory(),
@@ -94,8 +102,16 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
           statusBar.workFinished(params.uri);
           scheduleInventoryRefresh();
         }),
+        client.onNotification(RegistryChangedNotificationName, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
       );
       void inventory.refresh();
+      void client.sendRequest<RegistryInfoResult>(RegistryInfoRequestName).then(
+        (info) => {
+          statusBar.setRegistrySize(info.entries);
+          for (const registry of info.registries) if (registry.error) output.appendLine(`registry ${registry.path}: ${registry.error}`);
+        },
+        (err: unknown) => output.appendLine(`registry unavailable: ${errorText(err)}`),
+      );
     },
     (err: unknown) => {
       statusBar.setProblem(`The language server did not start: ${errorText(err)}`);
@@ -120,6 +136,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     client,
     ready,
     statusText: () => statusBar.text,
+    statusTooltip: () => statusBar.tooltip,
     shownComparison: () => comparePanel.current,
     commandIds: Object.values(Commands),
   };

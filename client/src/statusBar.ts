@@ -1,5 +1,6 @@
-// Status bar item: how many models the workspace references and whether analysis is running;
-// a click opens the Models view. Work is tracked from document changes to lineage/documentAnalyzed.
+// Status bar item: how many models the workspace references, how many the registries know, and
+// whether analysis is running; a click opens the Models view. Work is tracked from document changes
+// to lineage/documentAnalyzed, the registry size from lineage/registryChanged.
 import * as vscode from 'vscode';
 import { Commands } from './constants';
 
@@ -10,6 +11,7 @@ export class LineageStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('lineage.status', vscode.StatusBarAlignment.Left, 10);
   private readonly running = new Map<string, NodeJS.Timeout>();
   private modelCount: number | undefined;
+  private registrySize: number | undefined;
   private problem: string | undefined;
 
   constructor() {
@@ -21,6 +23,11 @@ export class LineageStatusBar implements vscode.Disposable {
 
   setModelCount(count: number): void {
     this.modelCount = count;
+    this.render();
+  }
+
+  setRegistrySize(entries: number): void {
+    this.registrySize = entries;
     this.render();
   }
 
@@ -44,12 +51,17 @@ export class LineageStatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
+  get tooltip(): string {
+    return typeof this.item.tooltip === 'string' ? this.item.tooltip : (this.item.tooltip?.value ?? '');
+  }
+
   private render(): void {
     const busy = this.running.size > 0;
     const models = this.modelCount === undefined ? '' : ` ${this.modelCount} model${this.modelCount === 1 ? '' : 's'}`;
     this.item.text = `${busy ? '$(sync~spin)' : this.problem ? '$(warning)' : '$(type-hierarchy)'} Lineage${models}`;
     const lines = [
       this.modelCount === undefined ? 'Lineage Lens: listing model references…' : `Lineage Lens: ${this.modelCount} model(s) referenced in this workspace`,
+      this.registrySize === undefined ? 'Registry: loading…' : `Registry: ${this.registrySize} known model(s) and tokenizer(s)`,
       busy ? `Fingerprinting and checking ${this.running.size} document(s)…` : 'Idle',
     ];
     if (this.problem) lines.push(this.problem);

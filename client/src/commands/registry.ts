@@ -1,29 +1,30 @@
-// `Lineage: Add to Registry`: asks the server to store a model's fingerprint in the reference database.
-// Until the server implements the request (registry in progress) it explains that, instead of failing.
+// `Lineage: Add to Registry`: the server fingerprints the model and stores it in the user's registry
+// (never the shipped reference database); verdicts of open documents are recomputed against it.
 import * as vscode from 'vscode';
-import { ErrorCodes, ResponseError } from 'vscode-languageclient/node';
-import { AddToRegistryRequestName, type AddToRegistryParams, type AddToRegistryResult } from '../constants';
+import { AddToRegistryRequestName, type AddToRegistryParams, type AddToRegistryResult } from '../../../server/src/lsp/protocol';
 import { errorText, type LineageServices } from '../services';
-import { pickModel, targetFromArgument, targetText } from './targets';
+import { pickModel, targetFromArgument } from './targets';
 
-export type AddToRegistryOutcome = { added: AddToRegistryResult } | { unavailable: string } | undefined;
+/** Hub-style ids the registry accepts: what `lineage db add --id` accepts, minus the control characters. */
+const ENTRY_ID = /^[\w.-]+(?:\/[\w.-]+)?$/;
 
-export const REGISTRY_UNAVAILABLE = 'The Lineage Lens registry is not available yet in this version of the language server; fingerprints can be saved with "Lineage: Fingerprint Folder…" meanwhile.';
-
-export async function addToRegistry(services: LineageServices, arg?: unknown): Promise<AddToRegistryOutcome> {
+export async function addToRegistry(services: LineageServices, arg?: unknown, entryId?: unknown): Promise<AddToRegistryResult | undefined> {
   const subject = targetFromArgument(arg) ?? (await pickModel(services, 'Lineage: Add to registry'));
   if (!subject) return undefined;
-  const params: AddToRegistryParams = { target: { reference: 'reference' in subject.target ? subject.target.reference : targetText(subject.target) } };
+  const params: AddToRegistryParams = { target: subject.target };
+  // The id is asked only when the command runs interactively; the server defaults to the repo id or folder name.
+  if (typeof entryId === 'string' && ENTRY_ID.test(entryId)) params.id = entryId;
   try {
-    const added = await services.client.sendRequest<AddToRegistryResult>(AddToRegistryRequestName, params);
-    void vscode.window.showInformationMessage(`Lineage: added ${subject.label} to the registry as ${added.id}`);
-    return { added };
+    const added = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Lineage: fingerprinting ${subject.label} for the registry`, cancellable: true },
+      (_progress, token) => services.client.sendRequest<AddToRegistryResult>(AddToRegistryRequestName, params, token),
+    );
+    services.statusBar.setRegistrySize(added.registrySize);
+    const tokenizerOnly = added.kind === 'tokenizer' ? ' (tokenizer only: no weights were found, so it names a tokenizer family, never weight lineage)' : '';
+    services.output.appendLine(`registry: ${added.outcome} ${added.id}${tokenizerOnly} in ${added.registryPath} (${added.registrySize} entries)`);
+    void vscode.window.showInformationMessage(`Lineage: ${added.outcome} ${added.id} in your registry${tokenizerOnly}; ${added.registrySize} known models.`);
+    return added;
   } catch (err) {
-    if (err instanceof ResponseError && err.code === ErrorCodes.MethodNotFound) {
-      services.output.appendLine(`add to registry: ${REGISTRY_UNAVAILABLE}`);
-      void vscode.window.showInformationMessage(REGISTRY_UNAVAILABLE);
-      return { unavailable: REGISTRY_UNAVAILABLE };
-    }
     void vscode.window.showErrorMessage(`Lineage: could not add ${subject.label} to the registry: ${errorText(err)}`);
     return undefined;
   }
