@@ -15,6 +15,7 @@ import { findCachedRepo, type CachedSnapshot } from '../core/model/hfCache';
 import { openModel } from '../core/model/openModel';
 import type { ModelReference } from '../core/model/reference';
 import { summarizeModel } from '../core/model/summary';
+import { freshnessStamp, readCachedInspection, writeCachedInspection } from './inspectionCache';
 import type { IntegrityEntry, ModelFacts, Resolution } from './protocol';
 import {
   registryAdd,
@@ -60,6 +61,8 @@ export interface InspectJob {
   integrityMaxBytes: number;
   /** Weight bytes a fingerprint may read; larger models are listed but not fingerprinted. */
   maxWeightBytes?: number;
+  /** Folder of the on-disk inspection cache (inspectionCache.ts); none: memory only. */
+  cacheFolder?: string;
 }
 
 export interface InspectOutput {
@@ -289,6 +292,20 @@ const TEST_BLOCK_MS = Number(process.env['LINEAGE_LSP_TEST_INSPECT_BLOCK_MS'] ??
 export async function inspectModel(job: InspectJob, context: JobContext): Promise<InspectOutput> {
   const resolution = job.resolution;
   if (TEST_BLOCK_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TEST_BLOCK_MS);
+  // The integrity budget changes what the facts say; the weight budget only decides failures, which are not stored.
+  const cacheKey = job.cacheFolder !== undefined && resolution.contentIdentity !== undefined && resolution.path !== undefined ? `${resolution.contentIdentity}|${EXTRACTOR_VERSION}|integrity<=${job.integrityMaxBytes}` : undefined;
+  const stamp = cacheKey === undefined ? undefined : freshnessStamp(resolution.path!);
+  if (cacheKey !== undefined) {
+    const cached = readCachedInspection(job.cacheFolder!, cacheKey, stamp!);
+    if (cached) return cached;
+  }
+  const output = await inspectUncached(job, context);
+  if (cacheKey !== undefined && output.facts.fingerprintError === undefined) writeCachedInspection(job.cacheFolder!, cacheKey, stamp!, output);
+  return output;
+}
+
+async function inspectUncached(job: InspectJob, context: JobContext): Promise<InspectOutput> {
+  const resolution = job.resolution;
   const target = openTarget(resolution);
   context.progress(0, `opening ${resolution.repoId ?? target}`);
   const model = await openModel(target, { cacheRoots: job.cacheRoots });

@@ -3,7 +3,7 @@
 // this side caches what the message loop asks often (ids for look-alike checks, entry counts).
 import * as path from 'node:path';
 import type { Fingerprint } from '../core/fingerprint/types';
-import { embeddedRegistryPath, userRegistryPath, type RegistryEntryMeta } from '../core/registry';
+import { embeddedRegistryPath, lineageCacheFolder, type RegistryEntryMeta } from '../core/registry';
 import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanRequestOptions } from './oracle';
 import type { LineageSettings, RegistryInfoResult } from './protocol';
 import type { RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from './registryJobs';
@@ -13,11 +13,15 @@ import { SharedWork, type ModelEngine } from './scheduler';
 const INFO_TTL_MS = 15_000;
 const MATCHES_PER_SCAN = 5;
 
+/** Lineage Lens' data folder: `lineage.cache.folder`, else the CLI's ($LINEAGE_CACHE_DIR or ~/.cache/lineage-lens). */
+export function cacheFolderOf(settings: LineageSettings, env: NodeJS.ProcessEnv = process.env): string {
+  return settings.cache.folder !== '' ? path.resolve(settings.cache.folder) : lineageCacheFolder(env);
+}
+
 /** The user's registry: `lineage.registry.path`, else `<cache folder>/registry.sqlite` (the CLI's default too). */
 export function userRegistryFile(settings: LineageSettings, env: NodeJS.ProcessEnv = process.env): string {
   if (settings.registry.path !== '') return path.resolve(settings.registry.path);
-  if (settings.cache.folder !== '') return path.join(path.resolve(settings.cache.folder), 'registry.sqlite');
-  return userRegistryPath(env);
+  return path.join(cacheFolderOf(settings, env), 'registry.sqlite');
 }
 
 /** The user's registry first (its entries win on equal ids), then the shipped reference database. */

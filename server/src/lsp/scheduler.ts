@@ -125,6 +125,8 @@ export interface ModelEngineOptions {
   integrityMaxBytes: () => number;
   /** Fingerprints planning to read more weight bytes than this are refused (lineage.fingerprint.maxBytesPerModel). */
   maxWeightBytes?: () => number;
+  /** Folder of the on-disk inspection cache; undefined keeps inspections in memory only. */
+  inspectionCacheFolder?: () => string | undefined;
   /** Inspections kept in memory (each holds a fingerprint of a few hundred KB to a few MB). */
   capacity?: number;
 }
@@ -169,6 +171,8 @@ export class ModelEngine {
         const job: InspectJob = { resolution, cacheRoots: this.options.cacheRoots(), integrityMaxBytes: this.options.integrityMaxBytes() };
         const maxWeightBytes = this.options.maxWeightBytes?.();
         if (maxWeightBytes !== undefined) job.maxWeightBytes = maxWeightBytes;
+        const cacheFolder = this.options.inspectionCacheFolder?.();
+        if (cacheFolder !== undefined) job.cacheFolder = cacheFolder;
         return await this.heavyPool.run('inspect', job, { signal: jobSignal, onProgress });
       } finally {
         this.events.onWorkFinished?.(description);

@@ -54,7 +54,7 @@ import {
   type ScanParams,
   type ScanResult,
 } from './protocol';
-import { RegistryOracle, registrySources } from './registryOracle';
+import { cacheFolderOf, RegistryOracle, registrySources } from './registryOracle';
 import { isCancellation, ModelEngine } from './scheduler';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
 import { warmUpDiagnostics } from './warmUp';
@@ -85,6 +85,7 @@ const engine = new ModelEngine(lightPool, heavyPool, {
   cacheRoots: () => hfCacheRoots(process.env),
   integrityMaxBytes: () => settings.integrityMaxBytes,
   maxWeightBytes: () => settings.fingerprint.maxBytesPerModel,
+  inspectionCacheFolder: () => path.join(cacheFolderOf(settings), 'fingerprints'),
 });
 const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
 const registryOracle = new RegistryOracle(engine, () => registrySources(settings), (info, firstListing) => {

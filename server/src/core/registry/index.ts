@@ -6,6 +6,6 @@ export { LockedError, PAUSE_BEFORE_RENAME_ENV } from './atomicFile';
 export { openSqliteRegistry, SqliteRegistry, MAX_REGISTRY_FILE_BYTES } from './sqliteRegistry';
 export { scanRegistry, compareMatches, type ScanOptions, type ScanResult, type ScanMatch, type TokenizerFamilyMatch } from './scan';
 export { formatEntryLine, parseEntryLine, readLinesBounded } from './ndjson';
-export { embeddedRegistryPath, resolveRegistryPath, userRegistryPath } from './paths';
+export { embeddedRegistryPath, lineageCacheFolder, resolveRegistryPath, userRegistryPath } from './paths';
 export { hasWeightSignals, contentIdOf } from './keys';
 export { entryMetaFor } from './entryMeta';

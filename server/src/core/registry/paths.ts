@@ -21,9 +21,13 @@ export function embeddedRegistryPath(): string | undefined {
   return undefined;
 }
 
+/** Lineage Lens' own folder (user registry, fingerprint cache): $LINEAGE_CACHE_DIR or ~/.cache/lineage-lens. */
+export function lineageCacheFolder(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LINEAGE_CACHE_DIR || path.join(homedir(), '.cache', 'lineage-lens');
+}
+
 export function userRegistryPath(env: NodeJS.ProcessEnv = process.env): string {
-  const cacheDir = env.LINEAGE_CACHE_DIR || path.join(homedir(), '.cache', 'lineage-lens');
-  return path.join(cacheDir, 'registry.sqlite');
+  return path.join(lineageCacheFolder(env), 'registry.sqlite');
 }
 
 export interface RegistryPathChoice {
