@@ -17,6 +17,7 @@ export function formatScanReport(result: ScanResult): string {
     lines.push(`  format: ${model.format}${model.parameterCount ? `, ${model.parameterCount.toLocaleString('en-US')} parameters` : ''}${model.architecture ? `, ${model.architecture.family}` : ''}`);
     if (model.fingerprintError) lines.push(`  not fingerprinted: ${model.fingerprintError}`);
   }
+  if (result.lineage.tokenizerFamily) lines.push(`  tokenizer family: ${result.lineage.tokenizerFamily} (vocabulary match, not weight lineage)`);
   for (const match of result.lineage.matches) lines.push(`  match: ${match.verdict} ${match.repoId}${match.commit ? `@${match.commit.slice(0, 12)}` : ''}${formatLog10P(match.log10P) ? ` (${formatLog10P(match.log10P)})` : ''} [${match.source}]: ${match.reason}`);
   for (const declared of result.lineage.declared) lines.push(`  declared ${declared.baseModel} (${declared.source}): ${declared.status}: ${declared.detail}`);
   for (const finding of model?.findings ?? []) lines.push(`  finding ${finding.severity} ${finding.code} ${finding.file}: ${finding.message}`);
