@@ -58,7 +58,8 @@ export class LineageStatusBar implements vscode.Disposable {
   private render(): void {
     const busy = this.running.size > 0;
     const models = this.modelCount === undefined ? '' : ` ${this.modelCount} model${this.modelCount === 1 ? '' : 's'}`;
-    this.item.text = `${busy ? '$(sync~spin)' : this.problem ? '$(warning)' : '$(type-hierarchy)'} Lineage${models}`;
+    const known = this.registrySize === undefined ? '' : ` · ${this.registrySize} known`;
+    this.item.text = `${busy ? '$(sync~spin)' : this.problem ? '$(warning)' : '$(type-hierarchy)'} Lineage${models}${known}`;
     const lines = [
       this.modelCount === undefined ? 'Lineage Lens: listing model references…' : `Lineage Lens: ${this.modelCount} model(s) referenced in this workspace`,
       this.registrySize === undefined ? 'Registry: loading…' : `Registry: ${this.registrySize} known model(s) and tokenizer(s)`,

@@ -116,7 +116,7 @@ describe('Lineage Lens in the VS Code extension host', function () {
     assert.equal(added.kind, 'weights');
     assert.equal(added.registrySize, before.entries + 1);
     assert.ok(existsSync(added.registryPath), 'the user registry file was written');
-    await until('the status bar tooltip with the new registry size', () => (api.statusTooltip().includes(`Registry: ${added.registrySize} known`) ? true : undefined));
+    await until('the status bar with the new registry size', () => (api.statusText().endsWith(`· ${added.registrySize} known`) && api.statusTooltip().includes(`Registry: ${added.registrySize} known`) ? true : undefined));
   });
 
   it('runs Export AI Bill of Materials and writes a CycloneDX 1.6 ML-BOM', async () => {
