@@ -104,6 +104,7 @@ describe('language server: registries (shipped reference database and the user r
     const message = messageOn(client.diagnosticsOf(appUri), LINES.registryOnly, 'LL009');
     assert.match(message, /karpathy\/tinyllamas-stories260K is not on this machine; the registry holds its fingerprint/);
     const text = await hoverText(client, appUri, LINES.registryOnly, 50);
+    assert.match(text, /\*\*Lineage:\*\* in the registry \(a registered fingerprint; no related entry\)/);
     assert.match(text, /\*\*Resolved:\*\* registry only/);
   });
 

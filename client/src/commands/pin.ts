@@ -1,5 +1,5 @@
 // `Lineage: Pin All Revisions`: applies the server's own "Pin revision" quick fix to every unpinned
-// reference whose cache holds a commit, across the workspace, as one undoable workspace edit.
+// reference with a checked commit (cached snapshot or registry entry), as one undoable workspace edit.
 import * as vscode from 'vscode';
 import { errorText, type LineageServices } from '../services';
 import { pinTargetsByDocument, type PinTarget } from './pinPlan';
@@ -63,7 +63,7 @@ export async function pinAllRevisions(services: LineageServices): Promise<PinOut
     }
   });
   if (outcome.pinned > 0) await vscode.workspace.applyEdit(edit);
-  const message = outcome.pinned > 0 ? `Lineage: pinned ${outcome.pinned} reference(s) in ${outcome.files} file(s) to their cached commits (unsaved; review and save).` : 'Lineage: no unpinned reference with a cached commit to pin.';
+  const message = outcome.pinned > 0 ? `Lineage: pinned ${outcome.pinned} reference(s) in ${outcome.files} file(s) to their cached or registered commits (unsaved; review and save).` : 'Lineage: no unpinned reference with a cached or registered commit to pin.';
   void vscode.window.showInformationMessage(outcome.skipped > 0 ? `${message} ${outcome.skipped} could not be pinned automatically.` : message);
   return outcome;
 }

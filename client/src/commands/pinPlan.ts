@@ -11,7 +11,10 @@ export interface PinTarget {
 export function pinTargetsByDocument(references: readonly ReferenceStatus[]): Map<string, PinTarget[]> {
   const byUri = new Map<string, PinTarget[]>();
   for (const reference of references) {
-    const commit = pinCommitOf(reference)?.commit;
+    // Bulk pinning writes only commits whose bytes were checked (cache, registry); the Hub's current
+    // commit stays a per-reference quick fix the user reviews.
+    const pin = pinCommitOf(reference);
+    const commit = pin && pin.origin !== 'hub' ? pin.commit : undefined;
     if (reference.pinned || commit === undefined || reference.kind === 'base-model-claim' || reference.kind === 'dataset') continue;
     const list = byUri.get(reference.uri) ?? [];
     list.push({ reference, commit });

@@ -1,10 +1,11 @@
-// Quick fixes: pin a revision to the cached commit, add use_safetensors=True, name a pipeline's default
-// model, and correct or add a card's base_model from the verified match. Pure: edits come from the analysis.
+// Quick fixes: pin a revision to the cached, registry or Hub commit, add use_safetensors=True, name a
+// pipeline's default model, and correct or add a card's base_model from the verified match. Pure:
+// edits come from the analysis.
 import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { ArgumentInsertion } from '../references';
 import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from './cardBaseModel';
 import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from './documentAnalysis';
-import { isPickleFormat, pinCommitOf, shortCommit } from './describe';
+import { describePinOrigin, isPickleFormat, pinCommitOf, shortCommit } from './describe';
 import { transformersPipelineDefault } from './pipelineDefaults';
 import { DiagnosticCodes, type Range } from './protocol';
 
@@ -55,7 +56,7 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
       const pin = pinRevisionEdit(reference, pinTarget.commit);
       if (pin) {
         actions.push({
-          title: `Pin revision to ${shortCommit(pinTarget.commit)}… (${pinTarget.origin === 'cached' ? 'the cached commit' : 'the revision the registry fingerprinted'})`,
+          title: `Pin revision to ${shortCommit(pinTarget.commit)}… (${describePinOrigin(pinTarget)})`,
           kind: CodeActionKind.QuickFix,
           diagnostics: [...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.unpinnedRevision), ...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.trustRemoteCode)],
           isPreferred: true,

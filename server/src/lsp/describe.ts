@@ -2,7 +2,7 @@
 // same thing the same way (p-values, verdict phrases, commits, sizes).
 import type { Verdict } from '../core/compare/types';
 import { isPinnedRevision } from '../core/model/reference';
-import type { LineageMatch, ReferenceStatus } from './protocol';
+import type { HubLookupProblem, HubProblem, HubRepoFacts, HubWeightFormat, LineageMatch, ReferenceStatus } from './protocol';
 
 /** `p < 1e-111` for strong evidence (an upper bound readers can trust), `p = 0.03` otherwise. */
 export function formatLog10P(log10P: number | undefined): string | undefined {
@@ -72,12 +72,77 @@ export function isPickleFormat(format: string): boolean {
   return format === 'pytorch-zip' || format === 'pytorch-legacy' || format === 'torchscript';
 }
 
+/** Hub formats a loader can use instead of a pickle. */
+const PICKLE_FREE_HUB_FORMATS: ReadonlySet<HubWeightFormat> = new Set(['safetensors', 'gguf', 'onnx']);
+
+/** The Hub lists PyTorch pickles and no weights in a format that runs no code (a cut-off list proves nothing). */
+export function isHubPickleOnly(hub: HubRepoFacts): boolean {
+  return !hub.filesTruncated && hub.formats.includes('pytorch pickle') && !hub.formats.some((f) => PICKLE_FREE_HUB_FORMATS.has(f));
+}
+
+/** The Hub's answer about a reference, when it found the repository. */
+export function hubRepoFactsOf(status: ReferenceStatus): HubRepoFacts | undefined {
+  return status.hub !== undefined && !('problem' in status.hub) ? status.hub : undefined;
+}
+
+/** Why the Hub had no answer, when it had none. */
+export function hubProblemOf(status: ReferenceStatus): HubLookupProblem | undefined {
+  return status.hub !== undefined && 'problem' in status.hub ? status.hub : undefined;
+}
+
+/** "3 files: safetensors, onnx", "12 files, no weights". */
+export function describeHubFiles(hub: HubRepoFacts): string {
+  const count = `${hub.fileCount}${hub.filesTruncated ? '+' : ''} file${hub.fileCount === 1 ? '' : 's'}`;
+  return hub.formats.length > 0 ? `${count}: ${hub.formats.join(', ')}` : `${count}, no weights`;
+}
+
+/** The Hub definitely has no such repository or revision: the reference cannot load as written. */
+export function isHubMissing(problem: HubProblem): boolean {
+  return problem === 'not-found' || problem === 'revision-not-found';
+}
+
+const HUB_PROBLEM_PHRASES: Readonly<Record<HubProblem, string>> = {
+  'not-found': 'the Hub does not know this id (a typo, or a deleted or private repository)',
+  'revision-not-found': 'the Hub has no such revision of it',
+  gated: 'the repository is gated',
+  unauthorized: 'the Hub refused access',
+  offline: 'the Hub could not be reached',
+  timeout: 'the Hub could not be reached',
+  'http-error': 'the Hub could not be reached',
+  'invalid-response': 'the Hub\'s answer could not be used',
+  'invalid-id': 'the id cannot be looked up on the Hub',
+  'invalid-endpoint': 'the Hub endpoint setting cannot be used',
+};
+
+/** "the Hub could not be reached: org/m@main on https://huggingface.co: cannot connect (ENOTFOUND)". */
+export function describeHubProblem(problem: HubLookupProblem): string {
+  return `${HUB_PROBLEM_PHRASES[problem.problem]}: ${problem.detail}`;
+}
+
+export type PinCommit =
+  | { commit: string; origin: 'cached' | 'registry' }
+  | { commit: string; origin: 'hub'; revisionAsked: string };
+
 /**
- * The commit a pin quick fix may write: one whose bytes were checked, either the cached snapshot or
- * the revision the registry fingerprinted. Never a guess.
+ * The commit a pin quick fix may write, never a guess: the cached snapshot or the revision the
+ * registry fingerprinted (bytes that were checked), else the commit the Hub's branch points to now
+ * (what a download would fetch today, unchecked).
  */
-export function pinCommitOf(status: ReferenceStatus): { commit: string; origin: 'cached' | 'registry' } | undefined {
+export function pinCommitOf(status: ReferenceStatus): PinCommit | undefined {
   const { kind, commit } = status.resolution;
-  if ((kind !== 'hf-cache' && kind !== 'registry') || !isPinnedRevision(commit)) return undefined;
-  return { commit: commit!, origin: kind === 'hf-cache' ? 'cached' : 'registry' };
+  if ((kind === 'hf-cache' || kind === 'registry') && isPinnedRevision(commit)) return { commit: commit!, origin: kind === 'hf-cache' ? 'cached' : 'registry' };
+  const hub = hubRepoFactsOf(status);
+  return hub && isPinnedRevision(hub.commit) ? { commit: hub.commit, origin: 'hub', revisionAsked: hub.revisionAsked } : undefined;
+}
+
+/** Where a pin's commit comes from: "the cached commit", "the Hub's current commit of main". */
+export function describePinOrigin(pin: PinCommit): string {
+  switch (pin.origin) {
+    case 'cached':
+      return 'the cached commit';
+    case 'registry':
+      return 'the revision the registry fingerprinted';
+    case 'hub':
+      return `the Hub's current commit of ${pin.revisionAsked}`;
+  }
 }

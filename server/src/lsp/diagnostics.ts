@@ -3,16 +3,31 @@
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
 import { subjectFacts } from './documentAnalysis';
-import { describeMatch, formatLog10P, isPickleFormat, pinCommitOf, shortCommit } from './describe';
+import type { ModelReferenceSite } from '../references';
+import {
+  describeHubFiles,
+  describeHubProblem,
+  describeMatch,
+  describePinOrigin,
+  formatLog10P,
+  hubProblemOf,
+  hubRepoFactsOf,
+  isHubMissing,
+  isHubPickleOnly,
+  isPickleFormat,
+  pinCommitOf,
+  shortCommit,
+  type PinCommit,
+} from './describe';
 import { isAllowedBase, type LineagePolicy } from './policy';
-import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type SeveritySetting } from './protocol';
+import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type ReferenceStatus, type SeveritySetting } from './protocol';
 import { effectiveSeverity, type SeverityContext } from './settings';
 
 /** Extra facts a diagnostic carries for its quick fixes. */
 export interface LineageDiagnosticData {
   /** Index of the reference in the document analysis. */
   referenceIndex: number;
-  /** Cached commit to pin to (LL003, LL004). */
+  /** Commit to pin to (LL003, LL004): cached, fingerprinted by the registry, or the Hub's current one. */
   commit?: string;
   /** Verified base to write into a card (LL002). */
   suggestedBase?: string;
@@ -26,16 +41,19 @@ const LSP_SEVERITY: Readonly<Record<Exclude<SeveritySetting, 'off'>, DiagnosticS
 };
 
 const PICKLE_DANGEROUS = 'pickle-dangerous-global';
+const SEVERITY_RANK: Readonly<Record<SeveritySetting, number>> = { off: 0, hint: 1, information: 2, warning: 3, error: 4 };
 /** Loaders the URL finder reports for links found in free text. */
 const TEXT_LINK_LOADERS: ReadonlySet<string> = new Set(['url', 'hf-uri']);
 
 export function computeDiagnostics(analysis: DocumentAnalysis, settings: LineageSettings, policy: LineagePolicy | undefined): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   analysis.references.forEach((reference, referenceIndex) => {
-    const add = (code: DiagnosticCode, range: Range, message: string, context: SeverityContext & { dangerous?: boolean } = {}, data: Partial<LineageDiagnosticData> = {}): void => {
+    const add: AddDiagnostic = (code, range, message, context = {}, data = {}) => {
       let severity = effectiveSeverity(code, settings, policy, context);
-      // Dangerous pickle globals run code on load: never quieter than an error unless the user turned LL005 off or chose explicitly.
-      if (context.dangerous && severity !== 'off' && settings.diagnostics.severity[code] === undefined && policy?.severity[code] === undefined) severity = 'error';
+      // Some findings are worse than their code's default (dangerous pickle globals, an id the Hub does
+      // not know): raised unless the user turned the code off or chose its severity explicitly.
+      const chosen = settings.diagnostics.severity[code] !== undefined || policy?.severity[code] !== undefined;
+      if (context.raiseTo && severity !== 'off' && !chosen && SEVERITY_RANK[severity] < SEVERITY_RANK[context.raiseTo]) severity = context.raiseTo;
       if (severity === 'off') return;
       diagnostics.push({ range, severity: LSP_SEVERITY[severity], code, source: DIAGNOSTIC_SOURCE, message, data: { referenceIndex, ...data } satisfies LineageDiagnosticData });
     };
@@ -44,7 +62,8 @@ export function computeDiagnostics(analysis: DocumentAnalysis, settings: Lineage
   return diagnostics;
 }
 
-type AddDiagnostic = (code: DiagnosticCode, range: Range, message: string, context?: SeverityContext & { dangerous?: boolean }, data?: Partial<LineageDiagnosticData>) => void;
+type RaisedSeverityContext = SeverityContext & { raiseTo?: 'error' | 'warning' };
+type AddDiagnostic = (code: DiagnosticCode, range: Range, message: string, context?: RaisedSeverityContext, data?: Partial<LineageDiagnosticData>) => void;
 
 function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, policy: LineagePolicy | undefined, add: AddDiagnostic): void {
   const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
@@ -66,7 +85,7 @@ function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, po
 
   const revisionDynamic = site.revision?.dynamic === true;
   if (hub && !isClaim && !isTextLink && !site.flags.dynamic && !revisionDynamic && status.resolution.kind !== 'workspace' && !status.pinned) {
-    const cached = pinTarget ? ` The ${pinTarget.origin === 'registry' ? 'registry fingerprinted' : 'cached snapshot is at'} ${shortCommit(pinTarget.commit)}.` : '';
+    const cached = pinTarget ? ` ${pinTargetSentence(pinTarget)}` : '';
     const message = status.revision === undefined
       ? `${hub.repoId} is not pinned: it loads whatever the default branch points to at download time. Pin a 40-hex commit.${cached}`
       : `revision "${status.revision}" is a branch, tag or short hash and can move; pin a 40-hex commit.${cached}`;
@@ -78,20 +97,27 @@ function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, po
   }
 
   if ((kind === 'unavailable' || kind === 'registry') && !isClaim && site.kind !== 'dataset') {
-    add(DiagnosticCodes.notAvailableLocally, site.range, `${status.resolution.detail ?? `${site.id} is not available locally`}. Download it to verify its lineage offline.`);
+    // The Hub does not have it: the reference cannot load as written, worse than "not downloaded yet".
+    const hubProblem = hubProblemOf(status);
+    add(DiagnosticCodes.notAvailableLocally, site.range, notAvailableMessage(site, status), hubProblem && isHubMissing(hubProblem.problem) ? { raiseTo: 'warning' } : {});
   }
 
   const model = status.model;
   if (model && !isClaim) {
     const dangerous = model.findings.filter((f) => f.code === PICKLE_DANGEROUS);
     if (dangerous.length > 0) {
-      add(DiagnosticCodes.pickleWeights, site.range, `${model.displayName}: ${dangerous.map((f) => `${f.file}: ${f.message}`).join('; ')}. Do not load it; use a safetensors copy from a trusted source.`, { dangerous: true });
+      add(DiagnosticCodes.pickleWeights, site.range, `${model.displayName}: ${dangerous.map((f) => `${f.file}: ${f.message}`).join('; ')}. Do not load it; use a safetensors copy from a trusted source.`, { raiseTo: 'error' });
     } else if (isPickleFormat(model.format)) {
-      add(DiagnosticCodes.pickleWeights, site.range, `${model.displayName} ships pickle weights only (${model.weightFiles.join(', ')}); loading a pickle can run code. Prefer safetensors (use_safetensors=True) or a repository that ships them.`);
+      add(DiagnosticCodes.pickleWeights, site.range, pickleOnlyMessage(model.displayName, '', model.weightFiles));
     }
     for (const entry of model.integrity.filter((e) => e.status === 'mismatch')) {
       add(DiagnosticCodes.cacheIntegrity, site.range, `cached ${entry.relativePath} does not match its content hash (blob ${entry.blobName.slice(0, 16)}…, content ${entry.actualSha256?.slice(0, 16) ?? '?'}…): the file was altered after download. Delete the blob and download again.`);
     }
+  }
+
+  const hubFacts = hubRepoFactsOf(status);
+  if (!model && !isClaim && hubFacts && isHubPickleOnly(hubFacts)) {
+    add(DiagnosticCodes.pickleWeights, site.range, pickleOnlyMessage(hubFacts.repoId, ' on the Hub', hubFacts.weightFiles));
   }
 
   const facts = subjectFacts(status);
@@ -111,4 +137,49 @@ function referenceDiagnostics({ site, status, lookAlike }: AnalyzedReference, po
     const policyNote = policy?.allowedBaseFamilies ? '; .lineage.yaml requires a verified base from allowed_base_families' : '';
     add(DiagnosticCodes.unverifiedLineage, site.range, `lineage of ${facts.displayName} is unverified: ${reason}${policyNote}`);
   }
+}
+
+const MAX_FILES_NAMED = 4;
+
+function pickleOnlyMessage(name: string, where: string, weightFiles: readonly string[]): string {
+  const named = weightFiles.slice(0, MAX_FILES_NAMED).join(', ') + (weightFiles.length > MAX_FILES_NAMED ? ', …' : '');
+  return `${name} ships pickle weights only${where} (${named}); loading a pickle can run code. Prefer safetensors (use_safetensors=True) or a repository that ships them.`;
+}
+
+/** " The cached snapshot is at 1a2b3c4d5e6f.", the end of an LL003 message. */
+function pinTargetSentence(pin: PinCommit): string {
+  switch (pin.origin) {
+    case 'cached':
+      return `The cached snapshot is at ${shortCommit(pin.commit)}.`;
+    case 'registry':
+      return `The registry fingerprinted ${shortCommit(pin.commit)}.`;
+    case 'hub':
+      return `${capitalize(describePinOrigin(pin))} is ${shortCommit(pin.commit)}.`;
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** LL009: where the model is not, and what the Hub says about it when it was asked. */
+function notAvailableMessage(site: ModelReferenceSite, status: ReferenceStatus): string {
+  const resolution = status.resolution;
+  const written = site.reference?.kind === 'hub' ? site.reference.repoId : site.id;
+  const local = resolution.detail ?? `${site.id} is not available locally`;
+  const download = 'Download it to verify its lineage offline.';
+  const hub = hubRepoFactsOf(status);
+  if (hub) {
+    // Cached at another commit, or fingerprinted by the registry: that detail says more than "not here".
+    const here = resolution.kind === 'registry' || resolution.otherCachedCommits !== undefined ? local : `${written} is not on this machine`;
+    const renamed = hub.repoId.toLowerCase() !== written.toLowerCase() ? ` (as ${hub.repoId})` : '';
+    const fingerprinted = resolution.kind === 'registry' && resolution.commit === hub.commit ? ', the commit the registry fingerprinted' : '';
+    return `${here}; the Hub has it${renamed} at commit ${shortCommit(hub.commit)}${fingerprinted} (${describeHubFiles(hub)}). ${download}`;
+  }
+  const problem = hubProblemOf(status);
+  if (problem && isHubMissing(problem.problem)) {
+    return `${written} is not on this machine, and ${describeHubProblem(problem)}. Check the ${problem.problem === 'not-found' ? 'id' : 'revision'}.`;
+  }
+  if (problem) return `${local}; ${describeHubProblem(problem)}. ${download}`;
+  return `${local}. ${download}`;
 }

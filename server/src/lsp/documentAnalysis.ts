@@ -1,5 +1,6 @@
 // Turns one document into ReferenceStatus values: finds references, resolves them (one worker
-// job), then inspects and assesses each distinct model. Reports the resolved stage before the slow one.
+// job), then inspects and assesses each distinct model and asks the Hub about the models that are
+// not on this machine. Reports the resolved stage before the slow one.
 import * as path from 'node:path';
 import { isPinnedRevision } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
@@ -7,9 +8,10 @@ import { findReferences, documentKindOf, type ModelReferenceSite } from '../refe
 import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
 import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
 import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, type DeclaredClaim, type LineageContext } from './lineage';
+import type { HubLookups } from './hubLookups';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import type { RegistryEntryMeta } from '../core/registry';
-import type { LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
+import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
 import { isCancellation } from './scheduler';
 
 export interface AnalyzedReference {
@@ -52,7 +54,12 @@ export interface AnalysisContext extends LineageContext {
   stopAfterResolution?: boolean;
   /** Ids look-alike checks (LL008) compare against: the built-in list plus the registries' entries. */
   wellKnownIds?: readonly string[];
+  /** Hub metadata of models not on this machine, in the slow stage; undefined: no lookups. */
+  hub?: HubLookups;
 }
+
+/** A generated file can name hundreds of models: only the first few distinct ones are looked up. */
+const MAX_HUB_LOOKUPS_PER_DOCUMENT = 64;
 
 /** The static revision a site states: the `revision=` value, or the `@rev` / URL revision of the id. */
 export function statedRevision(site: ModelReferenceSite): string | undefined {
@@ -169,7 +176,22 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     ? assessEditedCard(claimant, [], context).then((lineage): UndeclaredCardBase => ({ model: claimant.facts, lineage, frontMatter: readCardFrontMatter(document.text) }))
     : undefined;
 
-  const finishing = Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
+  // One lookup per distinct id and revision; the Hub matches ids case-insensitively.
+  const hubLookups = new Map<string, Promise<HubFacts | undefined>>();
+  const hubFactsOf = ({ site, status }: AnalyzedReference): Promise<HubFacts | undefined> => {
+    const target = context.hub ? hubLookupTarget(site, status.resolution) : undefined;
+    if (!target) return Promise.resolve(undefined);
+    const key = `${target.repoId.toLowerCase()}@${target.revision ?? ''}`;
+    let facts = hubLookups.get(key);
+    if (!facts) {
+      if (hubLookups.size >= MAX_HUB_LOOKUPS_PER_DOCUMENT) return Promise.resolve(undefined);
+      facts = lookUpHubQuietly(context.hub!, target, context.signal);
+      hubLookups.set(key, facts);
+    }
+    return facts;
+  };
+
+  const finishReference = async (reference: AnalyzedReference): Promise<AnalyzedReference> => {
     const { site, status } = reference;
     if (!isInspectable(site, status.resolution)) {
       if (site.kind === 'base-model-claim' && claimant && !(claimant instanceof Error)) {
@@ -196,6 +218,11 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
       assessments.set(key, assessment);
     }
     return { ...reference, status: { ...withModel, lineage: await assessment } };
+  };
+  const finishing = Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
+    // Started together: the Hub answers while the models are fingerprinted.
+    const [finished, hub] = await Promise.all([finishReference(reference), hubFactsOf(reference)]);
+    return hub ? { ...finished, status: { ...finished.status, hub } } : finished;
   }));
   // Awaited together: a rejection of either must not go unhandled while the other runs.
   const [finished, cardBase] = await Promise.all([finishing, undeclaredCardBase]);
@@ -236,6 +263,28 @@ async function resolveThroughRegistry(inputs: ResolveInput[], resolutions: Resol
     if (entry.revision !== undefined) resolution.commit = entry.revision;
     if (previous.revisionAsked !== undefined) resolution.revisionAsked = previous.revisionAsked;
     resolutions[i] = resolution;
+  }
+}
+
+/**
+ * The repo a reference names when the Hub may tell something about it: a model or adapter named
+ * statically (id and revision), found neither in the workspace nor in the cache.
+ */
+function hubLookupTarget(site: ModelReferenceSite, resolution: Resolution): { repoId: string; revision: string | undefined } | undefined {
+  if (resolution.kind !== 'unavailable' && resolution.kind !== 'registry') return undefined;
+  if ((site.kind !== 'model' && site.kind !== 'adapter') || site.flags.dynamic || site.revision?.dynamic) return undefined;
+  const reference = site.reference;
+  if (reference?.kind !== 'hub' || reference.repoType !== 'model') return undefined;
+  return { repoId: reference.repoId, revision: statedRevision(site) };
+}
+
+/** A lookup that fails for any reason but cancellation leaves the reference without Hub facts. */
+async function lookUpHubQuietly(hub: HubLookups, target: { repoId: string; revision: string | undefined }, signal: AbortSignal | undefined): Promise<HubFacts | undefined> {
+  try {
+    return await hub.lookUp(target.repoId, target.revision, signal);
+  } catch (err) {
+    if (signal?.aborted) throw new JobCancelledError();
+    return undefined;
   }
 }
 

@@ -1,10 +1,11 @@
 // Hover on a model reference: verdict, best matches with p-values, declared vs verified lineage,
-// the resolved commit, format and files, findings, and a link that opens Compare. Pure.
+// the resolved commit, format and files, findings, what the Hub says about a model that is not on
+// this machine, and a link that opens Compare. Pure.
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
 import { subjectFacts } from './documentAnalysis';
-import { describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from './describe';
-import { ClientCommands, type CompareWithArguments, type LineageAssessment, type Position, type Range } from './protocol';
+import { describeHubFiles, describeHubProblem, describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from './describe';
+import { ClientCommands, type CompareWithArguments, type HubFacts, type ReferenceStatus, type Position, type Range } from './protocol';
 
 const MAX_FILES_LISTED = 8;
 const MAX_MATCHES_LISTED = 5;
@@ -19,7 +20,13 @@ export function referenceAt(analysis: DocumentAnalysis, position: Position): Ana
   return analysis.references.find((r) => containsPosition(r.site.range, position) || (r.site.revision !== undefined && containsPosition(r.site.revision.range, position)));
 }
 
-function headline(lineage: LineageAssessment): string {
+function headline(status: ReferenceStatus): string {
+  const lineage = status.lineage;
+  // An id known only to the registry: what the registry recorded, not a check of bytes on this machine.
+  if (status.resolution.kind === 'registry' && (lineage.status === 'verified' || lineage.status === 'unverified')) {
+    const best = lineage.matches[0];
+    return best ? `in the registry, which records it as ${describeMatch(best)}` : 'in the registry (a registered fingerprint; no related entry)';
+  }
   switch (lineage.status) {
     case 'verified':
       return lineage.matches[0] ? `verified: ${describeMatch(lineage.matches[0])}` : 'verified';
@@ -32,6 +39,30 @@ function headline(lineage: LineageAssessment): string {
     case 'not-applicable':
       return 'not fingerprinted';
   }
+}
+
+/**
+ * Untrusted text (everything the Hub sends) rendered as the characters it holds: every ASCII
+ * punctuation mark is backslash-escaped, so it makes no link, image, emphasis, code span or HTML.
+ */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[!-/:-@[-`{-~]/g, '\\$&');
+}
+
+/** The Hub's answer in a few lines: commit, files and formats, licence, gating, the card's declared bases. */
+export function hubMarkdown(hub: HubFacts): string[] {
+  if ('problem' in hub) return [`**Hub:** ${escapeMarkdown(describeHubProblem(hub))}`];
+  const details = [describeHubFiles(hub)];
+  if (hub.licence !== undefined) details.push(`licence ${hub.licence}`);
+  if (hub.gated !== undefined) details.push(`gated (${hub.gated} approval)`);
+  const branch = hub.revisionAsked === hub.commit ? '' : ` (the current commit of ${escapeMarkdown(hub.revisionAsked)})`;
+  const lines = [`**Hub:** ${escapeMarkdown(hub.repoId)} at \`${hub.commit}\`${branch} · ${escapeMarkdown(details.join(' · '))}`];
+  if (hub.weightFiles.length > 0) {
+    const more = hub.weightFiles.length > MAX_FILES_LISTED ? ', …' : '';
+    lines.push(`**Hub weight files:** ${hub.weightFiles.slice(0, MAX_FILES_LISTED).map(escapeMarkdown).join(', ')}${more}`);
+  }
+  if (hub.baseModels.length > 0) lines.push(`**Hub card base_model:** ${hub.baseModels.map(escapeMarkdown).join(', ')} (declared by the card, not verified)`);
+  return lines;
 }
 
 /** A `command:` URI: VS Code passes the JSON array as the command's arguments. */
@@ -53,7 +84,7 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
   const lines: string[] = [];
   const title = site.flags.implicitDefault ? `pipeline("${site.task ?? ''}") default model` : site.id || '(dynamic id)';
   lines.push(`**${title}** · ${site.kind === 'base-model-claim' ? 'declared base' : site.kind} · \`${site.loader}\``, '');
-  lines.push(`**Lineage:** ${headline(status.lineage)}`, '');
+  lines.push(`**Lineage:** ${headline(status)}`, '');
 
   const matches = status.lineage.matches.slice(0, MAX_MATCHES_LISTED);
   if (matches.length > 0) {
@@ -80,6 +111,7 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
   if (status.revision !== undefined) lines.push(`**Revision:** \`${status.revision}\`${status.pinned ? ' (pinned)' : ' (can move)'}`);
   if (resolution.detail !== undefined && resolution.kind !== 'hf-cache') lines.push(`*${resolution.detail}*`);
   lines.push('');
+  if (status.hub) lines.push(...hubMarkdown(status.hub), '');
 
   const model = status.model;
   if (model) {

@@ -1,6 +1,7 @@
 // The contract between the language server and its clients: custom request and notification names,
 // their payloads, diagnostic codes and command ids. Pure types and constants; the client imports it.
 import type { Comparison, Verdict } from '../core/compare/types';
+import type { HubLookupFailureReason } from '../core/hub/hubMetadata';
 
 /** Stable diagnostic codes; README.md "Diagnostics" documents each with an example and a fix. */
 export const DiagnosticCodes = {
@@ -174,7 +175,52 @@ export interface ReferenceStatus {
   /** For a `base_model` claim in a card: the model the card's folder holds, when it holds one. */
   claimant?: ModelFacts;
   lineage: LineageAssessment;
+  /** What the Hub says about a model reference that is not on this machine (absent offline). */
+  hub?: HubFacts;
 }
+
+/** Weight formats named by file extension in a Hub listing. */
+export type HubWeightFormat = 'safetensors' | 'gguf' | 'onnx' | 'pytorch pickle' | 'ggml' | 'tensorflow h5' | 'flax msgpack';
+
+/** The Hub's metadata of a repository, summarised. Every string came from the Hub: untrusted text. */
+export interface HubRepoFacts {
+  /** The endpoint asked (validated: no credentials, query or fragment). */
+  endpoint: string;
+  /** The id as the Hub spells it (a renamed repo gives its new id). */
+  repoId: string;
+  /** 40-hex commit `revisionAsked` points to on the Hub now. */
+  commit: string;
+  /** The revision looked up: the one the reference states, else 'main'. */
+  revisionAsked: string;
+  fileCount: number;
+  /** The listing was cut off: fileCount and formats are lower bounds. */
+  filesTruncated?: true;
+  /** At most MAX_HUB_WEIGHT_FILES names (paths in the repository). */
+  weightFiles: string[];
+  /** Formats of all weight files, safest first. */
+  formats: HubWeightFormat[];
+  licence?: string;
+  gated?: 'auto' | 'manual';
+  /** The card's `base_model`: declared by the repository's author, not verified. */
+  baseModels: string[];
+}
+
+/** Why there are no Hub facts: the lookup failed, or the endpoint setting is unusable. */
+export type HubProblem = HubLookupFailureReason | 'invalid-endpoint';
+
+export interface HubLookupProblem {
+  /** Absent when the endpoint setting itself is the problem. */
+  endpoint?: string;
+  problem: HubProblem;
+  /** One line naming repo, revision and endpoint; never a token. */
+  detail: string;
+}
+
+/** Tell the two apart with `'problem' in facts`. */
+export type HubFacts = HubRepoFacts | HubLookupProblem;
+
+/** A Hub summary lists at most this many weight file names. */
+export const MAX_HUB_WEIGHT_FILES = 20;
 
 // ---------------------------------------------------------------------------------------------
 // Custom requests and notifications.

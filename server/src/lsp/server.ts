@@ -25,6 +25,7 @@ import { computeCodeLenses } from './codeLens';
 import { computeDiagnostics } from './diagnostics';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from './documentAnalysis';
 import { computeHover, referenceAt } from './hover';
+import { HubLookups } from './hubLookups';
 import { assessLineage } from './lineage';
 import { LocalCacheOracle } from './localCacheOracle';
 import { WELL_KNOWN_MODEL_IDS } from './lookAlike';
@@ -93,6 +94,8 @@ const registryOracle = new RegistryOracle(engine, () => registrySources(settings
   // Another process (lineage db add) changed a registry: verdicts and look-alike ids may change.
   if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
 });
+/** Hub metadata of references not on this machine; reads the settings at each lookup (offline, endpoint). */
+const hubLookups = new HubLookups({ settings: () => settings });
 /** Every fingerprint is checked against the other cached models and the registries. */
 const oracle: LineageOracle = combineOracles([localCacheOracle, registryOracle]);
 /** LL008 compares ids against the built-in well-known list plus the registries' weight entries. */
@@ -144,7 +147,7 @@ function workspaceFolderOf(fsPath: string | undefined): string | undefined {
 }
 
 function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
-  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal };
+  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal, hub: hubLookups };
 }
 
 /** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
@@ -316,7 +319,8 @@ connection.onDidChangeConfiguration((change) => {
   void refreshSettings(pushed).then(async () => {
     const registriesMoved = JSON.stringify(registrySources(before)) !== JSON.stringify(registrySources(settings));
     const budgetChanged = before.fingerprint.maxBytesPerModel !== settings.fingerprint.maxBytesPerModel;
-    if (!registriesMoved && !budgetChanged) {
+    const hubChanged = before.offline !== settings.offline || before.hub.endpoint !== settings.hub.endpoint;
+    if (!registriesMoved && !budgetChanged && !hubChanged) {
       // Severities only: the analyses stand, the diagnostics are recomputed.
       for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
       return;

@@ -13,99 +13,11 @@ import {
   type HubLookupResult,
   type HubModelMetadata,
 } from '../../../server/src/core/hub';
+import { hubError, sendJson, startMockHub, type MockHub, type MockRepo } from '../../support/mockHub';
 
 const SHA_MAIN = 'a'.repeat(40);
 const SHA_PR = 'b'.repeat(40);
 const LFS_SHA = 'c'.repeat(64);
-
-interface TreeEntry {
-  type: string;
-  path: unknown;
-  size?: unknown;
-  oid?: string;
-  lfs?: { oid: string; size: number; pointerSize: number };
-}
-
-interface MockRepo {
-  /** Canonical id; requests match it case-insensitively, as on the Hub. */
-  id: string;
-  refs: Record<string, string>;
-  info?: Record<string, unknown>;
-  /** Tree entries per commit. */
-  trees: Record<string, TreeEntry[]>;
-  /** Tree listing answers 403 GatedRepo (download-level gating). */
-  treeGated?: boolean;
-  /** Answer 401 to everything (private repo, no token). */
-  privateRepo?: boolean;
-}
-
-type Override = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
-
-interface MockHub {
-  url: string;
-  requests: { method: string; path: string; authorization?: string }[];
-  /** Set per test: handles a request before the regular routes when it returns true. */
-  override?: Override;
-  pageSize: number;
-  close(): Promise<void>;
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-function hubError(res: http.ServerResponse, status: number, code: string): void {
-  sendJson(res, status, { error: `${code} (mock)` }, { 'x-error-code': code });
-}
-
-/** `/api/models/{id}/(revision|tree)/{rev}`; the id has at most one slash. */
-const MODEL_ROUTE = /^\/api\/models\/([^/]+(?:\/[^/]+)?)\/(revision|tree)\/(.+)$/;
-
-async function startMockHub(repos: MockRepo[]): Promise<MockHub> {
-  const hub: MockHub = { url: '', requests: [], pageSize: 2, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', hub.url);
-    hub.requests.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, authorization: req.headers.authorization });
-    if (hub.override?.(req, res, url)) return;
-    const match = MODEL_ROUTE.exec(url.pathname);
-    if (req.method !== 'GET' || !match) return hubError(res, 404, 'EntryNotFound');
-    const [, idText, route, revText] = match;
-    const repo = repos.find((r) => r.id.toLowerCase() === idText!.toLowerCase());
-    if (!repo) return hubError(res, 401, 'RepoNotFound'); // as the Hub does without a token
-    if (repo.privateRepo) return hubError(res, 401, 'RepoNotFound');
-    const revision = decodeURIComponent(revText!);
-    const commit = repo.refs[revision] ?? (Object.values(repo.refs).includes(revision) ? revision : undefined);
-    if (!commit) return hubError(res, 404, 'RevisionNotFound');
-
-    if (route === 'revision') {
-      // Like the Hub: with `expand`, only the expanded fields (plus the ids) come back.
-      const full: Record<string, unknown> = { _id: 'mock', id: repo.id, sha: commit, private: false, gated: false, ...repo.info };
-      const body: Record<string, unknown> = { _id: full['_id'], id: full['id'] };
-      for (const key of url.searchParams.getAll('expand')) if (key in full) body[key] = full[key];
-      return sendJson(res, 200, body);
-    }
-    if (repo.treeGated) return hubError(res, 403, 'GatedRepo');
-    assert.equal(url.searchParams.get('recursive'), 'true');
-    const entries = repo.trees[commit] ?? [];
-    const cursor = Number(url.searchParams.get('cursor') ?? '0');
-    const next = cursor + hub.pageSize;
-    const headers: Record<string, string> = {};
-    if (next < entries.length) {
-      const nextUrl = new URL(url.href);
-      nextUrl.searchParams.set('cursor', String(next));
-      headers['link'] = `<${nextUrl.href}>; rel="next"`;
-    }
-    return sendJson(res, 200, entries.slice(cursor, next), headers);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  hub.close = () => {
-    server.closeAllConnections();
-    return new Promise((resolve) => server.close(() => resolve()));
-  };
-  return hub;
-}
 
 function expectOk(result: HubLookupResult): HubModelMetadata {
   if (!result.ok) assert.fail(`expected metadata, got ${result.reason}: ${result.detail}`);
@@ -200,6 +112,7 @@ describe('hub: metadata lookup against a mock Hub', function () {
   beforeEach(() => {
     hub.requests.length = 0;
     hub.override = undefined;
+    hub.refusedTokens.clear();
     hub.pageSize = 2;
     options = { endpoint: `${hub.url}/`, timeoutMs: 5_000 };
   });
@@ -230,6 +143,7 @@ describe('hub: metadata lookup against a mock Hub', function () {
     assert.match(paths[0]!, /^\/api\/models\/org\/model-a\/revision\/main\?.*expand=sha.*expand=cardData/);
     // The listing is taken at the resolved commit and follows the Link header (4 entries, pages of 2).
     assert.deepEqual(paths.slice(1).map((p) => p.split('?')[0]), [`/api/models/Org/Model-A/tree/${SHA_MAIN}`, `/api/models/Org/Model-A/tree/${SHA_MAIN}`]);
+    assert.ok(paths.slice(1).every((p) => new URLSearchParams(p.split('?')[1]).get('recursive') === 'true'), 'the listing is recursive');
     assert.ok(hub.requests.every((r) => r.authorization === 'Bearer hf_test'), 'the token goes to the endpoint');
   });
 
@@ -269,14 +183,24 @@ describe('hub: metadata lookup against a mock Hub', function () {
     assert.deepEqual(metadata.files, [{ path: 'vocab.json', sizeBytes: 5 }]);
   });
 
-  it('maps 404 to not-found (repo or revision) and 401 to unauthorized, naming repo and endpoint', async () => {
-    hub.override = (_req, res, url) => (url.pathname.includes('/org/missing/') ? (hubError(res, 404, 'RepoNotFound'), true) : false);
+  it('maps RepoNotFound (401 without a token, 404 with one) to not-found, naming repo and endpoint', async () => {
     const missing = expectFailure(await lookUpHubModel('org/missing', undefined, options), 'not-found');
     assert.ok(missing.includes('org/missing') && missing.includes(hub.url), missing);
+    assert.match(missing, /or private: set HF_TOKEN \(HTTP 401\)/);
     assert.ok(!missing.includes('\n'), 'one line');
-    assert.match(expectFailure(await lookUpHubModel('org/model-a', 'no-such-branch', options), 'not-found'), /revision not found/);
-    const denied = expectFailure(await lookUpHubModel('org/private', undefined, { ...options, accessToken: 'hf_secret_token' }), 'unauthorized');
-    assert.ok(!denied.includes('hf_secret_token'), 'the token is never in a detail');
+    const hidden = expectFailure(await lookUpHubModel('org/private', undefined, { ...options, accessToken: 'hf_secret_token' }), 'not-found');
+    assert.match(hidden, /repo not found \(HTTP 404\)/);
+    assert.ok(!hidden.includes('hf_secret_token'), 'the token is never in a detail');
+    hub.override = (_req, res) => (hubError(res, 404, 'EntryNotFound'), true);
+    expectFailure(await lookUpHubModel('org/model-a', undefined, options), 'not-found');
+  });
+
+  it('maps RevisionNotFound to revision-not-found and a refused token to unauthorized', async () => {
+    assert.match(expectFailure(await lookUpHubModel('org/model-a', 'no-such-branch', options), 'revision-not-found'), /revision not found/);
+    hub.refusedTokens.add('hf_revoked_token');
+    const denied = expectFailure(await lookUpHubModel('org/model-a', undefined, { ...options, accessToken: 'hf_revoked_token' }), 'unauthorized');
+    assert.match(denied, /the token was refused/);
+    assert.ok(!denied.includes('hf_revoked_token'), 'the token is never in a detail');
   });
 
   it('reports a gated repo: metadata with gated when the files are listed, gated when the listing is refused', async () => {

@@ -47,7 +47,9 @@ export interface HubModelMetadata {
 }
 
 export type HubLookupFailureReason =
+  /** The Hub does not know the repo, or the caller may not see it (it answers both alike). */
   | 'not-found'
+  | 'revision-not-found'
   | 'unauthorized'
   | 'gated'
   | 'offline'
@@ -329,13 +331,15 @@ function classifyHttpError(httpError: { status: number; errorCode: string | null
   if (errorCode === 'GatedRepo') {
     return failure('gated', `${where}: the repo is gated; accept its conditions on the Hub${session.accessToken ? ' with this token\'s account' : ' and set HF_TOKEN'}`);
   }
-  if (status === 404) {
-    const what = errorCode === 'RevisionNotFound' ? 'revision not found' : 'repo not found';
-    return failure('not-found', `${where}: ${what} (HTTP 404)`);
+  if (errorCode === 'RevisionNotFound') return failure('revision-not-found', `${where}: revision not found (HTTP ${status})`);
+  // Without a token the Hub answers 401 RepoNotFound for a missing and a private repo alike (with a
+  // token, 404): huggingface_hub reads both as "repository not found", and so do we.
+  if (errorCode === 'RepoNotFound' || status === 404) {
+    const hint = status === 401 && !session.accessToken ? ', or private: set HF_TOKEN' : '';
+    return failure('not-found', `${where}: repo not found${hint} (HTTP ${status})`);
   }
   if (status === 401 || status === 403) {
-    // The Hub answers 401 for a missing repo and for a private one alike when no token is sent.
-    const hint = session.accessToken ? 'the token was refused or lacks access' : 'private, gated or missing; set HF_TOKEN';
+    const hint = session.accessToken ? 'the token was refused or lacks access' : 'private or gated; set HF_TOKEN';
     return failure('unauthorized', `${where}: ${hint} (HTTP ${status})`);
   }
   return failure('http-error', `${where}: HTTP ${status}${errorCode ? ` (${sanitizeText(errorCode) ?? 'error'})` : ''}`);

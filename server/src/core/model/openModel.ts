@@ -16,6 +16,7 @@ import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, t
 import { collectDeclaredLineage, type DeclaredLineage } from './declared';
 import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
 import { parseModelReference } from './reference';
+import { PICKLE_EXTENSIONS } from './weightExtensions';
 
 export type FileRole = 'weights' | 'tokenizer' | 'config' | 'card' | 'adapter' | 'other';
 
@@ -64,7 +65,6 @@ export interface OpenModelOptions {
 }
 
 const TOKENIZER_FILES = new Set(['tokenizer.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json']);
-const PICKLE_EXTENSIONS = new Set(['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle', '.jit']);
 
 export async function openModel(target: string, options: OpenModelOptions = {}): Promise<OpenedModel> {
   const location = await resolveLocation(target, options);

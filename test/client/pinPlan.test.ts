@@ -1,0 +1,32 @@
+// Which references "Pin All Revisions" touches: checked commits only (cache, registry), never the
+// Hub's moving branch head, never pinned references, claims or datasets.
+import * as assert from 'node:assert/strict';
+import { pinTargetsByDocument } from '../../client/src/commands/pinPlan';
+import { referenceStatus } from './referenceStatus';
+
+const CACHED = '1111111111111111111111111111111111111111';
+const REGISTERED = '2222222222222222222222222222222222222222';
+const HUB_HEAD = '3333333333333333333333333333333333333333';
+
+describe('client: Pin All Revisions plan', () => {
+  it('pins cached and registered commits, grouped by document, and leaves Hub heads to the quick fix', () => {
+    const plan = pinTargetsByDocument([
+      referenceStatus({ id: 'org/cached' }),
+      referenceStatus({ id: 'org/registered', uri: 'file:///ws/train.yml', resolution: { kind: 'registry', repoId: 'org/registered', commit: REGISTERED } }),
+      referenceStatus({
+        id: 'org/remote',
+        resolution: { kind: 'unavailable', repoId: 'org/remote' },
+        hub: { endpoint: 'https://huggingface.co', repoId: 'org/remote', commit: HUB_HEAD, revisionAsked: 'main', fileCount: 3, weightFiles: ['model.safetensors'], formats: ['safetensors'], baseModels: [] },
+      }),
+      referenceStatus({ id: 'org/pinned', pinned: true }),
+      referenceStatus({ id: 'org/data', kind: 'dataset' }),
+    ]);
+    assert.deepEqual(
+      [...plan].map(([uri, targets]) => [uri, targets.map((t) => `${t.reference.id}@${t.commit}`)]),
+      [
+        ['file:///ws/app.py', [`org/cached@${CACHED}`]],
+        ['file:///ws/train.yml', [`org/registered@${REGISTERED}`]],
+      ],
+    );
+  });
+});
