@@ -2,7 +2,7 @@
 // never the first side twice, and turns typed text into a target.
 import * as assert from 'node:assert/strict';
 import { buildCandidateItems, typedCandidate } from '../../client/src/pickers/compareCandidates';
-import { repoIdFromCacheFolder } from '../../client/src/pickers/hfCacheListing';
+import { repoIdFromCacheFolder } from '../../server/src/core/model/hfCache';
 import { referenceStatus } from './referenceStatus';
 
 describe('client compare picker candidates', () => {

@@ -8,8 +8,10 @@ import type { CodeAction, Diagnostic, Range, TextEdit } from 'vscode-languageser
 import type { Comparison } from '../../server/src/core/compare/types';
 import {
   CompareRequestName,
+  ListCachedModelsRequestName,
   ListReferencesRequestName,
   ScanRequestName,
+  type ListCachedModelsResult,
   type ListReferencesResult,
   type ScanResult,
 } from '../../server/src/lsp/protocol';
@@ -301,6 +303,12 @@ describe('language server over stdio (dist/server.js)', function () {
     const published = client.diagnostics.get(uri)!;
     assert.equal(published.version, 3);
     assert.deepEqual(codesOnLine(published.diagnostics, 12), ['LL003', 'LL009']);
+  });
+
+  it('lists the cached models that hold weights for pickers (lineage/listCachedModels)', async () => {
+    const { models } = await client.connection.sendRequest<ListCachedModelsResult>(ListCachedModelsRequestName);
+    assert.deepEqual(models.map((m) => m.repoId).sort(), ['acme/evil-pickle', 'acme/pickle-gpt2', 'acme/stories-gguf', 'acme/tampered-gpt2', 'acme/tiny-gpt2-medical', 'sshleifer/tiny-gpt2']);
+    assert.equal(models.find((m) => m.repoId === 'sshleifer/tiny-gpt2')?.commit, COMMITS.base);
   });
 
   it('applies severity settings and the workspace .lineage.yaml policy', async () => {

@@ -1,12 +1,11 @@
 // Turns what a command was invoked on (hover link, code lens, Explorer item, Models view node, editor
 // cursor, nothing) into a compare target, and asks the user for one when there is none.
 import * as vscode from 'vscode';
-import type { CompareTarget, CompareWithArguments } from '../../../server/src/lsp/protocol';
+import { ListCachedModelsRequestName, type CompareTarget, type CompareWithArguments, type ListCachedModelsResult } from '../../../server/src/lsp/protocol';
 import { WEIGHT_FILE_EXTENSIONS } from '../constants';
 import type { ModelsNode } from '../models/modelsView';
-import { listCachedModelIds } from '../pickers/hfCacheListing';
 import { buildCandidateItems, referenceTarget, typedCandidate, type CandidateItem } from '../pickers/compareCandidates';
-import type { LineageServices } from '../services';
+import { errorText, type LineageServices } from '../services';
 
 export interface ResolvedTarget {
   target: CompareTarget;
@@ -85,7 +84,13 @@ function pickItems(candidates: readonly CandidateItem[]): PickItem[] {
 /** Quick pick over references, cached models, folders, files and typed ids; undefined when dismissed. */
 export async function pickModel(services: LineageServices, title: string, options: { suggested?: string; exclude?: string } = {}): Promise<ResolvedTarget | undefined> {
   if (services.inventory.references.length === 0) await services.inventory.refresh();
-  const sources = { references: services.inventory.references, cachedModelIds: await listCachedModelIds(), ...options };
+  // The server lists the cache: it knows where the cache is (the environment it was started with).
+  const cached = await services.client.sendRequest<ListCachedModelsResult>(ListCachedModelsRequestName).catch((err: unknown) => {
+    services.output.appendLine(`listing the Hugging Face cache failed: ${errorText(err)}`);
+    return { models: [] };
+  });
+  const cachedModelIds = [...new Set(cached.models.map((m) => m.repoId))].sort((a, b) => a.localeCompare(b));
+  const sources = { references: services.inventory.references, cachedModelIds, ...options };
   const fixed = buildCandidateItems(sources);
   const quickPick = vscode.window.createQuickPick<PickItem>();
   quickPick.title = title;

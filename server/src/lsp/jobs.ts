@@ -11,7 +11,7 @@ import { errorMessage } from '../core/errors';
 import { extractFingerprint } from '../core/fingerprint/extract';
 import { EXTRACTOR_VERSION, type Fingerprint } from '../core/fingerprint/types';
 import { isPathInside } from '../core/model/config';
-import { findCachedRepo, type CachedSnapshot } from '../core/model/hfCache';
+import { findCachedRepo, repoIdFromCacheFolder, type CachedSnapshot } from '../core/model/hfCache';
 import { openModel } from '../core/model/openModel';
 import type { ModelReference } from '../core/model/reference';
 import { summarizeModel } from '../core/model/summary';
@@ -359,8 +359,8 @@ export async function listCachedModels(job: ListCachedModelsJob): Promise<Resolu
     const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (found.length >= job.maxModels) return found;
-      if (!entry.name.startsWith('models--')) continue;
-      const repoId = entry.name.slice('models--'.length).split('--').join('/');
+      const repoId = repoIdFromCacheFolder(entry.name);
+      if (repoId === undefined) continue;
       if (seen.has(repoId.toLowerCase())) continue;
       seen.add(repoId.toLowerCase());
       const snapshot = await findCachedRepo(repoId, { cacheRoots: [root] }).catch(() => undefined);

@@ -258,6 +258,12 @@ export interface ListReferencesResult {
   truncated: boolean;
 }
 
+/** Models of the local Hugging Face cache that hold weights (for pickers), each at its main or only snapshot. */
+export const ListCachedModelsRequestName = 'lineage/listCachedModels';
+export interface ListCachedModelsResult {
+  models: Array<{ repoId: string; commit?: string; path?: string }>;
+}
+
 /** One registry file the server consults (the user's registry first, then the shipped reference database). */
 export interface RegistryDescription {
   path: string;

@@ -9,6 +9,7 @@ import {
   CodeActionKind,
   createConnection,
   ProposedFeatures,
+  RequestType0,
   TextDocuments,
   TextDocumentSyncKind,
   type InitializeParams,
@@ -35,6 +36,7 @@ import {
   CompareRequestName,
   DocumentAnalyzedNotificationName,
   AddToRegistryRequestName,
+  ListCachedModelsRequestName,
   ListReferencesRequestName,
   RegistryChangedNotificationName,
   RegistryInfoRequestName,
@@ -46,6 +48,7 @@ import {
   type DocumentAnalyzedParams,
   type LineageSettings,
   type ListReferencesParams,
+  type ListCachedModelsResult,
   type ListReferencesResult,
   type AddToRegistryParams,
   type AddToRegistryResult,
@@ -421,6 +424,17 @@ connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise
   const inspected = await engine.inspect(resolution, controller.signal);
   const lineage = await assessLineage(inspected, resolution.repoId, [], analysisContext(controller.signal));
   return { target, model: inspected.facts, lineage };
+});
+
+/** A picker lists at most this many cached models; a cache with thousands is a mirror, not a workbench. */
+const MAX_PICKER_CACHED_MODELS = 500;
+
+// Sent without params: a RequestType0 hands the handler the token first.
+connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedModelsRequestName), async (token): Promise<ListCachedModelsResult> => {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  const found = await engine.listCachedModels(MAX_PICKER_CACHED_MODELS, controller.signal);
+  return { models: found.filter((r) => r.repoId !== undefined).map((r) => ({ repoId: r.repoId!, ...(r.commit === undefined ? {} : { commit: r.commit }), ...(r.path === undefined ? {} : { path: r.path }) })) };
 });
 
 connection.onRequest(RegistryInfoRequestName, async (): Promise<RegistryInfoResult> => registryOracle.info());

@@ -120,6 +120,13 @@ function expandUserAndVars(value: string, env: NodeJS.ProcessEnv, home: string):
   return withVars;
 }
 
+/** `models--org--name` -> `org/name`; undefined for datasets, spaces and anything else in a cache root. */
+export function repoIdFromCacheFolder(folderName: string): string | undefined {
+  if (!folderName.startsWith('models--')) return undefined;
+  const parts = folderName.slice('models--'.length).split('--');
+  return parts.every((p) => p.length > 0) ? parts.join('/') : undefined;
+}
+
 /** `models--org--name` for ('org/name', 'model'); the cache keeps the casing of the id used to download. */
 export function repoFolderName(repoId: string, repoType: RepoType = 'model'): string {
   return `${REPO_TYPE_PLURAL[repoType]}--${repoId.split('/').join('--')}`;
