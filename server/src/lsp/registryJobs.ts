@@ -51,6 +51,8 @@ export interface RegistryInfoJob {
   registries: RegistrySource[];
   /** Ids wanted in full (resolution of references by id); matched case-insensitively. */
   lookUp: string[];
+  /** Also list the weight entries' ids (look-alike checks); lookups of a few ids leave it off. */
+  listWeightIds: boolean;
 }
 
 export interface RegistryInfoOutput {
@@ -211,10 +213,13 @@ export async function registryInfo(job: RegistryInfoJob): Promise<RegistryInfoOu
     }
     const byId = idIndex(entry);
     registries.push({ path: source.path, role: source.role, entries: byId.size, exists: true });
-    for (const [lower, meta] of byId) {
-      if (meta.kind === 'weights' && weightIds.length < MAX_LISTED_IDS) weightIds.push(meta.id);
+    if (job.listWeightIds) {
+      for (const meta of byId.values()) if (meta.kind === 'weights' && weightIds.length < MAX_LISTED_IDS) weightIds.push(meta.id);
+    }
+    for (const lower of wanted) {
+      const meta = byId.get(lower);
       // The first registry listed wins: the user's own entry over the shipped one.
-      if (wanted.has(lower) && found[lower] === undefined) found[lower] = meta;
+      if (meta && found[lower] === undefined) found[lower] = meta;
     }
   }
   return { registries, weightIds, found };

@@ -64,7 +64,7 @@ export class RegistryOracle implements LineageOracle {
     if (!this.snapshot || now - this.snapshotAt > INFO_TTL_MS) {
       const previous = this.snapshot;
       this.snapshotAt = now;
-      const next = this.engine.registryInfo({ registries: this.sources(), lookUp: [] }).then((out): RegistrySnapshot => {
+      const next = this.engine.registryInfo({ registries: this.sources(), lookUp: [], listWeightIds: true }).then((out): RegistrySnapshot => {
         const info: RegistryInfoResult = { registries: out.registries, entries: out.registries.reduce((sum, r) => sum + r.entries, 0) };
         return { at: now, info, weightIds: Object.freeze(out.weightIds) };
       });
@@ -101,7 +101,7 @@ export class RegistryOracle implements LineageOracle {
   /** Registry entries for these ids (case-insensitive), keyed by the lowercased id. */
   async lookUp(ids: string[], signal?: AbortSignal): Promise<Record<string, RegistryEntryMeta>> {
     if (ids.length === 0) return {};
-    return (await this.engine.registryInfo({ registries: this.sources(), lookUp: ids }, signal)).found;
+    return (await this.engine.registryInfo({ registries: this.sources(), lookUp: ids, listWeightIds: false }, signal)).found;
   }
 
   async scan(fingerprint: Fingerprint, options: ScanRequestOptions = {}): Promise<OracleScan> {
