@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind,
+  type CancellationToken,
   createConnection,
   ProposedFeatures,
   RequestType0,
@@ -377,6 +378,13 @@ connection.onExecuteCommand((params) => {
 // ---------------------------------------------------------------------------------------------
 // Custom requests (names and payloads in protocol.ts).
 
+/** An AbortController that aborts when the client cancels the request (engine calls take signals). */
+function abortControllerFor(token: CancellationToken): AbortController {
+  const controller = new AbortController();
+  token.onCancellationRequested(() => controller.abort());
+  return controller;
+}
+
 /** Turns a compare target into something openModel accepts: a path, `org/name@commit`, or the text given. */
 async function targetText(target: CompareTarget): Promise<string> {
   if ('reference' in target) {
@@ -396,8 +404,7 @@ async function targetText(target: CompareTarget): Promise<string> {
 }
 
 connection.onRequest(CompareRequestName, async (params: CompareParams, token): Promise<CompareResult> => {
-  const controller = new AbortController();
-  token.onCancellationRequested(() => controller.abort());
+  const controller = abortControllerFor(token);
   const [a, b] = await Promise.all([targetText(params.a), targetText(params.b)]);
   return engine.compareTargets(a, b, controller.signal);
 });
@@ -417,8 +424,7 @@ async function resolveTarget(target: string, signal: AbortSignal): Promise<Resol
 }
 
 connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise<ScanResult> => {
-  const controller = new AbortController();
-  token.onCancellationRequested(() => controller.abort());
+  const controller = abortControllerFor(token);
   const target = await targetText(params.target);
   const resolution = await resolveTarget(target, controller.signal);
   const inspected = await engine.inspect(resolution, controller.signal);
@@ -431,8 +437,7 @@ const MAX_PICKER_CACHED_MODELS = 500;
 
 // Sent without params: a RequestType0 hands the handler the token first.
 connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedModelsRequestName), async (token): Promise<ListCachedModelsResult> => {
-  const controller = new AbortController();
-  token.onCancellationRequested(() => controller.abort());
+  const controller = abortControllerFor(token);
   const found = await engine.listCachedModels(MAX_PICKER_CACHED_MODELS, controller.signal);
   return { models: found.filter((r) => r.repoId !== undefined).map((r) => ({ repoId: r.repoId!, ...(r.commit === undefined ? {} : { commit: r.commit }), ...(r.path === undefined ? {} : { path: r.path }) })) };
 });
@@ -440,8 +445,7 @@ connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedMo
 connection.onRequest(RegistryInfoRequestName, async (): Promise<RegistryInfoResult> => registryOracle.info());
 
 connection.onRequest(AddToRegistryRequestName, async (params: AddToRegistryParams, token): Promise<AddToRegistryResult> => {
-  const controller = new AbortController();
-  token.onCancellationRequested(() => controller.abort());
+  const controller = abortControllerFor(token);
   const target = await targetText(params.target);
   const resolution = await resolveTarget(target, controller.signal);
   const inspected = await engine.inspect(resolution, controller.signal);
@@ -460,8 +464,7 @@ connection.onRequest(AddToRegistryRequestName, async (params: AddToRegistryParam
 });
 
 connection.onRequest(ListReferencesRequestName, async (params: ListReferencesParams | undefined, token): Promise<ListReferencesResult> => {
-  const controller = new AbortController();
-  token.onCancellationRequested(() => controller.abort());
+  const controller = abortControllerFor(token);
   const wait = params?.waitForLineage === true;
   const { uris, truncated } = params?.uris ? { uris: params.uris, truncated: false } : await workspaceDocumentUris();
   const references: ReferenceStatus[] = [];
