@@ -13,6 +13,7 @@ export const Commands = {
   scanModel: 'lineage.scanModel',
   fingerprintFolder: 'lineage.fingerprintFolder',
   addToRegistry: 'lineage.addToRegistry',
+  setHubToken: 'lineage.setHubToken',
   pinAllRevisions: 'lineage.pinAllRevisions',
   exportBom: 'lineage.exportBom',
   showInventory: 'lineage.showInventory',

@@ -18,6 +18,7 @@ import { fingerprintFolder } from './commands/fingerprint';
 import { exportBom } from './commands/bom';
 import { compareWith, scanModel } from './commands/compare';
 import { showInventory, showReference } from './commands/navigation';
+import { sendStoredHubToken, setHubToken, watchHubToken } from './commands/hubToken';
 import { pinAllRevisions } from './commands/pin';
 import { addToRegistry } from './commands/registry';
 import { Commands, MODELS_VIEW_ID, type CommandId } from './constants';
@@ -65,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     [Commands.scanModel]: (arg) => scanModel(shared, arg),
     [Commands.fingerprintFolder]: (folder, destination) => fingerprintFolder(shared, folder, destination),
     [Commands.addToRegistry]: (arg, entryId) => addToRegistry(shared, arg, entryId),
+    [Commands.setHubToken]: (arg) => setHubToken(shared, arg),
     [Commands.pinAllRevisions]: () => pinAllRevisions(shared),
     [Commands.exportBom]: (destination) => exportBom(shared, destination),
     [Commands.showInventory]: () => showInventory(),
@@ -103,7 +105,9 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
           scheduleInventoryRefresh();
         }),
         client.onNotification(RegistryChangedNotificationName, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
+        watchHubToken(context, client),
       );
+      void sendStoredHubToken(context, client).catch((err: unknown) => output.appendLine(`Hugging Face token not sent: ${errorText(err)}`));
       void inventory.refresh();
       void client.sendRequest<RegistryInfoResult>(RegistryInfoRequestName).then(
         (info) => {

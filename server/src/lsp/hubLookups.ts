@@ -31,6 +31,8 @@ export interface HubLookupsOptions {
   env?: NodeJS.ProcessEnv;
   /** Default os.homedir(). */
   homeDirectory?: string;
+  /** A token the editor keeps in its secret storage; it wins over the environment and the token file. */
+  editorToken?: () => string | undefined;
   /** Default HUB_LOOKUP_TIMEOUT_MS. */
   timeoutMs?: number;
   /** Default MAX_CACHED_LOOKUPS. */
@@ -62,6 +64,13 @@ export class HubLookups {
   constructor(private readonly options: HubLookupsOptions) {
     this.env = options.env ?? process.env;
     this.now = options.now ?? Date.now;
+  }
+
+  /** Forgets every answer (a new token may open private or gated repositories). */
+  forget(): void {
+    for (const entry of this.entries.values()) if ('pending' in entry) entry.pending.controller.abort();
+    this.entries.clear();
+    this.unreachable.clear();
   }
 
   /** Not when the user or the environment asked to stay offline. */
@@ -126,7 +135,7 @@ export class HubLookups {
       if (down !== undefined && down.until > this.now()) {
         return { endpoint, problem: down.reason, detail: `${repoId}@${revision ?? 'main'} on ${endpoint}: not asked, the endpoint did not answer a moment ago` };
       }
-      const accessToken = await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir());
+      const accessToken = this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
       if (accessToken !== undefined) options.accessToken = accessToken;
       const result = await lookUpHubModel(repoId, revision, options);
       if (result.ok) {

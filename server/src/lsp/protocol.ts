@@ -304,6 +304,15 @@ export interface AddToRegistryResult {
 export const RegistryChangedNotificationName = 'lineage/registryChanged';
 export type RegistryChangedParams = RegistryInfoResult;
 
+/**
+ * The Hugging Face token the user stored in the editor's secret storage (none: cleared). It wins over
+ * HF_TOKEN and the token file, is sent only to the Hub endpoint and is never logged.
+ */
+export const HubTokenNotificationName = 'lineage/hubToken';
+export interface HubTokenParams {
+  token?: string;
+}
+
 /** Sent when a document's analysis (including fingerprints) finished for a version. */
 export const DocumentAnalyzedNotificationName = 'lineage/documentAnalyzed';
 export interface DocumentAnalyzedParams {

@@ -36,6 +36,7 @@ import { PolicyStore, type LineagePolicy } from './policy';
 import {
   CompareRequestName,
   DocumentAnalyzedNotificationName,
+  HubTokenNotificationName,
   AddToRegistryRequestName,
   ListCachedModelsRequestName,
   ListReferencesRequestName,
@@ -47,6 +48,7 @@ import {
   type CompareResult,
   type CompareTarget,
   type DocumentAnalyzedParams,
+  type HubTokenParams,
   type LineageSettings,
   type ListReferencesParams,
   type ListCachedModelsResult,
@@ -99,7 +101,9 @@ const registryOracle = new RegistryOracle(engine, () => registrySources(settings
   if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
 });
 /** Hub metadata of references not on this machine; reads the settings at each lookup (offline, endpoint). */
-const hubLookups = new HubLookups({ settings: () => settings });
+/** Set by the client from VS Code's secret storage (lineage/hubToken). */
+let editorHubToken: string | undefined;
+const hubLookups = new HubLookups({ settings: () => settings, editorToken: () => editorHubToken });
 /** Every fingerprint is checked against the other cached models and the registries. */
 const oracle: LineageOracle = combineOracles([localCacheOracle, registryOracle]);
 /** LL008 compares ids against the built-in well-known list plus the registries' weight entries. */
@@ -440,6 +444,17 @@ connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedMo
   const controller = abortControllerFor(token);
   const found = await engine.listCachedModels(MAX_PICKER_CACHED_MODELS, controller.signal);
   return { models: found.filter((r) => r.repoId !== undefined).map((r) => ({ repoId: r.repoId!, ...(r.commit === undefined ? {} : { commit: r.commit }), ...(r.path === undefined ? {} : { path: r.path }) })) };
+});
+
+/** Tokens are short printable strings; anything else is not a token and is ignored. */
+const HUB_TOKEN_SHAPE = /^[\x21-\x7e]{1,512}$/;
+
+connection.onNotification(HubTokenNotificationName, (params: HubTokenParams | undefined) => {
+  const token = typeof params?.token === 'string' && HUB_TOKEN_SHAPE.test(params.token) ? params.token : undefined;
+  if (token === editorHubToken) return;
+  editorHubToken = token;
+  hubLookups.forget();
+  reanalyzeAll();
 });
 
 connection.onRequest(RegistryInfoRequestName, async (): Promise<RegistryInfoResult> => registryOracle.info());

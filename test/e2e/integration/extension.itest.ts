@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { Comparison } from '../../../server/src/core/compare/types';
 import { RegistryInfoRequestName, type AddToRegistryResult, type RegistryInfoResult, type ScanResult, type ShowReferenceArguments } from '../../../server/src/lsp/protocol';
 import type { CycloneDxBom } from '../../../client/src/bom/cycloneDx';
+import type { HubTokenOutcome } from '../../../client/src/commands/hubToken';
 import type { PinOutcome } from '../../../client/src/commands/pin';
 import { Commands, EXTENSION_ID } from '../../../client/src/constants';
 import type { LineageApi } from '../../../client/src/extension';
@@ -117,6 +118,12 @@ describe('Lineage Lens in the VS Code extension host', function () {
     assert.equal(added.registrySize, before.entries + 1);
     assert.ok(existsSync(added.registryPath), 'the user registry file was written');
     await until('the status bar with the new registry size', () => (api.statusText().endsWith(`· ${added.registrySize} known`) && api.statusTooltip().includes(`Registry: ${added.registrySize} known`) ? true : undefined));
+  });
+
+  it('runs Set Hugging Face Token…: stored in secret storage, then removed', async () => {
+    assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, 'hf_itest_token'), 'stored');
+    assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, 'not a token'), 'invalid');
+    assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, ''), 'removed');
   });
 
   it('runs Export AI Bill of Materials and writes a CycloneDX 1.6 ML-BOM', async () => {
