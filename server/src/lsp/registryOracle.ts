@@ -6,7 +6,7 @@ import type { Fingerprint } from '../core/fingerprint/types';
 import { embeddedRegistryPath, lineageCacheFolder, type RegistryEntryMeta } from '../core/registry';
 import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanRequestOptions } from './oracle';
 import type { LineageSettings, RegistryInfoResult } from './protocol';
-import type { RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from './registryJobs';
+import type { RegistryAddJob, RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from './registryJobs';
 import { SharedWork, type ModelEngine } from './scheduler';
 
 /** Registry files are listed again after this long, so `lineage db add` from a terminal shows up. */
@@ -126,7 +126,7 @@ export class RegistryOracle implements LineageOracle {
   async add(fingerprint: Fingerprint, entry: { id?: string; revision?: string }, signal?: AbortSignal): Promise<RegistryAddOutput> {
     const user = this.sources().find((s) => s.role === 'user');
     if (!user) throw new Error('no user registry is configured (lineage.registry.path)');
-    const job: Parameters<ModelEngine['addToRegistry']>[0] = { registry: user, fingerprint };
+    const job: RegistryAddJob = { registry: user, fingerprint };
     if (entry.id !== undefined) job.id = entry.id;
     if (entry.revision !== undefined) job.revision = entry.revision;
     const added = await this.engine.addToRegistry(job, signal);
