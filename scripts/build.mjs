@@ -23,7 +23,7 @@ const entries = [
   { entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['server/src/lsp/server.ts'], outfile: 'dist/server.js' },
   // Worker threads load their own file: fingerprinting runs there, off the server's message loop.
-  { entryPoints: ['server/src/lsp/worker.ts'], outfile: 'dist/worker.js' },
+  { entryPoints: ['server/src/lsp/workers/worker.ts'], outfile: 'dist/worker.js' },
   { entryPoints: ['client/src/extension.ts'], outfile: 'dist/client.js', external: ['vscode'] },
 ];
 

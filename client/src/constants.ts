@@ -1,6 +1,6 @@
 // Identifiers the extension shares with its manifest (package.json "contributes"): command ids,
 // view ids and the settings section. test/client/manifest.test.ts keeps both sides in step.
-import { ClientCommands } from '../../server/src/lsp/protocol';
+import { ClientCommands } from '../../server/src/protocol';
 
 /** Client id and settings prefix: `new LanguageClient('lineage', …)` is what makes `lineage.trace.server` work. */
 export const CLIENT_ID = 'lineage';

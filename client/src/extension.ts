@@ -5,15 +5,15 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import type { Comparison } from '../../server/src/core/compare/types';
+import type { Comparison } from '../../server/src/protocol';
 import {
-  DocumentAnalyzedNotificationName,
-  RegistryChangedNotificationName,
-  RegistryInfoRequestName,
+  DocumentAnalyzedNotification,
+  RegistryChangedNotification,
+  RegistryInfoRequest,
   type DocumentAnalyzedParams,
   type RegistryChangedParams,
   type RegistryInfoResult,
-} from '../../server/src/lsp/protocol';
+} from '../../server/src/protocol';
 import { fingerprintFolder } from './commands/fingerprint';
 import { exportBom } from './commands/bom';
 import { compareWith, scanModel } from './commands/compare';
@@ -100,16 +100,16 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
   const ready = client.start().then(
     () => {
       context.subscriptions.push(
-        client.onNotification(DocumentAnalyzedNotificationName, (params: DocumentAnalyzedParams) => {
+        client.onNotification(DocumentAnalyzedNotification, (params: DocumentAnalyzedParams) => {
           statusBar.workFinished(params.uri);
           scheduleInventoryRefresh();
         }),
-        client.onNotification(RegistryChangedNotificationName, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
+        client.onNotification(RegistryChangedNotification, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
         watchHubToken(context, client),
       );
       void sendStoredHubToken(context, client).catch((err: unknown) => output.appendLine(`Hugging Face token not sent: ${errorText(err)}`));
       void inventory.refresh();
-      void client.sendRequest<RegistryInfoResult>(RegistryInfoRequestName).then(
+      void client.sendRequest(RegistryInfoRequest).then(
         (info) => {
           statusBar.setRegistrySize(info.entries);
           for (const registry of info.registries) if (registry.error) output.appendLine(`registry ${registry.path}: ${registry.error}`);

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CLIENT_ID, Commands, CONFIGURATION_SECTION, DOCUMENT_LANGUAGES, MODELS_VIEW_ID } from '../../client/src/constants';
-import { ALL_DIAGNOSTIC_CODES } from '../../server/src/lsp/protocol';
+import { ALL_DIAGNOSTIC_CODES } from '../../server/src/protocol';
 
 interface Manifest {
   main: string;

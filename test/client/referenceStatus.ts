@@ -1,5 +1,5 @@
 // Builds ReferenceStatus values (what lineage/listReferences returns) for the client's pure-module tests.
-import type { ModelFacts, ReferenceStatus } from '../../server/src/lsp/protocol';
+import type { ModelFacts, ReferenceStatus } from '../../server/src/protocol';
 
 export function modelFacts(overrides: Partial<ModelFacts> = {}): ModelFacts {
   return {

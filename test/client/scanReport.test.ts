@@ -1,7 +1,7 @@
 // The Scan Model report (output channel) and its one-line summary, from a lineage/scan result.
 import * as assert from 'node:assert/strict';
 import { formatScanReport, scanSummary } from '../../client/src/commands/scanReport';
-import type { ScanResult } from '../../server/src/lsp/protocol';
+import type { ScanResult } from '../../server/src/protocol';
 
 const scan: ScanResult = {
   target: '/work/models/notes',

@@ -2,9 +2,9 @@
 // matter shapes, line endings, relation vocabulary) and the table of transformers' pipeline defaults.
 import * as assert from 'node:assert/strict';
 import type { Verdict } from '../../server/src/core/compare/types';
-import { addBaseModelEdit, baseModelRelation, type BaseModelRelation, readCardFrontMatter, touchesFrontMatter, verifiedAncestors } from '../../server/src/lsp/cardBaseModel';
-import { transformersPipelineDefault } from '../../server/src/lsp/pipelineDefaults';
-import type { LineageAssessment, ModelFacts } from '../../server/src/lsp/protocol';
+import { addBaseModelEdit, baseModelRelation, type BaseModelRelation, readCardFrontMatter, touchesFrontMatter, verifiedAncestors } from '../../server/src/analysis/cardBaseModel';
+import { transformersPipelineDefault } from '../../server/src/analysis/pipelineDefaults';
+import type { LineageAssessment, ModelFacts } from '../../server/src/protocol';
 
 /** The card text after adding `org/base`; `relation` null stands for "no relation known". */
 function withBase(text: string, relation: BaseModelRelation | null = 'finetune'): string | undefined {

@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol/node';
-import { HubLookups, readAccessToken, tokenFilePath, type HubLookupsOptions } from '../../server/src/lsp/hubLookups';
-import { HubTokenNotificationName, type HubFacts, type HubRepoFacts, type LineageSettings } from '../../server/src/lsp/protocol';
+import { HubLookups, readAccessToken, tokenFilePath, type HubLookupsOptions } from '../../server/src/analysis/oracles/hubLookups';
+import { HubTokenNotification, type HubFacts, type HubRepoFacts, type LineageSettings } from '../../server/src/protocol';
 import { DEFAULT_SETTINGS } from '../../server/src/lsp/settings';
 import { startMockHub, type MockHub, type MockRepo } from '../support/mockHub';
 import { buildFixtureWorkspace, serverEnv, type FixtureWorkspace } from './fixtureWorkspace';
@@ -308,14 +308,14 @@ describe('language server with a Hub (dist/server.js, mock Hub)', function () {
   it('uses the token the editor keeps in secret storage (lineage/hubToken) over HF_TOKEN, and asks again when it changes', async () => {
     client = await start();
     const lsp = client;
-    await lsp.connection.sendNotification(HubTokenNotificationName, { token: 'hf_from_editor' });
+    await lsp.connection.sendNotification(HubTokenNotification.method, { token: 'hf_from_editor' });
     await lsp.open(uri, 'python', DOCUMENT);
     await lsp.waitFor('Hub facts', () => (/the Hub has it/.test(messageOf(onLine(lsp.diagnosticsOf(uri), LINES.safe, 'LL009'))) ? true : undefined));
     assert.ok(hub.requests.length > 0 && hub.requests.every((r) => r.authorization === 'Bearer hf_from_editor'), JSON.stringify(hub.requests.map((r) => r.authorization)));
 
     // Clearing it: cached answers are forgotten (a token changes what is visible) and HF_TOKEN applies again.
     hub.requests.length = 0;
-    await lsp.connection.sendNotification(HubTokenNotificationName, {});
+    await lsp.connection.sendNotification(HubTokenNotification.method, {});
     await lsp.waitFor('the lookup asked again', () => (infoRequests(hub, 'acme/hub-safe') > 0 ? true : undefined));
     assert.ok(hub.requests.every((r) => r.authorization === 'Bearer hf_lineage_test'), JSON.stringify(hub.requests.map((r) => r.authorization)));
     assert.ok(!lsp.stderr.join('').includes('hf_from_editor'), 'the token is never logged');

@@ -5,7 +5,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { serializeFingerprint } from '../../server/src/core/fingerprint/encoding';
-import { inspectModel, resolveOne, type InspectJob, type JobContext } from '../../server/src/lsp/jobs';
+import { inspectModel, resolveOne, type InspectJob, type JobContext } from '../../server/src/analysis/jobs';
 import { zooPath } from '../support/zoo';
 
 const context: JobContext = { signal: new AbortController().signal, progress: () => undefined };

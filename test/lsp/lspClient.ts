@@ -26,7 +26,7 @@ import {
   type PublishDiagnosticsParams,
   type Range,
 } from 'vscode-languageserver-protocol/node';
-import { DocumentAnalyzedNotificationName, type DocumentAnalyzedParams } from '../../server/src/lsp/protocol';
+import { DocumentAnalyzedNotification, type DocumentAnalyzedParams } from '../../server/src/protocol';
 
 export const SERVER_PATH = path.resolve(__dirname, '..', '..', 'dist', 'server.js');
 
@@ -55,7 +55,7 @@ export class LspTestClient {
       client.diagnostics.set(params.uri, params);
       client.notify();
     });
-    connection.onNotification(DocumentAnalyzedNotificationName, (params: DocumentAnalyzedParams) => {
+    connection.onNotification(DocumentAnalyzedNotification.method, (params: DocumentAnalyzedParams) => {
       client.analyzed.push(params);
       client.notify();
     });

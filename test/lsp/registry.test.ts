@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import type { Diagnostic } from 'vscode-languageserver-protocol/node';
 import { DidChangeConfigurationNotification } from 'vscode-languageserver-protocol/node';
 import {
-  AddToRegistryRequestName,
-  RegistryInfoRequestName,
+  AddToRegistryRequest,
+  RegistryInfoRequest,
   type AddToRegistryParams,
   type AddToRegistryResult,
   type RegistryInfoResult,
-} from '../../server/src/lsp/protocol';
+} from '../../server/src/protocol';
 import { makeSyntheticLlama } from '../fixtures/syntheticModels';
 import { fineTuneDrift } from '../fixtures/transformations';
 import { writeModelFolder } from '../fixtures/writeModel';
@@ -85,7 +85,7 @@ describe('language server: registries (shipped reference database and the user r
   });
 
   it('lists the registries it consults: the user registry (not created yet) and the shipped database', async () => {
-    const info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequestName);
+    const info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequest.method);
     assert.deepEqual(info.registries.map((r) => [r.role, r.exists]), [['user', false], ['embedded', true]]);
     assert.equal(info.registries[0]!.path, userRegistry);
     assert.ok(info.registries[1]!.entries >= 20, `the shipped database has its entries (${info.registries[1]!.entries})`);
@@ -122,12 +122,12 @@ describe('language server: registries (shipped reference database and the user r
     assert.match(messageOn(client.diagnosticsOf(appUri), LINES.orphan, 'LL001'), /no known fingerprint matches/);
     const analysesBefore = client.analyzed.filter((a) => a.uri === appUri).length;
     const params: AddToRegistryParams = { target: { reference: path.join(fixture.workspace, 'models', 'synthetic-base') }, id: 'acme/synthetic-base' };
-    const added = await client.connection.sendRequest<AddToRegistryResult>(AddToRegistryRequestName, params);
+    const added = await client.connection.sendRequest<AddToRegistryResult>(AddToRegistryRequest.method, params);
     assert.equal(added.id, 'acme/synthetic-base');
     assert.equal(added.outcome, 'added');
     assert.equal(added.kind, 'weights');
     assert.equal(added.registryPath, userRegistry);
-    const info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequestName);
+    const info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequest.method);
     assert.equal(added.registrySize, info.entries);
     assert.deepEqual(info.registries.map((r) => [r.role, r.exists, r.role === 'user' ? r.entries : undefined]), [['user', true, 1], ['embedded', true, undefined]]);
 
@@ -146,7 +146,7 @@ describe('language server: registries (shipped reference database and the user r
     let info: RegistryInfoResult | undefined;
     for (let attempt = 0; attempt < 100 && info?.registries[0]?.path !== corrupt; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-      info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequestName);
+      info = await client.connection.sendRequest<RegistryInfoResult>(RegistryInfoRequest.method);
     }
     const user = info?.registries.find((r) => r.role === 'user');
     assert.ok(user?.error, JSON.stringify(info));

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ListReferencesRequestName, type ListReferencesResult } from '../../server/src/lsp/protocol';
+import { ListReferencesRequest, type ListReferencesResult } from '../../server/src/protocol';
 import { buildFixtureWorkspace, serverEnv, type FixtureWorkspace } from './fixtureWorkspace';
 import { fileUri, LspTestClient } from './lspClient';
 
@@ -38,7 +38,7 @@ describe('language server responsiveness while workers fingerprint', function ()
     const hover = await client.hover(uri, 1, 40);
     const hoverMs = Date.now() - hoverStart;
     const listStart = Date.now();
-    const listed = await client.request<ListReferencesResult>(ListReferencesRequestName, { uris: [uri] });
+    const listed = await client.request<ListReferencesResult>(ListReferencesRequest.method, { uris: [uri] });
     const listMs = Date.now() - listStart;
 
     assert.equal(client.analyzed.some((a) => a.uri === uri), false, 'the fingerprint job is still running');

@@ -7,14 +7,14 @@ import * as path from 'node:path';
 import type { CodeAction, Diagnostic, Range, TextEdit } from 'vscode-languageserver-protocol/node';
 import type { Comparison } from '../../server/src/core/compare/types';
 import {
-  CompareRequestName,
-  ListCachedModelsRequestName,
-  ListReferencesRequestName,
-  ScanRequestName,
+  CompareRequest,
+  ListCachedModelsRequest,
+  ListReferencesRequest,
+  ScanRequest,
   type ListCachedModelsResult,
   type ListReferencesResult,
   type ScanResult,
-} from '../../server/src/lsp/protocol';
+} from '../../server/src/protocol';
 import { textAt } from '../references/helpers';
 import { buildFixtureWorkspace, COMMITS, PY_LINES, serverEnv, type FixtureWorkspace } from './fixtureWorkspace';
 import { fileUri, LspTestClient, SERVER_PATH } from './lspClient';
@@ -267,7 +267,7 @@ describe('language server over stdio (dist/server.js)', function () {
   });
 
   it('lists the references of every document kind with their status (lineage/listReferences)', async () => {
-    const result = await client.request<ListReferencesResult>(ListReferencesRequestName, { waitForLineage: true });
+    const result = await client.request<ListReferencesResult>(ListReferencesRequest.method, { waitForLineage: true });
     const byFile = (suffix: string) => result.references.filter((r) => r.uri.endsWith(suffix));
     for (const suffix of ['app.py', 'train.yml', 'index.ts', '/Dockerfile', 'serve.sh', '/Modelfile', 'config.json', 'README.md', 'finder-fixtures/loaders.py', 'finder-fixtures/deploy.yaml']) {
       assert.ok(byFile(suffix).length > 0, `references in ${suffix}`);
@@ -282,13 +282,13 @@ describe('language server over stdio (dist/server.js)', function () {
   });
 
   it('compares two references and scans one (lineage/compare, lineage/scan)', async () => {
-    const comparison = await client.request<Comparison>(CompareRequestName, {
+    const comparison = await client.request<Comparison>(CompareRequest.method, {
       a: { reference: 'sshleifer/tiny-gpt2' },
       b: { uri: uriOf('app.py'), position: { line: PY_LINES.medical, character: 50 } },
     });
     assert.equal(comparison.schema, 'lineage-lens/comparison');
     assert.equal(comparison.verdict, 'derived');
-    const scan = await client.request<ScanResult>(ScanRequestName, { target: { reference: 'acme/tiny-gpt2-medical' } });
+    const scan = await client.request<ScanResult>(ScanRequest.method, { target: { reference: 'acme/tiny-gpt2-medical' } });
     assert.equal(scan.lineage.status, 'verified');
     assert.ok(scan.lineage.matches.some((m) => m.repoId === 'sshleifer/tiny-gpt2' && m.verdict === 'derived' && (m.log10P ?? 0) < -40));
   });
@@ -306,7 +306,7 @@ describe('language server over stdio (dist/server.js)', function () {
   });
 
   it('lists the cached models that hold weights for pickers (lineage/listCachedModels)', async () => {
-    const { models } = await client.connection.sendRequest<ListCachedModelsResult>(ListCachedModelsRequestName);
+    const { models } = await client.connection.sendRequest<ListCachedModelsResult>(ListCachedModelsRequest.method);
     assert.deepEqual(models.map((m) => m.repoId).sort(), ['acme/evil-pickle', 'acme/pickle-gpt2', 'acme/stories-gguf', 'acme/tampered-gpt2', 'acme/tiny-gpt2-medical', 'sshleifer/tiny-gpt2']);
     assert.equal(models.find((m) => m.repoId === 'sshleifer/tiny-gpt2')?.commit, COMMITS.base);
   });

@@ -1,9 +1,8 @@
-// `Lineage: Export AI Bill of Materials`: waits for every reference's lineage (lineage/listReferences),
-// builds the CycloneDX 1.6 ML-BOM (bom/cycloneDx.ts) and writes it where the user chooses.
+// `Lineage: Export AI Bill of Materials`: waits for every reference's lineage,
+// has the server build the CycloneDX 1.6 ML-BOM (lineage/exportBom) and writes it where the user chooses.
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { ListReferencesRequestName, type ListReferencesParams, type ListReferencesResult } from '../../../server/src/lsp/protocol';
-import { buildCycloneDxBom, type CycloneDxBom } from '../bom/cycloneDx';
+import { ExportBomRequest, type CycloneDxBom, type ExportBomParams } from '../../../server/src/protocol';
 import { errorText, type LineageServices } from '../services';
 
 export async function exportBom(services: LineageServices, outputArg?: unknown): Promise<{ location: string; bom: CycloneDxBom } | undefined> {
@@ -20,16 +19,16 @@ export async function exportBom(services: LineageServices, outputArg?: unknown):
   const destination = output;
   try {
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lineage: checking every model reference', cancellable: true }, (_progress, token) => {
-      const params: ListReferencesParams = { waitForLineage: true };
-      return services.client.sendRequest<ListReferencesResult>(ListReferencesRequestName, params, token);
+      const params: ExportBomParams = {
+        workspaceName: vscode.workspace.name ?? folder?.name ?? 'workspace',
+        ...(folder ? { workspaceRoot: folder.uri.fsPath } : {}),
+        toolVersion: String(services.context.extension.packageJSON.version ?? '0.0.0'),
+        timestamp: new Date().toISOString(),
+        serialUuid: randomUUID(),
+      };
+      return services.client.sendRequest(ExportBomRequest, params, token);
     });
-    const bom = buildCycloneDxBom(result.references, {
-      workspaceName: vscode.workspace.name ?? folder?.name ?? 'workspace',
-      ...(folder ? { workspaceRoot: folder.uri.fsPath } : {}),
-      toolVersion: String(services.context.extension.packageJSON.version ?? '0.0.0'),
-      timestamp: new Date().toISOString(),
-      serialUuid: randomUUID(),
-    });
+    const bom = result.bom;
     await vscode.workspace.fs.writeFile(destination, Buffer.from(`${JSON.stringify(bom, null, 2)}\n`, 'utf8'));
     services.output.appendLine(`AI-BOM with ${bom.components.length} model component(s) written to ${destination.fsPath}${result.truncated ? ' (workspace walk truncated)' : ''}`);
     void vscode.window.showInformationMessage(`Lineage: AI-BOM with ${bom.components.length} model(s) written`, 'Open').then((choice) => {

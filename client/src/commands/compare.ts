@@ -1,8 +1,8 @@
 // `Lineage: Compare with…` and `Lineage: Scan Model…`: pick the sides, ask the server (lineage/compare,
 // lineage/scan) under a cancellable progress notification, then show the Compare view or the scan report.
 import * as vscode from 'vscode';
-import type { Comparison } from '../../../server/src/core/compare/types';
-import { CompareRequestName, ScanRequestName, type CompareParams, type CompareTarget, type ScanParams, type ScanResult } from '../../../server/src/lsp/protocol';
+import type { Comparison } from '../../../server/src/protocol';
+import { CompareRequest, ScanRequest, type CompareParams, type CompareTarget, type ScanParams, type ScanResult } from '../../../server/src/protocol';
 import { errorText, type LineageServices } from '../services';
 import { formatScanReport, scanSummary } from './scanReport';
 import { pickModel, targetAtCursor, targetFromArgument, targetText, type ResolvedTarget } from './targets';
@@ -38,7 +38,7 @@ export async function compareWith(services: LineageServices, arg?: unknown): Pro
   const params: CompareParams = { a: a.target, b: b.target };
   const sides = `${a.label} vs ${b.label}`;
   try {
-    const comparison = await withCancellableProgress(`Lineage: comparing ${sides}`, (token) => services.client.sendRequest<Comparison>(CompareRequestName, params, token));
+    const comparison = await withCancellableProgress(`Lineage: comparing ${sides}`, (token) => services.client.sendRequest(CompareRequest, params, token));
     services.output.appendLine(`compare ${sides}: ${comparison.verdict}: ${comparison.reason}`);
     services.comparePanel.show(comparison);
     return comparison;
@@ -53,7 +53,7 @@ export async function scanModel(services: LineageServices, arg?: unknown): Promi
   if (!subject) return undefined;
   const params: ScanParams = { target: subject.target };
   try {
-    const result = await withCancellableProgress(`Lineage: scanning ${subject.label}`, (token) => services.client.sendRequest<ScanResult>(ScanRequestName, params, token));
+    const result = await withCancellableProgress(`Lineage: scanning ${subject.label}`, (token) => services.client.sendRequest(ScanRequest, params, token));
     services.output.appendLine(formatScanReport(result));
     void vscode.window.showInformationMessage(`Lineage scan: ${scanSummary(result)}`, 'Show details').then((choice) => {
       if (choice) services.output.show(true);

@@ -3,7 +3,7 @@
 // repositories. An empty entry removes the token; HF_TOKEN and the token file apply again.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { HubTokenNotificationName, type HubTokenParams } from '../../../server/src/lsp/protocol';
+import { HubTokenNotification, type HubTokenParams } from '../../../server/src/protocol';
 import type { LineageServices } from '../services';
 
 const SECRET_KEY = 'lineage.huggingFaceToken';
@@ -16,7 +16,7 @@ export type HubTokenOutcome = 'stored' | 'removed' | 'invalid' | undefined;
 export async function sendStoredHubToken(context: vscode.ExtensionContext, client: LanguageClient): Promise<void> {
   const token = await context.secrets.get(SECRET_KEY);
   const params: HubTokenParams = token === undefined ? {} : { token };
-  await client.sendNotification(HubTokenNotificationName, params);
+  await client.sendNotification(HubTokenNotification, params);
 }
 
 export function watchHubToken(context: vscode.ExtensionContext, client: LanguageClient): vscode.Disposable {

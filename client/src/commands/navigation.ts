@@ -1,7 +1,7 @@
 // Navigation commands: reveal a reference (code lens, Models view) with its hover, and show the
 // Models view (status bar click).
 import * as vscode from 'vscode';
-import type { ShowReferenceArguments } from '../../../server/src/lsp/protocol';
+import type { ShowReferenceArguments } from '../../../server/src/protocol';
 import { MODELS_VIEW_ID } from '../constants';
 
 function isShowReferenceArguments(value: unknown): value is ShowReferenceArguments {

@@ -1,7 +1,6 @@
 // Which references "Pin All Revisions" touches: unpinned model references with a checked commit (cached
 // snapshot or registry revision) the server's quick fix can pin to, grouped by document. Pure.
-import { pinCommitOf } from '../../../server/src/lsp/describe';
-import type { ReferenceStatus } from '../../../server/src/lsp/protocol';
+import type { ReferenceStatus } from '../../../server/src/protocol';
 
 export interface PinTarget {
   reference: ReferenceStatus;
@@ -13,7 +12,7 @@ export function pinTargetsByDocument(references: readonly ReferenceStatus[]): Ma
   for (const reference of references) {
     // Bulk pinning writes only commits whose bytes were checked (cache, registry); the Hub's current
     // commit stays a per-reference quick fix the user reviews.
-    const pin = pinCommitOf(reference);
+    const pin = reference.pin;
     const commit = pin && pin.origin !== 'hub' ? pin.commit : undefined;
     if (reference.pinned || commit === undefined || reference.kind === 'base-model-claim' || reference.kind === 'dataset') continue;
     const list = byUri.get(reference.uri) ?? [];

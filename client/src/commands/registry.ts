@@ -1,7 +1,7 @@
 // `Lineage: Add to Registry`: the server fingerprints the model and stores it in the user's registry
 // (never the shipped reference database); verdicts of open documents are recomputed against it.
 import * as vscode from 'vscode';
-import { AddToRegistryRequestName, type AddToRegistryParams, type AddToRegistryResult } from '../../../server/src/lsp/protocol';
+import { AddToRegistryRequest, type AddToRegistryParams, type AddToRegistryResult } from '../../../server/src/protocol';
 import { errorText, type LineageServices } from '../services';
 import { pickModel, targetFromArgument } from './targets';
 
@@ -17,7 +17,7 @@ export async function addToRegistry(services: LineageServices, arg?: unknown, en
   try {
     const added = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Lineage: fingerprinting ${subject.label} for the registry`, cancellable: true },
-      (_progress, token) => services.client.sendRequest<AddToRegistryResult>(AddToRegistryRequestName, params, token),
+      (_progress, token) => services.client.sendRequest(AddToRegistryRequest, params, token),
     );
     services.statusBar.setRegistrySize(added.registrySize);
     const tokenizerOnly = added.kind === 'tokenizer' ? ' (tokenizer only: no weights were found, so it names a tokenizer family, never weight lineage)' : '';

@@ -1,7 +1,7 @@
 // A lineage/scan result as plain text for the output channel and a one-line summary for the
 // notification. Pure.
-import { formatLog10P } from '../../../server/src/lsp/describe';
-import type { ScanResult } from '../../../server/src/lsp/protocol';
+import { formatLog10P } from '../../../server/src/protocol';
+import type { ScanResult } from '../../../server/src/protocol';
 
 export function scanSummary(result: ScanResult): string {
   const best = result.lineage.matches[0];

@@ -1,7 +1,7 @@
 // Turns what a command was invoked on (hover link, code lens, Explorer item, Models view node, editor
 // cursor, nothing) into a compare target, and asks the user for one when there is none.
 import * as vscode from 'vscode';
-import { ListCachedModelsRequestName, type CompareTarget, type CompareWithArguments, type ListCachedModelsResult } from '../../../server/src/lsp/protocol';
+import { ListCachedModelsRequest, type CompareTarget, type CompareWithArguments, type ListCachedModelsResult } from '../../../server/src/protocol';
 import { WEIGHT_FILE_EXTENSIONS } from '../constants';
 import type { ModelsNode } from '../models/modelsView';
 import { buildCandidateItems, referenceTarget, typedCandidate, type CandidateItem } from '../pickers/compareCandidates';
@@ -85,7 +85,7 @@ function pickItems(candidates: readonly CandidateItem[]): PickItem[] {
 export async function pickModel(services: LineageServices, title: string, options: { suggested?: string; exclude?: string } = {}): Promise<ResolvedTarget | undefined> {
   if (services.inventory.references.length === 0) await services.inventory.refresh();
   // The server lists the cache: it knows where the cache is (the environment it was started with).
-  const cached = await services.client.sendRequest<ListCachedModelsResult>(ListCachedModelsRequestName).catch((err: unknown) => {
+  const cached = await services.client.sendRequest(ListCachedModelsRequest).catch((err: unknown) => {
     services.output.appendLine(`listing the Hugging Face cache failed: ${errorText(err)}`);
     return { models: [] };
   });

@@ -1,6 +1,6 @@
 // The workspace's model inventory as plain data: references from lineage/listReferences grouped by
 // model, each with one status (verified, declared only, unverified, risky). Pure; the tree view renders it.
-import type { ReferenceStatus } from '../../../server/src/lsp/protocol';
+import type { ReferenceStatus } from '../../../server/src/protocol';
 
 export type InventoryStatus = 'verified' | 'declared' | 'unverified' | 'risky';
 

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { ListReferencesRequestName, type ListReferencesParams, type ListReferencesResult, type ReferenceStatus, type ShowReferenceArguments } from '../../../server/src/lsp/protocol';
+import { ListReferencesRequest, type ListReferencesParams, type ListReferencesResult, type ReferenceStatus, type ShowReferenceArguments } from '../../../server/src/protocol';
 import { Commands } from '../constants';
 import { buildInventory, describeModel, STATUS_LABELS, type InventoryModel, type InventoryStatus } from './modelInventory';
 
@@ -31,7 +31,7 @@ export class ModelInventoryStore implements vscode.Disposable {
     this.pending ??= (async () => {
       try {
         const params: ListReferencesParams = {};
-        const result = await this.client.sendRequest<ListReferencesResult>(ListReferencesRequestName, params);
+        const result = await this.client.sendRequest(ListReferencesRequest, params);
         this.references = result.references;
         this.models = buildInventory(result.references);
         if (result.truncated) this.output.appendLine('Models view: the workspace has more files than the server walks; some references are not listed.');

@@ -1,6 +1,6 @@
 // What the "second model" picker offers, as plain data: the suggested model, the workspace's references,
 // cached models, browse actions and whatever the user typed. Pure, so ordering and dedup are unit-tested.
-import type { ReferenceStatus } from '../../../server/src/lsp/protocol';
+import type { ReferenceStatus } from '../../../server/src/protocol';
 
 export type CandidateAction = { kind: 'reference'; reference: string } | { kind: 'browseFolder' } | { kind: 'browseFile' };
 

@@ -1,8 +1,8 @@
 // HTML of the Compare view from a Comparison: verdict and reason first, then evidence, per-layer
 // chart, norm-gain overlay, tokenizer, declared vs verified and direction. Pure (no vscode import).
 import { createHash } from 'node:crypto';
-import type { Comparison, EvidenceRow, LayerEvidence, SideSummary, TokenizerComparison } from '../../../server/src/core/compare/types';
-import { formatBytes, formatLog10P } from '../../../server/src/lsp/describe';
+import type { Comparison, EvidenceRow, LayerEvidence, SideSummary, TokenizerComparison } from '../../../server/src/protocol';
+import { formatBytes, formatLog10P } from '../../../server/src/protocol';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

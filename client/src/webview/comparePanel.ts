@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Comparison } from '../../../server/src/core/compare/types';
+import type { Comparison } from '../../../server/src/protocol';
 import { COMPARE_VIEW_TYPE } from '../constants';
 import { compareWebviewHtml, makeNonce, reportTitle } from './compareHtml';
 import { handleCompareViewMessage, type ReportFile } from './messages';

@@ -1,6 +1,6 @@
 // Messages between the Compare webview and the extension host, validated on arrival (a webview is
 // untrusted input), and the export handler with its effects injected. Pure (no vscode import).
-import type { Comparison } from '../../../server/src/core/compare/types';
+import type { Comparison } from '../../../server/src/protocol';
 import { standaloneReportHtml } from './compareHtml';
 
 export type ExportFormat = 'json' | 'html';

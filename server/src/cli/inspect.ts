@@ -1,6 +1,6 @@
 // `lineage inspect <path | repo-id[@rev]>`: what a model is made of, read from headers only
 // (plus streamed sha256 per file with --hash).
-import { sha256File } from '../core/checks/cacheIntegrity';
+import { sha256File } from '../core/io/fileHash';
 import { openModel } from '../core/model/openModel';
 import { summarizeModel, type ModelSummary } from '../core/model/summary';
 import { flag, parseCommandArgs } from './args';

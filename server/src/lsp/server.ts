@@ -10,7 +10,6 @@ import {
   type CancellationToken,
   createConnection,
   ProposedFeatures,
-  RequestType0,
   TextDocuments,
   TextDocumentSyncKind,
   type InitializeParams,
@@ -22,27 +21,30 @@ import { hfCacheRoots } from '../core/model/hfCache';
 import { parseModelReference } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
 import { documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
-import { computeCodeActions } from './codeActions';
-import { computeCodeLenses } from './codeLens';
-import { computeDiagnostics } from './diagnostics';
-import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from './documentAnalysis';
-import { computeHover, referenceAt } from './hover';
-import { HubLookups } from './hubLookups';
-import { assessLineage } from './lineage';
-import { LocalCacheOracle } from './localCacheOracle';
-import { WELL_KNOWN_MODEL_IDS } from './lookAlike';
-import { combineOracles, type LineageOracle } from './oracle';
-import { PolicyStore, type LineagePolicy } from './policy';
+import { computeCodeActions } from './features/codeActions';
+import { computeCodeLenses } from './features/codeLens';
+import { computeDiagnostics } from './features/diagnostics';
+import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from '../analysis/documentAnalysis';
+import { computeHover, referenceAt } from './features/hover';
+import { HubLookups } from '../analysis/oracles/hubLookups';
+import { assessLineage } from '../analysis/lineage';
+import { buildCycloneDxBom } from '../analysis/bom/cycloneDx';
+import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
+import { WELL_KNOWN_MODEL_IDS } from '../analysis/lookAlike';
+import { combineOracles, type LineageOracle } from '../analysis/oracles/oracle';
+import { PolicyStore, type LineagePolicy } from '../analysis/policy';
 import {
-  CompareRequestName,
-  DocumentAnalyzedNotificationName,
-  HubTokenNotificationName,
-  AddToRegistryRequestName,
-  ListCachedModelsRequestName,
-  ListReferencesRequestName,
-  RegistryChangedNotificationName,
-  RegistryInfoRequestName,
-  ScanRequestName,
+  CompareRequest,
+  DocumentAnalyzedNotification,
+  HubTokenNotification,
+  AddToRegistryRequest,
+  ListCachedModelsRequest,
+  ListReferencesRequest,
+  ExportBomRequest,
+  type ExportBomResult,
+  RegistryChangedNotification,
+  RegistryInfoRequest,
+  ScanRequest,
   ServerCommands,
   type CompareParams,
   type CompareResult,
@@ -60,12 +62,13 @@ import {
   type Resolution,
   type ScanParams,
   type ScanResult,
-} from './protocol';
-import { cacheFolderOf, RegistryOracle, registrySources } from './registryOracle';
-import { isCancellation, ModelEngine } from './scheduler';
+} from '../protocol';
+import { cacheFolderOf, RegistryOracle, registrySources } from '../analysis/oracles/registryOracle';
+import { AnalysisEngine } from '../analysis/engine';
+import { isCancellation } from '../core/util/cancellation';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
 import { warmUpDiagnostics } from './warmUp';
-import { WorkerPool } from './workerPool';
+import { WorkerJobRunner } from './workers/workerRunner';
 
 /** Typing pauses shorter than this do not start a new analysis. */
 const CHANGE_DEBOUNCE_MS = 150;
@@ -86,9 +89,8 @@ const policies = new PolicyStore();
 const heavyWorkers = Math.max(1, Math.min(4, Number(process.env['LINEAGE_LSP_WORKERS'] ?? 0) || os.availableParallelism() - 1));
 const workerFile = path.join(__dirname, 'worker.js');
 const log = (message: string): void => connection.console.log(message);
-const lightPool = new WorkerPool(workerFile, 1, log);
-const heavyPool = new WorkerPool(workerFile, heavyWorkers, log);
-const engine = new ModelEngine(lightPool, heavyPool, {
+const runner = new WorkerJobRunner(workerFile, heavyWorkers, log);
+const engine = new AnalysisEngine(runner, {
   cacheRoots: () => hfCacheRoots(process.env),
   integrityMaxBytes: () => settings.integrityMaxBytes,
   maxWeightBytes: () => settings.fingerprint.maxBytesPerModel,
@@ -96,7 +98,7 @@ const engine = new ModelEngine(lightPool, heavyPool, {
 });
 const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
 const registryOracle = new RegistryOracle(engine, () => registrySources(settings), (info, firstListing) => {
-  void connection.sendNotification(RegistryChangedNotificationName, info);
+  void connection.sendNotification(RegistryChangedNotification, info);
   // Another process (lineage db add) changed a registry: verdicts and look-alike ids may change.
   if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
 });
@@ -244,7 +246,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       publish(analysis, policy);
       if (clientSupportsLensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
       const done: DocumentAnalyzedParams = { uri: analysis.uri, version: analysis.version, referenceCount: analysis.references.length, elapsedMs: Date.now() - analysis.startedAtMs };
-      void connection.sendNotification(DocumentAnalyzedNotificationName, done);
+      void connection.sendNotification(DocumentAnalyzedNotification, done);
       settleComplete(analysis);
     } catch (err) {
       if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
@@ -407,7 +409,7 @@ async function targetText(target: CompareTarget): Promise<string> {
   throw new Error(`${reference.site.id || 'the reference'} is not available locally: ${resolution.detail ?? 'not resolved'}`);
 }
 
-connection.onRequest(CompareRequestName, async (params: CompareParams, token): Promise<CompareResult> => {
+connection.onRequest(CompareRequest, async (params: CompareParams, token): Promise<CompareResult> => {
   const controller = abortControllerFor(token);
   const [a, b] = await Promise.all([targetText(params.a), targetText(params.b)]);
   return engine.compareTargets(a, b, controller.signal);
@@ -427,7 +429,7 @@ async function resolveTarget(target: string, signal: AbortSignal): Promise<Resol
   return resolution as Resolution & { kind: 'hf-cache' | 'workspace' };
 }
 
-connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise<ScanResult> => {
+connection.onRequest(ScanRequest, async (params: ScanParams, token): Promise<ScanResult> => {
   const controller = abortControllerFor(token);
   const target = await targetText(params.target);
   const resolution = await resolveTarget(target, controller.signal);
@@ -440,7 +442,7 @@ connection.onRequest(ScanRequestName, async (params: ScanParams, token): Promise
 const MAX_PICKER_CACHED_MODELS = 500;
 
 // Sent without params: a RequestType0 hands the handler the token first.
-connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedModelsRequestName), async (token): Promise<ListCachedModelsResult> => {
+connection.onRequest(ListCachedModelsRequest, async (token): Promise<ListCachedModelsResult> => {
   const controller = abortControllerFor(token);
   const found = await engine.listCachedModels(MAX_PICKER_CACHED_MODELS, controller.signal);
   return { models: found.filter((r) => r.repoId !== undefined).map((r) => ({ repoId: r.repoId!, ...(r.commit === undefined ? {} : { commit: r.commit }), ...(r.path === undefined ? {} : { path: r.path }) })) };
@@ -449,7 +451,7 @@ connection.onRequest(new RequestType0<ListCachedModelsResult, void>(ListCachedMo
 /** Tokens are short printable strings; anything else is not a token and is ignored. */
 const HUB_TOKEN_SHAPE = /^[\x21-\x7e]{1,512}$/;
 
-connection.onNotification(HubTokenNotificationName, (params: HubTokenParams | undefined) => {
+connection.onNotification(HubTokenNotification, (params: HubTokenParams | undefined) => {
   const token = typeof params?.token === 'string' && HUB_TOKEN_SHAPE.test(params.token) ? params.token : undefined;
   if (token === editorHubToken) return;
   editorHubToken = token;
@@ -457,9 +459,9 @@ connection.onNotification(HubTokenNotificationName, (params: HubTokenParams | un
   reanalyzeAll();
 });
 
-connection.onRequest(RegistryInfoRequestName, async (): Promise<RegistryInfoResult> => registryOracle.info());
+connection.onRequest(RegistryInfoRequest, async (): Promise<RegistryInfoResult> => registryOracle.info());
 
-connection.onRequest(AddToRegistryRequestName, async (params: AddToRegistryParams, token): Promise<AddToRegistryResult> => {
+connection.onRequest(AddToRegistryRequest, async (params: AddToRegistryParams, token): Promise<AddToRegistryResult> => {
   const controller = abortControllerFor(token);
   const target = await targetText(params.target);
   const resolution = await resolveTarget(target, controller.signal);
@@ -478,13 +480,20 @@ connection.onRequest(AddToRegistryRequestName, async (params: AddToRegistryParam
   return { id: added.id, outcome: added.outcome, kind: added.kind, registryPath: added.path, registrySize: (await registryOracle.info()).entries };
 });
 
-connection.onRequest(ListReferencesRequestName, async (params: ListReferencesParams | undefined, token): Promise<ListReferencesResult> => {
-  const controller = abortControllerFor(token);
+connection.onRequest(ListReferencesRequest, (params, token) => listReferences(params, abortControllerFor(token).signal));
+
+connection.onRequest(ExportBomRequest, async (params, token): Promise<ExportBomResult> => {
+  const { references, truncated } = await listReferences({ waitForLineage: true }, abortControllerFor(token).signal);
+  return { bom: buildCycloneDxBom(references, params), truncated };
+});
+
+/** Every reference of the given documents (default: the workspace's), open documents from their live analysis. */
+async function listReferences(params: ListReferencesParams | undefined, signal: AbortSignal): Promise<ListReferencesResult> {
   const wait = params?.waitForLineage === true;
   const { uris, truncated } = params?.uris ? { uris: params.uris, truncated: false } : await workspaceDocumentUris();
   const references: ReferenceStatus[] = [];
   for (const uri of uris) {
-    if (controller.signal.aborted) break;
+    if (signal.aborted) break;
     const open = documents.get(uri);
     const state = states.get(uri);
     let analysis: DocumentAnalysis | undefined;
@@ -494,12 +503,12 @@ connection.onRequest(ListReferencesRequestName, async (params: ListReferencesPar
       const fsPath = fsPathOf(uri);
       const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
       if (text === undefined || fsPath === undefined) continue;
-      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(controller.signal), stopAfterResolution: !wait }).catch(() => undefined);
+      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !wait }).catch(() => undefined);
     }
     for (const reference of analysis?.references ?? []) references.push(reference.status);
   }
   return { references, truncated };
-});
+}
 
 /** Supported files of every workspace folder, open documents first. */
 async function workspaceDocumentUris(): Promise<{ uris: string[]; truncated: boolean }> {
@@ -528,7 +537,7 @@ async function workspaceDocumentUris(): Promise<{ uris: string[]; truncated: boo
 
 connection.onShutdown(async () => {
   for (const state of states.values()) state.controller?.abort();
-  await Promise.all([lightPool.dispose(), heavyPool.dispose()]);
+  await runner.dispose();
 });
 
 documents.listen(connection);

@@ -1,7 +1,7 @@
 // Effective configuration of the server: `lineage.*` settings from the client merged with the
 // workspace's `.lineage.yaml` policy into one severity per diagnostic code. Pure functions.
-import { ALL_DIAGNOSTIC_CODES, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type SeveritySetting } from './protocol';
-import type { LineagePolicy } from './policy';
+import { ALL_DIAGNOSTIC_CODES, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type SeveritySetting } from '../protocol';
+import type { LineagePolicy } from '../analysis/policy';
 
 export const DEFAULT_SEVERITIES: Readonly<Record<DiagnosticCode, SeveritySetting>> = {
   LL001: 'information',

@@ -1,7 +1,7 @@
 // Start-up warm-up of the diagnostics path: one analysis of a representative, large Python document
 // before any real one, so the first file a user opens is not the one that pays the one-time costs.
-import { computeDiagnostics } from './diagnostics';
-import { analyzeDocument, type AnalysisContext } from './documentAnalysis';
+import { computeDiagnostics } from './features/diagnostics';
+import { analyzeDocument, type AnalysisContext } from '../analysis/documentAnalysis';
 import { DEFAULT_SETTINGS } from './settings';
 
 /**

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Comparison } from '../../../server/src/core/compare/types';
-import { RegistryInfoRequestName, type AddToRegistryResult, type RegistryInfoResult, type ScanResult, type ShowReferenceArguments } from '../../../server/src/lsp/protocol';
-import type { CycloneDxBom } from '../../../client/src/bom/cycloneDx';
+import { RegistryInfoRequest, type AddToRegistryResult, type RegistryInfoResult, type ScanResult, type ShowReferenceArguments } from '../../../server/src/protocol';
+import type { CycloneDxBom } from '../../../server/src/protocol';
 import type { HubTokenOutcome } from '../../../client/src/commands/hubToken';
 import type { PinOutcome } from '../../../client/src/commands/pin';
 import { Commands, EXTENSION_ID } from '../../../client/src/constants';
@@ -110,7 +110,7 @@ describe('Lineage Lens in the VS Code extension host', function () {
   });
 
   it('runs Add to Registry: the model lands in the user registry and the status bar counts it', async () => {
-    const before = await api.client.sendRequest<RegistryInfoResult>(RegistryInfoRequestName);
+    const before = await api.client.sendRequest<RegistryInfoResult>(RegistryInfoRequest.method);
     const added = await execute<AddToRegistryResult>(Commands.addToRegistry, workspaceFile('models/local-gpt2'), 'acme/local-gpt2');
     assert.ok(added, 'the command returned the registry entry');
     assert.equal(added.id, 'acme/local-gpt2');

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { sha256File } from '../checks/cacheIntegrity';
+import { sha256File } from '../io/fileHash';
 import { FingerprintBudgetError } from '../errors';
 import { dtypeLayout } from '../formats/dtypes';
 import { elementCount, type TensorInfo } from '../formats/types';

@@ -1,8 +1,9 @@
 // Entry point of a worker thread (bundled to dist/worker.js): runs jobs from jobs.ts on request of
 // the pool, so that fingerprinting and hashing never block the language server's message loop.
 import { parentPort } from 'node:worker_threads';
-import { errorMessage } from '../core/errors';
-import { jobHandlers, JobCancelledError, type JobKind, type JobTypes } from './jobs';
+import { errorMessage } from '../../core/errors';
+import { CancelledError } from '../../core/util/cancellation';
+import { jobHandlers, type JobKind, type JobTypes } from '../../analysis/jobs';
 import type { WorkerRequest, WorkerResponse } from './workerMessages';
 
 const port = parentPort;
@@ -32,7 +33,7 @@ async function run<K extends JobKind>(jobId: number, kind: K, input: JobTypes[K]
     });
     post({ type: 'result', jobId, ok: true, output });
   } catch (err) {
-    post({ type: 'result', jobId, ok: false, error: errorMessage(err), cancelled: err instanceof JobCancelledError || controller.signal.aborted });
+    post({ type: 'result', jobId, ok: false, error: errorMessage(err), cancelled: err instanceof CancelledError || controller.signal.aborted });
   } finally {
     running.delete(jobId);
   }

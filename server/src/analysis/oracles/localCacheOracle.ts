@@ -1,12 +1,12 @@
 // A LineageOracle over the models already in the local Hugging Face cache: each candidate is
 // fingerprinted once (cached by content identity) and compared in a worker. No network, no registry.
-import type { Fingerprint } from '../core/fingerprint/types';
-import { RELATED_VERDICTS } from '../core/compare/types';
-import type { InspectOutput } from './jobs';
+import type { Fingerprint } from '../../core/fingerprint/types';
+import { RELATED_VERDICTS } from '../../core/compare/types';
+import type { InspectOutput } from '../jobs';
 import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanMatch } from './oracle';
-import type { Resolution } from './protocol';
-import type { ModelEngine } from './scheduler';
-import { isCancellation } from './scheduler';
+import type { Resolution } from '../../protocol';
+import type { AnalysisEngine } from '../engine';
+import { isCancellation } from '../../core/util/cancellation';
 
 /** Candidates are listed again after this long, so new downloads join without a restart. */
 const LISTING_TTL_MS = 30_000;
@@ -15,7 +15,7 @@ export class LocalCacheOracle implements LineageOracle {
   readonly name = 'local cache';
   private listing: { at: number; models: Promise<Resolution[]> } | undefined;
 
-  constructor(private readonly engine: ModelEngine, private readonly maxModels: () => number, private readonly enabled: () => boolean) {}
+  constructor(private readonly engine: AnalysisEngine, private readonly maxModels: () => number, private readonly enabled: () => boolean) {}
 
   private candidates(signal?: AbortSignal): Promise<Resolution[]> {
     const now = Date.now();

@@ -1,7 +1,7 @@
 // The seam where sources of known models plug in: a LineageOracle scans a fingerprint against the
 // models it knows. Two exist: the local Hugging Face cache and the registries (registryOracle.ts).
-import type { Fingerprint } from '../core/fingerprint/types';
-import type { LineageMatch } from './protocol';
+import type { Fingerprint } from '../../core/fingerprint/types';
+import type { LineageMatch } from '../../protocol';
 
 /** One known model the oracle found related to a fingerprint. */
 export type ScanMatch = LineageMatch;

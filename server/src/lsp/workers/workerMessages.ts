@@ -1,6 +1,6 @@
 // Messages between the worker pool (server thread) and worker threads; shared so both sides agree.
 // Payloads cross threads by structured clone (typed arrays of fingerprints included).
-import type { JobKind, JobTypes } from './jobs';
+import type { JobKind, JobTypes } from '../../analysis/jobs';
 
 export type WorkerRequest =
   | { [K in JobKind]: { type: 'run'; jobId: number; kind: K; input: JobTypes[K]['input'] } }[JobKind]

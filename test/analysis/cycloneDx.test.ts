@@ -1,8 +1,8 @@
 // The AI-BOM export: a CycloneDX 1.6 document whose model components carry what an auditor needs
 // (purl with the loaded commit, file hashes, verified and declared lineage, where each model is used).
 import * as assert from 'node:assert/strict';
-import { buildCycloneDxBom, huggingFacePurl } from '../../client/src/bom/cycloneDx';
-import { modelFacts, referenceStatus } from './referenceStatus';
+import { buildCycloneDxBom, huggingFacePurl } from '../../server/src/analysis/bom/cycloneDx';
+import { modelFacts, referenceStatus } from '../client/referenceStatus';
 
 const SHA = 'b'.repeat(64);
 const options = { workspaceName: 'ws', workspaceRoot: '/ws', toolVersion: '0.1.0', timestamp: '2026-11-24T00:00:00.000Z', serialUuid: '00000000-0000-4000-8000-000000000000' };

@@ -1,13 +1,10 @@
 // A fixed pool of worker threads running jobs.ts jobs in FIFO order. A cancelled job leaves the
 // queue at once, or is told to stop when running; a crashed worker is replaced.
 import { Worker } from 'node:worker_threads';
-import { JobCancelledError, type JobKind, type JobTypes } from './jobs';
+import type { RunOptions } from '../../analysis/engine';
+import type { JobKind, JobTypes } from '../../analysis/jobs';
+import { CancelledError } from '../../core/util/cancellation';
 import type { WorkerRequest, WorkerResponse } from './workerMessages';
-
-export interface RunOptions {
-  signal?: AbortSignal;
-  onProgress?: (fraction: number, message: string) => void;
-}
 
 interface PendingJob {
   jobId: number;
@@ -37,7 +34,7 @@ export class WorkerPool {
 
   run<K extends JobKind>(kind: K, input: JobTypes[K]['input'], options: RunOptions = {}): Promise<JobTypes[K]['output']> {
     if (this.disposed) return Promise.reject(new Error('worker pool disposed'));
-    if (options.signal?.aborted) return Promise.reject(new JobCancelledError());
+    if (options.signal?.aborted) return Promise.reject(new CancelledError());
     return new Promise<JobTypes[K]['output']>((resolve, reject) => {
       const jobId = this.nextJobId++;
       const request = { type: 'run', jobId, kind, input } as Extract<WorkerRequest, { type: 'run' }>;
@@ -50,7 +47,7 @@ export class WorkerPool {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    for (const job of this.queue.splice(0)) job.reject(new JobCancelledError());
+    for (const job of this.queue.splice(0)) job.reject(new CancelledError());
     await Promise.all([...this.all].map((w) => w.terminate()));
   }
 
@@ -79,11 +76,11 @@ export class WorkerPool {
     const queuedAt = this.queue.indexOf(job);
     if (queuedAt >= 0) {
       this.queue.splice(queuedAt, 1);
-      job.reject(new JobCancelledError());
+      job.reject(new CancelledError());
     } else if (job.worker && this.runningByWorker.get(job.worker) === job) {
       // The worker stops at its next checkpoint; its late result is dropped in onMessage.
       job.worker.postMessage({ type: 'cancel', jobId: job.jobId } satisfies WorkerRequest);
-      job.reject(new JobCancelledError());
+      job.reject(new CancelledError());
     }
   }
 
@@ -97,7 +94,7 @@ export class WorkerPool {
     this.runningByWorker.delete(worker);
     this.idle.push(worker);
     if (message.ok) job.resolve(message.output);
-    else job.reject(message.cancelled ? new JobCancelledError() : new Error(message.error));
+    else job.reject(message.cancelled ? new CancelledError() : new Error(message.error));
     this.dispatch();
   }
 

@@ -1,6 +1,9 @@
-// The contract between the language server and its clients: custom request and notification names,
-// their payloads, diagnostic codes and command ids. Pure types and constants; the client imports it.
+// Data the language server and its clients exchange: diagnostic codes, command ids, settings, and
+// what the server knows per reference. Pure types and constants (core types imported as types only).
 import type { Comparison, Verdict } from '../core/compare/types';
+
+// The comparison result crosses the protocol as the engine produces it (plain data).
+export type { Comparison, EvidenceRow, LayerEvidence, SideSummary, TokenizerComparison, Verdict } from '../core/compare/types';
 import type { HubLookupFailureReason } from '../core/hub/hubMetadata';
 
 /** Stable diagnostic codes; README.md "Diagnostics" documents each with an example and a fix. */
@@ -177,6 +180,8 @@ export interface ReferenceStatus {
   lineage: LineageAssessment;
   /** What the Hub says about a model reference that is not on this machine (absent offline). */
   hub?: HubFacts;
+  /** The commit a pin quick fix would write, when one is known (set by the server from the fields above). */
+  pin?: PinCommit;
 }
 
 /** Weight formats named by file extension in a Hub listing. */
@@ -222,107 +227,6 @@ export type HubFacts = HubRepoFacts | HubLookupProblem;
 /** A Hub summary lists at most this many weight file names. */
 export const MAX_HUB_WEIGHT_FILES = 20;
 
-// ---------------------------------------------------------------------------------------------
-// Custom requests and notifications.
-
-/** A compare target: a reference as text (`org/name[@rev]`, a path, a fingerprint JSON) or a site in a document. */
-export type CompareTarget = { reference: string } | { uri: string; position: Position };
-
-export const CompareRequestName = 'lineage/compare';
-export interface CompareParams {
-  a: CompareTarget;
-  b: CompareTarget;
-}
-export type CompareResult = Comparison;
-
-export const ScanRequestName = 'lineage/scan';
-export interface ScanParams {
-  target: CompareTarget;
-}
-export interface ScanResult {
-  target: string;
-  model?: ModelFacts;
-  lineage: LineageAssessment;
-}
-
-export const ListReferencesRequestName = 'lineage/listReferences';
-export interface ListReferencesParams {
-  /** Wait until fingerprints and lineage checks are done (default: report what is known now). */
-  waitForLineage?: boolean;
-  /** Only these documents (default: every supported file in the workspace folders). */
-  uris?: string[];
-}
-export interface ListReferencesResult {
-  references: ReferenceStatus[];
-  /** Files skipped because the walk limit was reached. */
-  truncated: boolean;
-}
-
-/** Models of the local Hugging Face cache that hold weights (for pickers), each at its main or only snapshot. */
-export const ListCachedModelsRequestName = 'lineage/listCachedModels';
-export interface ListCachedModelsResult {
-  models: Array<{ repoId: string; commit?: string; path?: string }>;
-}
-
-/** One registry file the server consults (the user's registry first, then the shipped reference database). */
-export interface RegistryDescription {
-  path: string;
-  role: 'embedded' | 'user';
-  exists: boolean;
-  entries: number;
-  /** Why the file could not be used (corrupt, not a registry). */
-  error?: string;
-}
-
-export const RegistryInfoRequestName = 'lineage/registryInfo';
-export interface RegistryInfoResult {
-  registries: RegistryDescription[];
-  /** Entries over every registry. */
-  entries: number;
-}
-
-/** Fingerprints a model and stores it in the user's registry (never the shipped database). */
-export const AddToRegistryRequestName = 'lineage/addToRegistry';
-export interface AddToRegistryParams {
-  target: CompareTarget;
-  /** Entry id (default: the repo id, else the folder name). */
-  id?: string;
-  /** Revision to record (default: the cached commit). */
-  revision?: string;
-}
-export interface AddToRegistryResult {
-  /** Key under which the registry stored the fingerprint. */
-  id: string;
-  outcome: 'added' | 'replaced';
-  /** 'tokenizer' entries name a vocabulary only (no weights were found). */
-  kind: 'weights' | 'tokenizer';
-  registryPath: string;
-  registrySize: number;
-}
-
-/** Sent after the registries changed (an addition, new settings): clients refresh counts. */
-export const RegistryChangedNotificationName = 'lineage/registryChanged';
-export type RegistryChangedParams = RegistryInfoResult;
-
-/**
- * The Hugging Face token the user stored in the editor's secret storage (none: cleared). It wins over
- * HF_TOKEN and the token file, is sent only to the Hub endpoint and is never logged.
- */
-export const HubTokenNotificationName = 'lineage/hubToken';
-export interface HubTokenParams {
-  token?: string;
-}
-
-/** Sent when a document's analysis (including fingerprints) finished for a version. */
-export const DocumentAnalyzedNotificationName = 'lineage/documentAnalyzed';
-export interface DocumentAnalyzedParams {
-  uri: string;
-  version: number;
-  referenceCount: number;
-  /** Wall time from the start of the analysis pass to the final diagnostics. */
-  elapsedMs: number;
-}
-
 /** Settings under the `lineage` section. */
 export interface LineageSettings {
   diagnostics: {
@@ -356,3 +260,8 @@ export interface LineageSettings {
     endpoint: string;
   };
 }
+
+/** A commit a pin may write, and where it comes from (cached snapshot, registry, or the Hub's moving branch). */
+export type PinCommit =
+  | { commit: string; origin: 'cached' | 'registry' }
+  | { commit: string; origin: 'hub'; revisionAsked: string };

@@ -8,6 +8,7 @@ import { compareFingerprints } from '../core/compare/compare';
 import { closeSide, compareSides, loadSide } from '../core/compare/compareModels';
 import type { Comparison } from '../core/compare/types';
 import { errorMessage } from '../core/errors';
+import { throwIfAborted } from '../core/util/cancellation';
 import { extractFingerprint } from '../core/fingerprint/extract';
 import { EXTRACTOR_VERSION, type Fingerprint } from '../core/fingerprint/types';
 import { isPathInside } from '../core/model/config';
@@ -16,7 +17,7 @@ import { openModel } from '../core/model/openModel';
 import type { ModelReference } from '../core/model/reference';
 import { summarizeModel } from '../core/model/summary';
 import { freshnessStamp, readCachedInspection, writeCachedInspection } from './inspectionCache';
-import type { IntegrityEntry, ModelFacts, Resolution } from './protocol';
+import type { IntegrityEntry, ModelFacts, Resolution } from '../protocol';
 import {
   registryAdd,
   registryCompare,
@@ -106,17 +107,6 @@ export interface JobContext {
   progress(fraction: number, message: string): void;
 }
 
-export class JobCancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'JobCancelledError';
-  }
-}
-
-function throwIfCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw new JobCancelledError();
-}
-
 /** Files in a folder model larger than this many entries are not a model folder; stop listing. */
 const MAX_FOLDER_ENTRIES = 10_000;
 const WEIGHT_EXTENSIONS = /\.(?:safetensors|gguf|bin|pt|pth|ckpt|onnx)$/i;
@@ -125,7 +115,7 @@ export const jobHandlers: { [K in JobKind]: (input: JobTypes[K]['input'], contex
   resolve: async (job, context) => {
     const resolutions: Resolution[] = [];
     for (const input of job.inputs) {
-      throwIfCancelled(context.signal);
+      throwIfAborted(context.signal);
       resolutions.push(await resolveOne(input, job.workspaceFolders, job.cacheRoots).catch((err: unknown) => ({ kind: 'unavailable' as const, detail: errorMessage(err) })));
     }
     return resolutions;
@@ -135,7 +125,7 @@ export const jobHandlers: { [K in JobKind]: (input: JobTypes[K]['input'], contex
   compareTargets: async (job, context) => {
     const a = await loadSide(job.a);
     try {
-      throwIfCancelled(context.signal);
+      throwIfAborted(context.signal);
       const b = await loadSide(job.b);
       try {
         return await compareSides(a, b);
@@ -310,7 +300,7 @@ async function inspectUncached(job: InspectJob, context: JobContext): Promise<In
   context.progress(0, `opening ${resolution.repoId ?? target}`);
   const model = await openModel(target, { cacheRoots: job.cacheRoots });
   try {
-    throwIfCancelled(context.signal);
+    throwIfAborted(context.signal);
     const summary = summarizeModel(model, target);
     const facts: ModelFacts = {
       contentIdentity: resolution.contentIdentity ?? '',
@@ -337,7 +327,7 @@ async function inspectUncached(job: InspectJob, context: JobContext): Promise<In
     } catch (err) {
       facts.fingerprintError = errorMessage(err);
     }
-    throwIfCancelled(context.signal);
+    throwIfAborted(context.signal);
     const snapshot = model.location.snapshot;
     if (snapshot) facts.integrity = await checkIntegrity(snapshot, job.integrityMaxBytes, context);
     return fingerprint === undefined ? { facts } : { facts, fingerprint };

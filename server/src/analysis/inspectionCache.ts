@@ -8,7 +8,7 @@ import { mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, 
 import * as path from 'node:path';
 import { serializeFingerprint, parseFingerprint, MAX_FINGERPRINT_JSON_BYTES } from '../core/fingerprint/encoding';
 import type { InspectOutput } from './jobs';
-import type { ModelFacts } from './protocol';
+import type { ModelFacts } from '../protocol';
 
 const FORMAT = 'lineage-lens/inspection-cache';
 const VERSION = 1;

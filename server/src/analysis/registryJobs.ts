@@ -8,7 +8,7 @@ import { RELATED_VERDICTS } from '../core/compare/types';
 import { errorMessage } from '../core/errors';
 import type { Fingerprint } from '../core/fingerprint/types';
 import { entryMetaFor, openSqliteRegistry, scanRegistry, type RegistryEntry, type RegistryEntryMeta, type SqliteRegistry } from '../core/registry';
-import type { LineageMatch, RegistryDescription } from './protocol';
+import type { LineageMatch, RegistryDescription } from '../protocol';
 
 /** One registry file the server consults; only the user's registry is ever written. */
 export interface RegistrySource {

@@ -2,10 +2,10 @@
 // the resolved commit, format and files, findings, what the Hub says about a model that is not on
 // this machine, and a link that opens Compare. Pure.
 import { MarkupKind, type Hover } from 'vscode-languageserver';
-import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
-import { subjectFacts } from './documentAnalysis';
-import { describeHubFiles, describeHubProblem, describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from './describe';
-import { ClientCommands, type CompareWithArguments, type HubFacts, type ReferenceStatus, type Position, type Range } from './protocol';
+import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
+import { subjectFacts } from '../../analysis/documentAnalysis';
+import { describeHubFiles, describeHubProblem, describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from '../../protocol';
+import { ClientCommands, type CompareWithArguments, type HubFacts, type ReferenceStatus, type Position, type Range } from '../../protocol';
 
 const MAX_FILES_LISTED = 8;
 const MAX_MATCHES_LISTED = 5;

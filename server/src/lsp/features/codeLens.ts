@@ -1,10 +1,10 @@
 // Code lenses above each model reference: the lineage in one line ("derived from org/base
 // (p < 1e-40)" or "unverified · resolved to <commit>") and "Compare with…". Pure.
 import type { CodeLens } from 'vscode-languageserver';
-import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
+import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
 import { compareArguments } from './hover';
-import { describeMatch, describeResolution, shortCommit } from './describe';
-import { ClientCommands, type ShowReferenceArguments } from './protocol';
+import { describeMatch, describeResolution, shortCommit } from '../../protocol';
+import { ClientCommands, type ShowReferenceArguments } from '../../protocol';
 
 export function lensTitle(reference: AnalyzedReference): string | undefined {
   const { status, site } = reference;

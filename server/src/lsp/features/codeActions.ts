@@ -2,12 +2,13 @@
 // pipeline's default model, and correct or add a card's base_model from the verified match. Pure:
 // edits come from the analysis.
 import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver';
-import type { ArgumentInsertion } from '../references';
-import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from './cardBaseModel';
-import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from './documentAnalysis';
-import { describePinOrigin, isPickleFormat, pinCommitOf, shortCommit } from './describe';
-import { transformersPipelineDefault } from './pipelineDefaults';
-import { DiagnosticCodes, type Range } from './protocol';
+import type { ArgumentInsertion } from '../../references';
+import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from '../../analysis/cardBaseModel';
+import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from '../../analysis/documentAnalysis';
+import { describePinOrigin, shortCommit } from '../../protocol';
+import { isPickleFormat, pinCommitOf } from '../../analysis/referenceFacts';
+import { transformersPipelineDefault } from '../../analysis/pipelineDefaults';
+import { DiagnosticCodes, type Range } from '../../protocol';
 
 function rangesIntersect(a: Range, b: Range): boolean {
   const before = (p: Range['start'], q: Range['start']): boolean => p.line < q.line || (p.line === q.line && p.character < q.character);

@@ -5,11 +5,11 @@ import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { errorMessage } from '../core/errors';
-import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../core/hub';
-import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from './protocol';
-import { DEFAULT_SETTINGS } from './settings';
-import { PICKLE_EXTENSIONS } from '../core/model/weightExtensions';
+import { errorMessage } from '../../core/errors';
+import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
+import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
+import { DEFAULT_SETTINGS } from '../../lsp/settings';
+import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
 
 /** A per-lookup bound well under what a user waits for the final diagnostics. */
 export const HUB_LOOKUP_TIMEOUT_MS = 8_000;

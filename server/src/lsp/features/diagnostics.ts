@@ -1,27 +1,14 @@
 // Diagnostics LL001-LL009 as a pure function of a document's analysis, the settings and the
 // workspace policy. README.md "Diagnostics" documents every code with an example and its fix.
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
-import type { AnalyzedReference, DocumentAnalysis } from './documentAnalysis';
-import { subjectFacts } from './documentAnalysis';
-import type { ModelReferenceSite } from '../references';
-import {
-  describeHubFiles,
-  describeHubProblem,
-  describeMatch,
-  describePinOrigin,
-  formatLog10P,
-  hubProblemOf,
-  hubRepoFactsOf,
-  isHubMissing,
-  isHubPickleOnly,
-  isPickleFormat,
-  pinCommitOf,
-  shortCommit,
-  type PinCommit,
-} from './describe';
-import { isAllowedBase, type LineagePolicy } from './policy';
-import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type ReferenceStatus, type SeveritySetting } from './protocol';
-import { effectiveSeverity, type SeverityContext } from './settings';
+import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
+import { subjectFacts } from '../../analysis/documentAnalysis';
+import type { ModelReferenceSite } from '../../references';
+import { describeHubFiles, describeHubProblem, describeMatch, describePinOrigin, formatLog10P, hubProblemOf, hubRepoFactsOf, isHubMissing, shortCommit, type PinCommit } from '../../protocol';
+import { isHubPickleOnly, isPickleFormat, pinCommitOf } from '../../analysis/referenceFacts';
+import { isAllowedBase, type LineagePolicy } from '../../analysis/policy';
+import { DIAGNOSTIC_SOURCE, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type Range, type ReferenceStatus, type SeveritySetting } from '../../protocol';
+import { effectiveSeverity, type SeverityContext } from '../settings';
 
 /** Extra facts a diagnostic carries for its quick fixes. */
 export interface LineageDiagnosticData {

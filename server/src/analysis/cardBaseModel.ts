@@ -4,7 +4,7 @@ import { isMap, isScalar, parseDocument } from 'yaml';
 import type { Verdict } from '../core/compare/types';
 import { frontMatterBounds } from '../references/card';
 import { LineIndex } from '../references/textPositions';
-import type { LineageAssessment, LineageMatch, ModelFacts, Position } from './protocol';
+import type { LineageAssessment, LineageMatch, ModelFacts, Position } from '../protocol';
 
 /** What an edit needs to know about a card's front matter (serialisable, kept in the analysis). */
 export type CardFrontMatter =

@@ -4,10 +4,11 @@ import { RELATED_VERDICTS, VERDICT_STRENGTH, type Verdict } from '../core/compar
 import { errorMessage } from '../core/errors';
 import { parseModelReference } from '../core/model/reference';
 import type { InspectOutput } from './jobs';
-import type { LineageOracle } from './oracle';
-import type { DeclaredBaseCheck, LineageAssessment, LineageMatch } from './protocol';
-import type { RegistryOracle } from './registryOracle';
-import { isCancellation, type ModelEngine } from './scheduler';
+import type { LineageOracle } from './oracles/oracle';
+import type { DeclaredBaseCheck, LineageAssessment, LineageMatch } from '../protocol';
+import type { RegistryOracle } from './oracles/registryOracle';
+import { isCancellation } from '../core/util/cancellation';
+import type { AnalysisEngine } from './engine';
 
 export interface DeclaredClaim {
   baseModel: string;
@@ -15,7 +16,7 @@ export interface DeclaredClaim {
 }
 
 export interface LineageContext {
-  engine: ModelEngine;
+  engine: AnalysisEngine;
   oracle: LineageOracle;
   /** Declared bases that are not on this machine are checked against their registry entry. */
   registry?: RegistryOracle;

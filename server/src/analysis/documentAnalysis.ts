@@ -5,14 +5,15 @@ import * as path from 'node:path';
 import { isPinnedRevision } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
 import { findReferences, documentKindOf, type ModelReferenceSite } from '../references';
-import { JobCancelledError, type InspectOutput, type ResolveInput } from './jobs';
+import { CancelledError, isCancellation, throwIfAborted } from '../core/util/cancellation';
+import type { InspectOutput, ResolveInput } from './jobs';
 import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
 import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, type DeclaredClaim, type LineageContext } from './lineage';
-import type { HubLookups } from './hubLookups';
+import type { HubLookups } from './oracles/hubLookups';
+import { pinCommitOf } from './referenceFacts';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import type { RegistryEntryMeta } from '../core/registry';
-import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from './protocol';
-import { isCancellation } from './scheduler';
+import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from '../protocol';
 
 export interface AnalyzedReference {
   site: ModelReferenceSite;
@@ -155,8 +156,8 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     if (lookAlike) analyzed.lookAlike = lookAlike;
     return analyzed;
   });
-  const analysis: DocumentAnalysis = { uri: document.uri, version: document.version, complete: false, references, startedAtMs };
-  context.onResolved?.({ ...analysis, references: references.map((r) => ({ ...r })) });
+  const analysis: DocumentAnalysis = { uri: document.uri, version: document.version, complete: false, references: withPins(references), startedAtMs };
+  context.onResolved?.({ ...analysis, references: analysis.references.map((r) => ({ ...r })) });
   if (context.stopAfterResolution) return analysis;
 
   const claimantResolution = claimantIndex >= 0 ? resolutions[claimantIndex] : undefined;
@@ -227,7 +228,7 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   // Awaited together: a rejection of either must not go unhandled while the other runs.
   const [finished, cardBase] = await Promise.all([finishing, undeclaredCardBase]);
   throwIfAborted(context.signal);
-  const complete: DocumentAnalysis = { ...analysis, complete: true, references: finished };
+  const complete: DocumentAnalysis = { ...analysis, complete: true, references: withPins(finished) };
   if (cardBase) complete.undeclaredCardBase = cardBase;
   return complete;
 }
@@ -283,7 +284,7 @@ async function lookUpHubQuietly(hub: HubLookups, target: { repoId: string; revis
   try {
     return await hub.lookUp(target.repoId, target.revision, signal);
   } catch (err) {
-    if (signal?.aborted) throw new JobCancelledError();
+    if (signal?.aborted) throw new CancelledError();
     return undefined;
   }
 }
@@ -323,8 +324,13 @@ async function inspectQuietly(resolution: Resolution, context: AnalysisContext):
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new JobCancelledError();
+/** Each status states the commit a pin may write, so clients need no engine rule to find it. */
+function withPins(references: AnalyzedReference[]): AnalyzedReference[] {
+  return references.map((reference) => {
+    const pin = pinCommitOf(reference.status);
+    const { pin: _previous, ...status } = reference.status;
+    return { ...reference, status: pin ? { ...status, pin } : status };
+  });
 }
 
 /** Facts of the model a status points at: the referenced model, or for a card claim the card's own model. */

@@ -2,59 +2,9 @@
 // component per referenced model and revision, with file hashes, pedigree and lineage properties. Pure.
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RELATED_VERDICTS } from '../../../server/src/core/compare/types';
-import { formatLog10P } from '../../../server/src/lsp/describe';
-import type { LineageMatch, ModelFacts, ReferenceStatus } from '../../../server/src/lsp/protocol';
-
-// Only the parts of the CycloneDX 1.6 schema this export writes (https://cyclonedx.org/docs/1.6/json/).
-export interface CycloneDxProperty {
-  name: string;
-  value: string;
-}
-export interface CycloneDxHash {
-  alg: 'SHA-256';
-  content: string;
-}
-export interface CycloneDxOccurrence {
-  location: string;
-  /** 1-based, as CycloneDX counts lines. */
-  line: number;
-  offset: number;
-}
-export interface CycloneDxComponent {
-  type: 'machine-learning-model' | 'file' | 'application';
-  'bom-ref'?: string;
-  group?: string;
-  name: string;
-  version?: string;
-  description?: string;
-  purl?: string;
-  hashes?: CycloneDxHash[];
-  components?: CycloneDxComponent[];
-  pedigree?: { ancestors?: CycloneDxComponent[]; notes?: string };
-  modelCard?: { modelParameters: { architectureFamily?: string; modelArchitecture?: string } };
-  evidence?: { occurrences: CycloneDxOccurrence[] };
-  properties?: CycloneDxProperty[];
-}
-export interface CycloneDxBom {
-  bomFormat: 'CycloneDX';
-  specVersion: '1.6';
-  serialNumber: string;
-  version: 1;
-  metadata: { timestamp: string; tools: { components: CycloneDxComponent[] }; component: CycloneDxComponent };
-  components: CycloneDxComponent[];
-  dependencies: Array<{ ref: string; dependsOn: string[] }>;
-}
-
-export interface BomOptions {
-  workspaceName: string;
-  /** Folder references are reported relative to (occurrence locations). */
-  workspaceRoot?: string;
-  toolVersion: string;
-  /** Injected so the output is reproducible in tests. */
-  timestamp: string;
-  serialUuid: string;
-}
+import { RELATED_VERDICTS } from '../../core/compare/types';
+import { formatLog10P } from '../../protocol';
+import type { BomOptions, CycloneDxBom, CycloneDxComponent, CycloneDxHash, CycloneDxOccurrence, CycloneDxProperty, LineageMatch, ModelFacts, ReferenceStatus } from '../../protocol';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HUB_ID = /^([A-Za-z0-9][\w.-]*)\/([\w.-]+)$/;

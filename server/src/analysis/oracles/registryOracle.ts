@@ -2,12 +2,13 @@
 // reference database shipped with the extension. All SQLite work runs in workers (registryJobs.ts);
 // this side caches what the message loop asks often (ids for look-alike checks, entry counts).
 import * as path from 'node:path';
-import type { Fingerprint } from '../core/fingerprint/types';
-import { embeddedRegistryPath, lineageCacheFolder, type RegistryEntryMeta } from '../core/registry';
+import type { Fingerprint } from '../../core/fingerprint/types';
+import { embeddedRegistryPath, lineageCacheFolder, type RegistryEntryMeta } from '../../core/registry';
 import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanRequestOptions } from './oracle';
-import type { LineageSettings, RegistryInfoResult } from './protocol';
-import type { RegistryAddJob, RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from './registryJobs';
-import { SharedWork, type ModelEngine } from './scheduler';
+import type { LineageSettings, RegistryInfoResult } from '../../protocol';
+import type { RegistryAddJob, RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from '../registryJobs';
+import { SharedWork } from '../../core/util/sharedWork';
+import type { AnalysisEngine } from '../engine';
 
 /** Registry files are listed again after this long, so `lineage db add` from a terminal shows up. */
 const INFO_TTL_MS = 15_000;
@@ -47,7 +48,7 @@ export class RegistryOracle implements LineageOracle {
   private readonly scans = new SharedWork<OracleScan>(512);
 
   constructor(
-    private readonly engine: ModelEngine,
+    private readonly engine: AnalysisEngine,
     private readonly sources: () => RegistrySource[],
     private readonly onChanged: (info: RegistryInfoResult, firstListing: boolean) => void = () => undefined,
   ) {}

@@ -1,8 +1,8 @@
-// Words and numbers shared by hovers, code lenses and diagnostics, so that every view says the
-// same thing the same way (p-values, verdict phrases, commits, sizes).
+// The words and numbers every view uses (language server hovers, lenses and diagnostics, the CLI, the
+// VS Code client and the Compare view): p-values, sizes, verdict phrases, commits, Hub answers.
+// Pure functions of protocol data; nothing here reads files or imports engine code.
 import type { Verdict } from '../core/compare/types';
-import { isPinnedRevision } from '../core/model/reference';
-import type { HubLookupProblem, HubProblem, HubRepoFacts, HubWeightFormat, LineageMatch, ReferenceStatus } from './protocol';
+import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus } from './types';
 
 /** `p < 1e-111` for strong evidence (an upper bound readers can trust), `p = 0.03` otherwise. */
 export function formatLog10P(log10P: number | undefined): string | undefined {
@@ -38,14 +38,19 @@ export function shortCommit(commit: string): string {
 }
 
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 /** Where the reference resolved, in a few words: "cache commit 1a2b3c4d5e6f", "workspace ./models/x". */
@@ -65,19 +70,6 @@ export function describeResolution(status: ReferenceStatus): string {
     case 'unavailable':
       return 'not available locally';
   }
-}
-
-/** Weights that run code when loaded: every PyTorch pickle flavour. */
-export function isPickleFormat(format: string): boolean {
-  return format === 'pytorch-zip' || format === 'pytorch-legacy' || format === 'torchscript';
-}
-
-/** Hub formats a loader can use instead of a pickle. */
-const PICKLE_FREE_HUB_FORMATS: ReadonlySet<HubWeightFormat> = new Set(['safetensors', 'gguf', 'onnx']);
-
-/** The Hub lists PyTorch pickles and no weights in a format that runs no code (a cut-off list proves nothing). */
-export function isHubPickleOnly(hub: HubRepoFacts): boolean {
-  return !hub.filesTruncated && hub.formats.includes('pytorch pickle') && !hub.formats.some((f) => PICKLE_FREE_HUB_FORMATS.has(f));
 }
 
 /** The Hub's answer about a reference, when it found the repository. */
@@ -117,22 +109,6 @@ const HUB_PROBLEM_PHRASES: Readonly<Record<HubProblem, string>> = {
 /** "the Hub could not be reached: org/m@main on https://huggingface.co: cannot connect (ENOTFOUND)". */
 export function describeHubProblem(problem: HubLookupProblem): string {
   return `${HUB_PROBLEM_PHRASES[problem.problem]}: ${problem.detail}`;
-}
-
-export type PinCommit =
-  | { commit: string; origin: 'cached' | 'registry' }
-  | { commit: string; origin: 'hub'; revisionAsked: string };
-
-/**
- * The commit a pin quick fix may write, never a guess: the cached snapshot or the revision the
- * registry fingerprinted (bytes that were checked), else the commit the Hub's branch points to now
- * (what a download would fetch today, unchecked).
- */
-export function pinCommitOf(status: ReferenceStatus): PinCommit | undefined {
-  const { kind, commit } = status.resolution;
-  if ((kind === 'hf-cache' || kind === 'registry') && isPinnedRevision(commit)) return { commit: commit!, origin: kind === 'hf-cache' ? 'cached' : 'registry' };
-  const hub = hubRepoFactsOf(status);
-  return hub && isPinnedRevision(hub.commit) ? { commit: hub.commit, origin: 'hub', revisionAsked: hub.revisionAsked } : undefined;
 }
 
 /** Where a pin's commit comes from: "the cached commit", "the Hub's current commit of main". */

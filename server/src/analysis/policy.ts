@@ -3,8 +3,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { DiagnosticCode, SeveritySetting } from './protocol';
-import { parseSeverityMap } from './settings';
+import type { DiagnosticCode, SeveritySetting } from '../protocol';
+import { parseSeverityMap } from '../lsp/settings';
 
 export const POLICY_FILE_NAME = '.lineage.yaml';
 const MAX_POLICY_BYTES = 256 * 1024;
