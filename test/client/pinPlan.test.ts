@@ -4,6 +4,8 @@ import * as assert from 'node:assert/strict';
 import { pinTargetsByDocument } from '../../client/src/commands/pinPlan';
 import { referenceStatus } from './referenceStatus';
 
+// Statuses carry the pin the server computed (analysis/referenceFacts.ts pinCommitOf).
+
 const CACHED = '1111111111111111111111111111111111111111';
 const REGISTERED = '2222222222222222222222222222222222222222';
 const HUB_HEAD = '3333333333333333333333333333333333333333';
@@ -11,15 +13,16 @@ const HUB_HEAD = '3333333333333333333333333333333333333333';
 describe('client: Pin All Revisions plan', () => {
   it('pins cached and registered commits, grouped by document, and leaves Hub heads to the quick fix', () => {
     const plan = pinTargetsByDocument([
-      referenceStatus({ id: 'org/cached' }),
-      referenceStatus({ id: 'org/registered', uri: 'file:///ws/train.yml', resolution: { kind: 'registry', repoId: 'org/registered', commit: REGISTERED } }),
+      referenceStatus({ id: 'org/cached', pin: { commit: CACHED, origin: 'cached' } }),
+      referenceStatus({ id: 'org/registered', uri: 'file:///ws/train.yml', resolution: { kind: 'registry', repoId: 'org/registered', commit: REGISTERED }, pin: { commit: REGISTERED, origin: 'registry' } }),
       referenceStatus({
         id: 'org/remote',
         resolution: { kind: 'unavailable', repoId: 'org/remote' },
         hub: { endpoint: 'https://huggingface.co', repoId: 'org/remote', commit: HUB_HEAD, revisionAsked: 'main', fileCount: 3, weightFiles: ['model.safetensors'], formats: ['safetensors'], baseModels: [] },
+        pin: { commit: HUB_HEAD, origin: 'hub', revisionAsked: 'main' },
       }),
-      referenceStatus({ id: 'org/pinned', pinned: true }),
-      referenceStatus({ id: 'org/data', kind: 'dataset' }),
+      referenceStatus({ id: 'org/pinned', pinned: true, pin: { commit: CACHED, origin: 'cached' } }),
+      referenceStatus({ id: 'org/data', kind: 'dataset', pin: { commit: CACHED, origin: 'cached' } }),
     ]);
     assert.deepEqual(
       [...plan].map(([uri, targets]) => [uri, targets.map((t) => `${t.reference.id}@${t.commit}`)]),

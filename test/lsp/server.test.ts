@@ -139,7 +139,7 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.match(markdown, /declares `sshleifer\/tiny-gpt2` \(card\): \*\*confirmed\*\*/);
     assert.ok(markdown.includes(COMMITS.medical), 'shows the resolved commit');
     assert.match(markdown, /\*\*Format:\*\* safetensors · 102,714 parameters · gpt2/);
-    assert.match(markdown, /`model\.safetensors` \(403\.6 KB\)/);
+    assert.match(markdown, /`model\.safetensors` \(403\.6 KiB\)/);
     assert.match(markdown, /\[Compare with…\]\(command:lineage\.compareWith\?/);
     const link = /command:lineage\.compareWith\?([^)]+)\)/.exec(markdown)![1]!;
     const [args] = JSON.parse(decodeURIComponent(link)) as [{ target: string; suggestedOther?: string }];

@@ -5,7 +5,8 @@
 import type { Comparison } from '../core/compare/types';
 import { EXTRACTOR_VERSION } from '../core/fingerprint/types';
 import { SharedWork } from '../core/util/sharedWork';
-import { jobHandlers, type InspectJob, type InspectOutput, type JobKind, type JobTypes, type ResolveInput } from './jobs';
+import { jobHandlers, type InspectJob, type InspectOutput, type JobKind, type JobTypes } from './jobs';
+import type { ResolveInput } from '../core/model/resolve';
 import type { Resolution } from '../protocol';
 import type { RegistryAddJob, RegistryAddOutput, RegistryCompareJob, RegistryCompareOutput, RegistryInfoJob, RegistryInfoOutput, RegistryScanJob, RegistryScanOutput } from './registryJobs';
 

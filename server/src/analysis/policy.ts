@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { DiagnosticCode, SeveritySetting } from '../protocol';
-import { parseSeverityMap } from '../lsp/settings';
+import { parseSeverityMap } from './findings/severity';
 
 export const POLICY_FILE_NAME = '.lineage.yaml';
 const MAX_POLICY_BYTES = 256 * 1024;

@@ -1,20 +1,7 @@
-// Effective configuration of the server: `lineage.*` settings from the client merged with the
-// workspace's `.lineage.yaml` policy into one severity per diagnostic code. Pure functions.
-import { ALL_DIAGNOSTIC_CODES, DiagnosticCodes, type DiagnosticCode, type LineageSettings, type SeveritySetting } from '../protocol';
-import type { LineagePolicy } from '../analysis/policy';
-
-export const DEFAULT_SEVERITIES: Readonly<Record<DiagnosticCode, SeveritySetting>> = {
-  LL001: 'information',
-  LL002: 'warning',
-  LL003: 'warning',
-  // Raised to error by effectiveSeverity when the reference is not pinned.
-  LL004: 'warning',
-  LL005: 'warning',
-  LL006: 'error',
-  LL007: 'warning',
-  LL008: 'warning',
-  LL009: 'information',
-};
+// The server's configuration: `lineage.*` settings from the client, read defensively (severities are
+// settled with the workspace policy in analysis/findings/severity.ts). Pure functions.
+import { parseSeverityMap } from '../analysis/findings/severity';
+import type { LineageSettings } from '../protocol';
 
 export const DEFAULT_SETTINGS: LineageSettings = {
   diagnostics: { severity: {} },
@@ -27,28 +14,6 @@ export const DEFAULT_SETTINGS: LineageSettings = {
   cache: { folder: '' },
   hub: { endpoint: 'https://huggingface.co' },
 };
-
-const SEVERITY_NAMES: ReadonlySet<string> = new Set(['error', 'warning', 'information', 'hint', 'off']);
-
-export function isSeveritySetting(value: unknown): value is SeveritySetting {
-  return typeof value === 'string' && SEVERITY_NAMES.has(value);
-}
-
-export function isDiagnosticCode(value: string): value is DiagnosticCode {
-  return (ALL_DIAGNOSTIC_CODES as readonly string[]).includes(value);
-}
-
-/** Keeps only known codes with known severity names; a typo in settings must not break analysis. */
-export function parseSeverityMap(raw: unknown): Partial<Record<DiagnosticCode, SeveritySetting>> {
-  const result: Partial<Record<DiagnosticCode, SeveritySetting>> = {};
-  if (typeof raw !== 'object' || raw === null) return result;
-  for (const [key, value] of Object.entries(raw)) {
-    const code = key.toUpperCase();
-    const severity = typeof value === 'string' ? value.toLowerCase() : value;
-    if (isDiagnosticCode(code) && isSeveritySetting(severity)) result[code] = severity;
-  }
-  return result;
-}
 
 /** Reads the `lineage` settings section (or initializationOptions) defensively: unknown shapes fall back to defaults. */
 export function parseSettings(raw: unknown): LineageSettings {
@@ -71,25 +36,4 @@ export function parseSettings(raw: unknown): LineageSettings {
     cache: { folder: text(group('cache')['folder'], DEFAULT_SETTINGS.cache.folder) },
     hub: { endpoint: text(group('hub')['endpoint'], '') || DEFAULT_SETTINGS.hub.endpoint },
   };
-}
-
-export interface SeverityContext {
-  /** The reference is pinned to a 40-hex commit (LL004 is an error when it is not). */
-  pinned?: boolean;
-}
-
-/**
- * Severity of a code: defaults, then the workspace policy, then the user's settings (an explicit
- * personal choice wins over the team default). LL003 follows the policy's `requirePinnedRevisions`.
- */
-export function effectiveSeverity(code: DiagnosticCode, settings: LineageSettings, policy: LineagePolicy | undefined, context: SeverityContext = {}): SeveritySetting {
-  let severity = DEFAULT_SEVERITIES[code];
-  if (code === DiagnosticCodes.trustRemoteCode && context.pinned === false) severity = 'error';
-  if (code === DiagnosticCodes.unpinnedRevision && policy?.requirePinnedRevisions !== undefined) {
-    severity = policy.requirePinnedRevisions ? 'error' : 'off';
-  }
-  // Without an allow-list nothing can be "outside" it; with one, unverified lineage cannot satisfy it.
-  if (code === DiagnosticCodes.unverifiedLineage && policy?.allowedBaseFamilies !== undefined) severity = 'warning';
-  severity = policy?.severity[code] ?? severity;
-  return settings.diagnostics.severity[code] ?? severity;
 }

@@ -66,29 +66,9 @@ export type { Position, Range };
 // ---------------------------------------------------------------------------------------------
 // Engine results as the server reports them per reference.
 
-/** Where a reference's bytes were found. */
-export type ResolutionKind = 'workspace' | 'hf-cache' | 'registry' | 'unavailable' | 'dynamic' | 'not-a-model';
-
-export interface Resolution {
-  kind: ResolutionKind;
-  /** Folder or file the model was opened from (workspace path or cache snapshot folder). */
-  path?: string;
-  repoId?: string;
-  /** Commit of the cached snapshot (40 hex). */
-  commit?: string;
-  /** The revision the reference asked for (as written), if any. */
-  revisionAsked?: string;
-  /** How the cached commit was chosen (see hfCache.CachedSnapshot.resolvedBy). */
-  resolvedBy?: 'commit' | 'ref' | 'only-snapshot' | 'newest-snapshot';
-  /** File inside the repository the reference selects (`filename=`, a `:Q4_K_M` quant), relative to the snapshot. */
-  file?: string;
-  /** Other cached commits of the same repo (drift when the pinned one is missing). */
-  otherCachedCommits?: string[];
-  /** Content identity of the resolved files (sha256 over names and content hashes or sizes and times). */
-  contentIdentity?: string;
-  /** Why the reference could not be resolved, in words a user acts on. */
-  detail?: string;
-}
+// Where a reference resolved: the engine's own type (core/model/resolve.ts), plain data.
+export type { Resolution, ResolutionKind } from '../core/model/resolve';
+import type { Resolution } from '../core/model/resolve';
 
 export interface FileEntry {
   relativePath: string;

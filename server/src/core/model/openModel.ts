@@ -16,7 +16,8 @@ import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, t
 import { collectDeclaredLineage, type DeclaredLineage } from './declared';
 import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
 import { parseModelReference } from './reference';
-import { PICKLE_EXTENSIONS } from './weightExtensions';
+import { chooseRepoFile } from './resolve';
+import { isWeightFileName, PICKLE_EXTENSIONS } from './weightExtensions';
 
 export type FileRole = 'weights' | 'tokenizer' | 'config' | 'card' | 'adapter' | 'other';
 
@@ -200,14 +201,16 @@ export async function resolveLocation(target: string, options: OpenModelOptions 
       `${ref.repoId}${rev} is not in the local Hugging Face cache (looked in ${roots.join(', ')}); download it first or pass a folder`,
     );
   }
-  if (ref.file && !snapshot.files.some((f) => f.relativePath === ref.file)) {
+  // The editor's resolver picks files the same way (a glob in `filename=` included).
+  const file = ref.file === undefined ? undefined : chooseRepoFile(snapshot, ref.file, undefined);
+  if (ref.file !== undefined && file === undefined) {
     throw new ModelNotFoundError(`${ref.repoId}: the cached snapshot ${snapshot.commit} has no file ${ref.file}`);
   }
-  const folder = ref.file ? path.dirname(path.join(snapshot.snapshotFolder, ref.file)) : snapshot.snapshotFolder;
+  const folder = file ? path.dirname(path.join(snapshot.snapshotFolder, file)) : snapshot.snapshotFolder;
   return {
     kind: 'hf-cache',
     folder,
-    file: ref.file ? path.join(snapshot.snapshotFolder, ref.file) : undefined,
+    file: file ? path.join(snapshot.snapshotFolder, file) : undefined,
     displayName: `${ref.repoId}${ref.revision ? '@' + ref.revision : ''}`,
     repoId: ref.repoId,
     commit: snapshot.commit,
@@ -245,8 +248,7 @@ function fileRole(name: string): FileRole {
   if (lower === 'config.json' || lower === 'generation_config.json') return 'config';
   if (lower === 'readme.md') return 'card';
   if (lower === 'adapter_config.json') return 'adapter';
-  const ext = path.extname(lower);
-  if (['.safetensors', '.gguf', '.onnx', ...PICKLE_EXTENSIONS].includes(ext) && !lower.endsWith('.index.json')) return 'weights';
+  if (isWeightFileName(lower)) return 'weights';
   if (lower.endsWith('.safetensors.index.json') || lower.endsWith('.bin.index.json')) return 'weights';
   return 'other';
 }

@@ -1,5 +1,6 @@
 // Parses the strings people use to name a model (Hub ids, `hf://` URIs, huggingface.co URLs,
 // local paths) into one ModelReference, following the Hugging Face identifier grammar exactly.
+import { isAnyWeightFileName } from './weightExtensions';
 
 export type RepoType = 'model' | 'dataset' | 'space';
 
@@ -57,8 +58,6 @@ const NON_NAMESPACE_SEGMENTS = new Set([
 const TYPE_PREFIXES: ReadonlyMap<string, RepoType> = new Map([['models', 'model'], ['datasets', 'dataset'], ['spaces', 'space']]);
 /** `hf://dataset/x/y` (singular) is an error in huggingface_hub, not the namespace `dataset`. */
 const REJECTED_HF_URI_PREFIXES = new Set(['model', 'dataset', 'space', 'kernel', 'kernels', 'bucket', 'buckets']);
-/** A bare name with one of these extensions is a file beside the user's code, not a repo. */
-const WEIGHT_FILE_EXTENSIONS = /\.(?:safetensors|gguf|bin|pt|pth|ckpt|onnx|pkl|pickle|h5|msgpack|tflite|mlmodel|npz|jit)$/i;
 
 /** A full 40-hex lowercase commit id: the only revision that cannot move under the user. */
 export function isPinnedRevision(revision: string | undefined): boolean {
@@ -122,7 +121,8 @@ function looksLikeLocalPath(value: string): boolean {
   if (value.includes('@')) return false;
   // A Hub id has at most one slash, so `runs/exp1/final` can only be a folder.
   if ((value.match(/\//g) ?? []).length >= 2 && !/\s/.test(value)) return true;
-  return WEIGHT_FILE_EXTENSIONS.test(value) && !value.includes('/');
+  // A bare name with a weight-file extension is a file beside the user's code, not a repo.
+  return isAnyWeightFileName(value) && !value.includes('/');
 }
 
 function parsePlainId(value: string): ModelReference | undefined {

@@ -5,7 +5,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { serializeFingerprint } from '../../server/src/core/fingerprint/encoding';
-import { inspectModel, resolveOne, type InspectJob, type JobContext } from '../../server/src/analysis/jobs';
+import { inspectModel, type InspectJob, type JobContext } from '../../server/src/analysis/jobs';
+import { resolveReference } from '../../server/src/core/model/resolve';
 import { zooPath } from '../support/zoo';
 
 const context: JobContext = { signal: new AbortController().signal, progress: () => undefined };
@@ -19,7 +20,7 @@ describe('language server: on-disk inspection cache', () => {
     root = mkdtempSync(path.join(tmpdir(), 'lineage-inspection-cache-'));
     cpSync(zooPath('tiny-gpt2'), path.join(root, 'workspace', 'tiny-gpt2'), { recursive: true });
     cacheFolder = path.join(root, 'cache', 'fingerprints');
-    const resolution = await resolveOne({ id: './tiny-gpt2', reference: { kind: 'local', path: './tiny-gpt2' }, kind: 'model' }, [path.join(root, 'workspace')], []);
+    const resolution = await resolveReference({ id: './tiny-gpt2', reference: { kind: 'local', path: './tiny-gpt2' }, kind: 'model' }, [path.join(root, 'workspace')], []);
     assert.equal(resolution.kind, 'workspace');
     job = { resolution, cacheRoots: [], integrityMaxBytes: 1 << 30, cacheFolder };
   });
