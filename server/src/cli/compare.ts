@@ -7,6 +7,7 @@ import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatBytes, formatCount, renderTable } from './terminal';
+import { formatLog10P } from '../protocol';
 
 export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P]
 
@@ -56,12 +57,6 @@ function parseThreshold(text: string | undefined): number {
   return Math.log10(p);
 }
 
-function fmtLog10P(log10P: number | undefined): string {
-  if (log10P === undefined) return '-';
-  if (log10P > -3) return `p = ${(10 ** log10P).toPrecision(2)}`;
-  return `p ~ 1e${Math.round(log10P)}`;
-}
-
 export function renderComparison(c: Comparison, explain: boolean): string {
   const out: string[] = [];
   const dir = c.direction ? ` (${c.direction.parent === 'a' ? 'A -> B' : 'B -> A'}: ${c.direction.reason})` : '';
@@ -70,10 +65,10 @@ export function renderComparison(c: Comparison, explain: boolean): string {
     `  ${label}: ${s.name}  [${s.format}, ${formatCount(s.parameterCount)} parameters${s.architecture ? `, ${s.architecture}` : ''}${s.hiddenSize ? `, hidden ${s.hiddenSize}` : ''}${s.layers ? `, ${s.layers} layers` : ''}, read ${formatBytes(s.bytesRead)}]`;
   out.push(side('A', c.a), side('B', c.b));
   out.push(`  declared: ${c.declared.status} - ${c.declared.detail}`);
-  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${fmtLog10P(c.lineageLog10P)} (threshold 1e${c.thresholdLog10P})`);
+  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${pText(c.lineageLog10P)} (threshold 1e${c.thresholdLog10P})`);
   if (c.alignment) out.push(`  alignment: ${c.alignment.kind}: ${c.alignment.detail}`);
   out.push('', 'evidence:');
-  out.push(renderTable([['signal', 'result', 'p', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, fmtLog10P(e.log10P), `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
+  out.push(renderTable([['signal', 'result', 'p', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, pText(e.log10P), `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
   if (explain) {
     if (c.layers.length) {
       out.push('', 'per-layer evidence (residual-axis test on each layer\'s rows):');
@@ -82,4 +77,9 @@ export function renderComparison(c: Comparison, explain: boolean): string {
     if (c.notes.length) out.push('', 'notes:', ...c.notes.map((n) => `  - ${n}`));
   }
   return out.join('\n') + '\n';
+}
+
+/** The shared wording of p-values (protocol/wording.ts), '-' when no test ran. */
+function pText(log10P: number | undefined): string {
+  return formatLog10P(log10P) ?? '-';
 }

@@ -7,6 +7,7 @@ import { withRegistryErrors } from './db';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatCount, renderTable } from './terminal';
+import { formatLog10P } from '../protocol';
 
 export const scanUsage = `usage: lineage scan <model> [--top-k N] [--db FILE] [--json] [--threshold P]
 
@@ -49,12 +50,6 @@ async function scan(argv: string[]): Promise<ExitCodeValue> {
   }
 }
 
-function fmtLog10P(log10P: number | undefined): string {
-  if (log10P === undefined) return '-';
-  if (log10P > -3) return `${(10 ** log10P).toPrecision(2)}`;
-  return `1e${Math.round(log10P)}`;
-}
-
 function describeMatch(m: ScanMatch): string {
   const direction = m.direction ? `; ${m.direction.parent === 'known' ? 'the known model is the parent' : 'the scanned model is the parent'} (${m.direction.reason})` : '';
   return `${m.reason}${direction}`;
@@ -74,11 +69,16 @@ export function renderScan(r: ScanResult): string {
   } else out.push('tokenizer family: none known');
   out.push('');
   if (r.matches.length) {
-    out.push(renderTable([['#', 'known model', 'verdict', 'p (corrected)', 'reason'], ...r.matches.map((m, i) => [String(i + 1), m.id, m.verdict, fmtLog10P(m.adjustedLog10P), describeMatch(m)])]));
+    out.push(renderTable([['#', 'known model', 'verdict', 'p (corrected)', 'reason'], ...r.matches.map((m, i) => [String(i + 1), m.id, m.verdict, pText(m.adjustedLog10P), describeMatch(m)])]));
     out.push('');
   }
   const best = r.matches[0];
   out.push(r.related && best ? `result: related to ${best.id} (${best.verdict})` : 'result: no related known model');
   for (const note of r.notes) out.push(`  note: ${note}`);
   return out.join('\n') + '\n';
+}
+
+/** The shared wording of p-values (protocol/wording.ts), '-' when no test ran. */
+function pText(log10P: number | undefined): string {
+  return formatLog10P(log10P) ?? '-';
 }

@@ -1,21 +1,9 @@
 // Human output helpers for the CLI: aligned tables, number formatting and a TTY progress bar.
 // Nothing here knows about models; commands pass plain rows.
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
-}
-
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
+// Sizes and counts are worded once for every view (protocol/wording.ts).
+import { formatBytes } from '../protocol';
+export { formatBytes, formatCount } from '../protocol';
 
 /** Renders rows as an aligned plain-text table (first row is the header). */
 export function renderTable(rows: string[][], indent = '  '): string {

@@ -1,6 +1,7 @@
 // The server's configuration: `lineage.*` settings from the client, read defensively (severities are
 // settled with the workspace policy in analysis/findings/severity.ts). Pure functions.
 import { parseSeverityMap } from '../analysis/findings/severity';
+import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubMetadata';
 import type { LineageSettings } from '../protocol';
 
 export const DEFAULT_SETTINGS: LineageSettings = {
@@ -12,7 +13,7 @@ export const DEFAULT_SETTINGS: LineageSettings = {
   fingerprint: { maxBytesPerModel: 256 * 1024 * 1024 },
   registry: { path: '', includeShipped: true },
   cache: { folder: '' },
-  hub: { endpoint: 'https://huggingface.co' },
+  hub: { endpoint: DEFAULT_HUB_ENDPOINT },
 };
 
 /** Reads the `lineage` settings section (or initializationOptions) defensively: unknown shapes fall back to defaults. */

@@ -6,9 +6,8 @@ import { open } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorMessage } from '../../core/errors';
-import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
+import { DEFAULT_HUB_ENDPOINT, lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
 import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
-import { DEFAULT_SETTINGS } from '../../lsp/settings';
 import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
 
 /** A per-lookup bound well under what a user waits for the final diagnostics. */
@@ -83,7 +82,7 @@ export class HubLookups {
   endpoint(): ReturnType<typeof validateHubEndpoint> {
     const configured = this.options.settings().hub.endpoint;
     const fromEnv = this.env['HF_ENDPOINT']?.trim();
-    const isDefault = configured.trim().replace(/\/+$/, '') === DEFAULT_SETTINGS.hub.endpoint;
+    const isDefault = configured.trim().replace(/\/+$/, '') === DEFAULT_HUB_ENDPOINT;
     return validateHubEndpoint(fromEnv && isDefault ? fromEnv : configured);
   }
 

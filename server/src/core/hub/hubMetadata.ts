@@ -62,6 +62,8 @@ export type HubLookupResult =
   | { ok: true; metadata: HubModelMetadata }
   | { ok: false; reason: HubLookupFailureReason; detail: string };
 
+/** The public Hugging Face Hub (huggingface_hub's default endpoint). */
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_HUB_TIMEOUT_MS = 10_000;
 /** Real model-info answers with cardData are a few KiB to a few hundred KiB. */
 export const MAX_MODEL_INFO_BYTES = 4 * 1024 * 1024;
