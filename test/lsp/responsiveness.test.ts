@@ -24,7 +24,7 @@ describe('language server responsiveness while workers fingerprint', function ()
     if (fixture) await rm(fixture.root, { recursive: true, force: true });
   });
 
-  it('answers hover and lineage/listReferences within milliseconds while a fingerprint job runs', async () => {
+  it('answers hover and lineage/listReferences while a fingerprint job runs', async () => {
     const file = path.join(fixture.workspace, 'busy.py');
     const text = 'from transformers import AutoModel\nm = AutoModel.from_pretrained("acme/tiny-gpt2-medical")\n';
     await writeFile(file, text);
@@ -34,16 +34,12 @@ describe('language server responsiveness while workers fingerprint', function ()
     // The resolved stage is published before any fingerprint: LL003 needs no weights.
     await client.waitFor('resolved-stage diagnostics', () => (client.diagnosticsOf(uri).some((d) => d.code === 'LL003') ? true : undefined));
 
-    const hoverStart = Date.now();
+    // Ordering, not timing: both answers arrive while the blocked worker still holds the fingerprint
+    // (latency numbers belong to `npm run bench:lsp`, not to a test on a shared machine).
     const hover = await client.hover(uri, 1, 40);
-    const hoverMs = Date.now() - hoverStart;
-    const listStart = Date.now();
     const listed = await client.request<ListReferencesResult>(ListReferencesRequest.method, { uris: [uri] });
-    const listMs = Date.now() - listStart;
 
     assert.equal(client.analyzed.some((a) => a.uri === uri), false, 'the fingerprint job is still running');
-    assert.ok(hoverMs < 500, `hover answered in ${hoverMs} ms`);
-    assert.ok(listMs < 500, `listReferences answered in ${listMs} ms`);
     assert.ok(hover && typeof hover.contents === 'object' && 'value' in hover.contents && hover.contents.value.includes('fingerprinting…'));
     assert.equal(listed.references[0]?.lineage.status, 'pending');
     assert.ok(client.progressTokens.length > 0, 'work-done progress was created for the fingerprint');

@@ -31,7 +31,8 @@ async function assertRejects(bytes: Uint8Array, message: RegExp): Promise<ModelF
   assert.ok(caught instanceof ModelFormatError, `expected a ModelFormatError, got ${String(caught)}`);
   assert.match(caught.message, /^hostile\.gguf/);
   assert.match(caught.message, message);
-  assert.ok(elapsedMs < 500, `took ${elapsedMs} ms`);
+  // A hang guard, not a speed target (speed is bench:hostile's business on a quiet machine).
+  assert.ok(elapsedMs < 10_000, `took ${elapsedMs} ms: the parser hangs on hostile input`);
   return caught;
 }
 
