@@ -53,8 +53,8 @@ export function writeFileAtomic(target: string, bytes: Uint8Array): void {
   fsyncDirectory(folder);
 }
 
-/** Blocks this process (it is about to be killed by a test); announces the temp file on stderr. */
-function pauseForTest(temp: string): void {
+/** Blocks this process (it is about to be killed by a test); announces what it was about to do on stderr. */
+export function pauseForTest(temp: string): void {
   process.stderr.write(`lineage: paused before rename of ${temp}\n`);
   const waitMs = Number(process.env[PAUSE_BEFORE_RENAME_ENV]) || 60_000;
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
@@ -89,12 +89,28 @@ export interface FileLock {
   release(): void;
 }
 
+/** `<target>.writer.lock`: `<target>.lock` is the directory SQLite's file VFS locks with (node-sqlite3-wasm). */
+export function writerLockPath(target: string): string {
+  return `${target}.writer.lock`;
+}
+
+/** The pid of a live process holding the writer lock of `target`, if any. */
+export function liveWriterPid(target: string): number | undefined {
+  let owner = NaN;
+  try {
+    owner = Number(readFileSync(writerLockPath(target), 'utf8').slice(0, 32).trim());
+  } catch {
+    return undefined;
+  }
+  return isProcessAlive(owner) ? owner : undefined;
+}
+
 /**
- * An exclusive lock file (`<target>.lock`, holding the owner's pid) so that two writers never
+ * An exclusive lock file (`<target>.writer.lock`, holding the owner's pid) so that two writers never
  * interleave read-modify-write cycles. A lock whose owner died (kill -9) is taken over.
  */
 export function acquireLock(target: string): FileLock {
-  const lockPath = `${target}.lock`;
+  const lockPath = writerLockPath(target);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx', 0o644);

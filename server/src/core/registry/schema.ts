@@ -57,6 +57,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE vocab_bands (key INTEGER NOT NULL, vocabulary_rid INTEGER NOT NULL, PRIMARY KEY (key, vocabulary_rid)) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 2,
+    // Provenance of shared entries (tool, source repo and commit, LFS hashes, contributor) as JSON.
+    statements: [`ALTER TABLE models ADD COLUMN provenance TEXT`],
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
