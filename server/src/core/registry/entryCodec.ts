@@ -137,3 +137,19 @@ export function bytesToUint32(bytes: Uint8Array): Uint32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Uint32Array.from({ length: Math.floor(bytes.length / 4) }, (_, i) => view.getUint32(i * 4, true));
 }
+
+/** JSON with sorted keys: two objects compare equal whatever order their keys were set in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * A stored entry already holds what `incoming` would write (an idempotent merge skips it). The
+ * tokenizer family label belongs to the shared vocabulary: an incoming entry without one keeps it.
+ */
+export function storedMetaMatches(stored: RegistryEntryMeta, incoming: RegistryEntryMeta): boolean {
+  const comparable = incoming.tokenizerFamily === undefined ? { ...stored, tokenizerFamily: undefined } : stored;
+  return canonicalJson(comparable) === canonicalJson(incoming);
+}

@@ -3,10 +3,12 @@
 export * from './types';
 export { RegistryError } from './errors';
 export { LockedError, PAUSE_BEFORE_RENAME_ENV } from './atomicFile';
-export { openSqliteRegistry, openSqliteRegistrySync, SqliteRegistry, asAsyncRegistry, canonicalJson } from './sqliteRegistry';
-export { encodeEntry, decodeFingerprintBody, parseProvenance, validateMeta } from './entryCodec';
-export { scanRegistry, compareMatches, type ScanOptions, type ScanResult, type ScanMatch, type TokenizerFamilyMatch } from './scan';
+export { openSqliteRegistry, openSqliteRegistrySync, SqliteRegistry, asAsyncRegistry } from './sqliteRegistry';
+export { encodeEntry, decodeFingerprintBody, parseProvenance, validateMeta, canonicalJson } from './entryCodec';
+export { openPgRegistry, PgRegistry, isPostgresUrl, redactUrl } from './pgRegistry';
+export { scanRegistry, scanRegistryAsync, compareMatches, type ScanOptions, type ScanResult, type ScanMatch, type TokenizerFamilyMatch } from './scan';
 export { formatEntryLine, parseEntryLine, readLinesBounded } from './ndjson';
 export { embeddedRegistryPath, lineageCacheFolder, resolveRegistryPath, userRegistryPath } from './paths';
 export { hasWeightSignals, contentIdOf } from './keys';
-export { entryMetaFor } from './entryMeta';
+export { entryMetaFor, provenanceFor, TOOL_VERSION } from './entryMeta';
+export { openAnyRegistry } from './openRegistry';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Database, type Statement } from 'node-sqlite3-wasm';
 import { hiddenSize } from '../compare/pairing';
 import { acquireLock, liveWriterPid, pauseForTest, removeStaleTempFiles, LockedError, PAUSE_BEFORE_RENAME_ENV, type FileLock } from './atomicFile';
-import { bytesToUint32, decodeFingerprintBody, encodeEntry, MAX_ID_LENGTH, MAX_MINHASH_BYTES, MAX_TEXT_LENGTH, parseProvenance } from './entryCodec';
+import { bytesToUint32, decodeFingerprintBody, encodeEntry, storedMetaMatches, MAX_ID_LENGTH, MAX_MINHASH_BYTES, MAX_TEXT_LENGTH, parseProvenance } from './entryCodec';
 import { RegistryError } from './errors';
 import { rollBackHotJournal } from './hotJournal';
 import { contentIdOf } from './keys';
@@ -14,6 +14,7 @@ import { computeWeightSketches, SKETCH_KINDS, SKETCH_VERSION, sketchBytes, vocab
 import type {
   AsyncRegistry,
   CandidateQuery,
+  PutSummary,
   EntryKind,
   Registry,
   RegistryEntry,
@@ -164,13 +165,6 @@ function removeSqliteLockDirectory(file: string): boolean {
   }
 }
 
-/** JSON with sorted keys: two metadata objects compare equal whatever order their keys were set in. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -282,7 +276,7 @@ export class SqliteRegistry implements Registry {
       this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // The crash test pauses before COMMIT: a tiny cache makes SQLite spill pages to the file first,
       // so the kill leaves a hot journal that the next opener must roll back.
-      this.db.exec(process.env[PAUSE_BEFORE_RENAME_ENV] ? 'PRAGMA cache_size = 2' : `PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
+      this.run(process.env[PAUSE_BEFORE_RENAME_ENV] ? 'PRAGMA cache_size = 2' : `PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
       if (isNew) {
         this.migrate(0);
         return;
@@ -337,7 +331,7 @@ export class SqliteRegistry implements Registry {
   /** Pending changes live in one open transaction until commit(); SQLite's journal makes it atomic. */
   private beginWrite(): void {
     if (this.inWrite) return;
-    this.db.exec('BEGIN IMMEDIATE');
+    this.withLockRecovery(() => this.db.exec('BEGIN IMMEDIATE'));
     this.inWrite = true;
   }
 
@@ -397,7 +391,7 @@ export class SqliteRegistry implements Registry {
       [meta.id],
     )[0];
     if (!row || row[9] !== jsonSha256) return false;
-    return canonicalJson(this.metaFrom(row)) === canonicalJson(meta);
+    return storedMetaMatches(this.metaFrom(row), meta);
   }
 
   private upsertVocabulary(v: NonNullable<ReturnType<typeof encodeEntry>['vocabulary']>, family: string | undefined): number {
@@ -829,8 +823,12 @@ export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
     location: registry.location,
     writable: registry.writable,
     async putMany(entries) {
-      const outcome = { added: 0, replaced: 0, unchanged: 0 };
-      for (const entry of entries) outcome[registry.upsert(entry)]++;
+      const outcome: PutSummary = { added: 0, replaced: 0, unchanged: 0, byId: new Map() };
+      for (const entry of entries) {
+        const result = registry.upsert(entry);
+        outcome[result]++;
+        outcome.byId.set(entry.meta.id, result);
+      }
       registry.commit();
       return outcome;
     },

@@ -148,7 +148,7 @@ export interface AsyncRegistry {
   readonly location: string;
   readonly writable: boolean;
   /** Adds or replaces entries in one transaction; an entry whose stored bytes are identical is left alone. */
-  putMany(entries: RegistryEntry[]): Promise<{ added: number; replaced: number; unchanged: number }>;
+  putMany(entries: RegistryEntry[]): Promise<PutSummary>;
   remove(id: string): Promise<boolean>;
   has(id: string): Promise<boolean>;
   get(id: string): Promise<RegistryEntry | undefined>;
@@ -163,4 +163,14 @@ export interface AsyncRegistry {
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): Promise<WeightCandidate[]>;
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): Promise<VocabularyCandidate[]>;
   close(): Promise<void>;
+}
+
+export type PutOutcome = 'added' | 'replaced' | 'unchanged';
+
+export interface PutSummary {
+  added: number;
+  replaced: number;
+  unchanged: number;
+  /** Outcome per entry id, as given. */
+  byId: Map<string, PutOutcome>;
 }
