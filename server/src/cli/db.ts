@@ -313,7 +313,7 @@ async function runMigrate(argv: string[]): Promise<ExitCodeValue> {
       return ExitCode.ok;
     });
   }
-  const registry = await openPgRegistry(choice.path, { writable: true, migrate: false });
+  const registry = await openPgRegistry(choice.path, { writable: true, migrate: false, skipSchemaCheck: true });
   try {
     const applied = await registry.migrate();
     process.stderr.write(`${registry.location}: ${applied.length ? `applied migration(s) ${applied.join(', ')}` : 'up to date'} (schema version ${await registry.schemaVersion()})\n`);

@@ -54,6 +54,8 @@ export interface PgRegistryOptions {
   maxConnections?: number;
   /** Run pending migrations on open (default: writers yes, readers no). */
   migrate?: boolean;
+  /** Open without checking the schema (only `db migrate` does this, to create it). */
+  skipSchemaCheck?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -87,7 +89,7 @@ export async function openPgRegistry(url: string, options: PgRegistryOptions = {
   const registry = new PgRegistry(location, pool, options.writable === true);
   try {
     if (options.migrate ?? options.writable === true) await registry.migrate();
-    await registry.checkSchema();
+    if (!options.skipSchemaCheck) await registry.checkSchema();
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
@@ -260,7 +262,7 @@ export class PgRegistry implements AsyncRegistry {
 
   private async upsertOne(client: PoolClient, key: string, e: EncodedEntry): Promise<'added' | 'replaced' | 'unchanged'> {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [key]);
-    const existing = (await client.query(`SELECT rid, json_sha256, ${META_COLUMNS} FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = $1`, [key])).rows[0] as Row | undefined;
+    const existing = (await client.query(`SELECT m.rid, m.json_sha256, ${META_COLUMNS} FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = $1`, [key])).rows[0] as Row | undefined;
     if (existing && existing.json_sha256 === e.jsonSha256 && storedMetaMatches(this.metaFrom(existing), e.meta)) return 'unchanged';
     if (existing) await client.query(`DELETE FROM lineage_models WHERE rid = $1`, [existing.rid]);
     let vocabularyRid: string | undefined;
