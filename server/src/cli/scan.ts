@@ -16,7 +16,8 @@ p-values are Holm-corrected for the number of candidates. The model is a folder,
 file, a repo id in the local Hugging Face cache, or a fingerprint JSON file.
 
   --top-k N       matches to show (default 5)
-  --db FILE       registry file (default: $LINEAGE_DB, else the embedded data/reference.sqlite)
+  --db FILE|URL   registry file or postgres:// URL (default: $LINEAGE_DB_URL, else $LINEAGE_DB,
+                  else the embedded data/reference.sqlite)
   --json          print the scan result as one JSON document
   --threshold P   corrected p-value below which lineage is declared (default 1e-12)
 
