@@ -193,6 +193,7 @@ describe('registry: embedded SQLite backend', function () {
     writer.close();
     const old = new SQL.Database(readFileSync(file));
     old.run('ALTER TABLE models DROP COLUMN provenance');
+    old.run('DROP INDEX blocking_vocabulary');
     old.run('PRAGMA user_version = 1');
     writeFileSync(file, old.export());
     old.close();

@@ -554,7 +554,7 @@ export class PgRegistry implements AsyncRegistry {
          UNION
          (SELECT vocabulary_rid FROM lineage_vocab_bands WHERE key = ANY($2::bigint[]) GROUP BY vocabulary_rid ORDER BY COUNT(*) DESC, 1 LIMIT $3))
        SELECT v.rid, v.tokens_hash, v.size, v.family, v.minhash,
-         ARRAY(SELECT m.id FROM lineage_models m WHERE m.vocabulary_rid = v.rid ORDER BY m.id COLLATE "C" LIMIT $4) AS entry_ids
+         ARRAY(SELECT m.id FROM lineage_models m WHERE m.vocabulary_rid = v.rid ORDER BY m.rid LIMIT $4) AS entry_ids
        FROM c JOIN lineage_vocabularies v ON v.rid = c.vocabulary_rid ORDER BY v.rid`,
       [tokensHash ?? null, keys.map(String), MAX_VOCABULARY_CANDIDATES, MAX_ENTRY_IDS_PER_VOCABULARY],
     );
@@ -565,7 +565,8 @@ export class PgRegistry implements AsyncRegistry {
         tokensHash: this.text(row.tokens_hash, 'tokens hash', 128),
         size: this.integer(row.size, 'vocabulary size'),
         minhash: bytesToUint32(bytes as Uint8Array),
-        entryIds: ((row.entry_ids as unknown[]) ?? []).map((id) => this.text(id, 'model id', MAX_ID_LENGTH)),
+        // The first entries added with this vocabulary (by index), listed sorted, as in the SQLite backend.
+        entryIds: ((row.entry_ids as unknown[]) ?? []).map((id) => this.text(id, 'model id', MAX_ID_LENGTH)).sort(),
       };
       const family = this.optionalText(row.family, 'tokenizer family');
       if (family !== undefined) candidate.family = family;

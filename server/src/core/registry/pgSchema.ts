@@ -58,7 +58,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       `CREATE INDEX lineage_models_content ON lineage_models (content_id) WHERE content_id IS NOT NULL`,
       `CREATE INDEX lineage_models_block ON lineage_models (hidden_size, vocabulary_rid)`,
       `CREATE INDEX lineage_models_order ON lineage_models (id COLLATE "C")`,
-      `CREATE INDEX lineage_models_vocabulary ON lineage_models (vocabulary_rid)`,
+      `CREATE INDEX lineage_models_vocabulary ON lineage_models (vocabulary_rid, rid)`,
       `CREATE TABLE lineage_weight_bands (
         key bigint NOT NULL,
         model_rid bigint NOT NULL REFERENCES lineage_models (rid) ON DELETE CASCADE,

@@ -779,10 +779,13 @@ export class SqliteRegistry implements Registry {
           tokensHash: this.text(row[0] ?? null, 'tokens hash', 128),
           size: this.integer(row[1] ?? null, 'vocabulary size'),
           minhash: this.minhashFrom(row[3] ?? null),
-          entryIds: this.rows(`SELECT m.id FROM blocking_keys b JOIN models m ON m.rid = b.model_rid WHERE b.vocabulary_rid = ? ORDER BY m.id COLLATE BINARY LIMIT ?`, [
+          // The first entries added with this vocabulary (by index, whatever its size), listed sorted.
+          entryIds: this.rows(`SELECT m.id FROM blocking_keys b JOIN models m ON m.rid = b.model_rid WHERE b.vocabulary_rid = ? ORDER BY b.model_rid LIMIT ?`, [
             rid,
             MAX_ENTRY_IDS_PER_VOCABULARY,
-          ]).map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH)),
+          ])
+            .map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH))
+            .sort(),
         };
         const family = this.optionalText(row[2] ?? null, 'tokenizer family');
         if (family !== undefined) candidate.family = family;

@@ -60,7 +60,7 @@ export interface VocabularyCandidate {
   size: number;
   family?: string;
   minhash: Uint32Array;
-  /** Ids of the entries that use this vocabulary, sorted. */
+  /** Ids of the first entries (at most 16, in insertion order) that use this vocabulary, sorted. */
   entryIds: string[];
 }
 
