@@ -1,9 +1,9 @@
-// Crash-safe file replacement and a single-writer lock for the registry file: a reader sees the
-// old bytes or the new bytes, never a mix, whenever the writer dies (kill -9, power loss).
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// The registry file's single-writer lock (taken over when its owner died), the cleanup of temp files
+// that writers of earlier versions (whole-file replace) left behind, and the crash test's pause hook.
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
-/** Test hook: when set, a writer pauses (after fsync, before rename) so a test can kill it there. */
+/** Test hook: when set, a writer pauses just before its COMMIT (pages already spilled to the file) so a test can kill it there. */
 export const PAUSE_BEFORE_RENAME_ENV = 'LINEAGE_TEST_PAUSE_BEFORE_RENAME';
 
 function tempPrefix(target: string): string {
@@ -19,38 +19,6 @@ function isProcessAlive(pid: number): boolean {
     // EPERM: the process exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function fsyncDirectory(folder: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(folder, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename is still atomic there.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Writes `bytes` to a temp file beside `target`, fsyncs it, renames it over `target`, fsyncs the folder. */
-export function writeFileAtomic(target: string, bytes: Uint8Array): void {
-  const folder = path.dirname(target);
-  const temp = path.join(folder, `${tempPrefix(target)}${process.pid}-${Date.now().toString(36)}`);
-  const fd = openSync(temp, 'wx', 0o644);
-  try {
-    let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw err;
-  }
-  closeSync(fd);
-  if (process.env[PAUSE_BEFORE_RENAME_ENV]) pauseForTest(temp);
-  renameSync(temp, target);
-  fsyncDirectory(folder);
 }
 
 /** Blocks this process (it is about to be killed by a test); announces what it was about to do on stderr. */
