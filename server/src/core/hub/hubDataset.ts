@@ -57,9 +57,10 @@ export function isValidDatasetId(id: string): boolean {
 
 /**
  * GET with manual redirects: the token is sent to the endpoint's origin only (a CDN a download is
- * redirected to never sees it), and at most MAX_REDIRECTS hops.
+ * redirected to never sees it), and at most MAX_REDIRECTS hops. API answers (listings) must come from
+ * the endpoint itself; only file downloads may be redirected elsewhere (their hash is checked).
  */
-async function hubGet(url: URL, options: HubDatasetOptions, signal: AbortSignal): Promise<Response> {
+async function hubGet(url: URL, options: HubDatasetOptions, signal: AbortSignal, mayLeaveEndpoint = false): Promise<Response> {
   const endpoint = endpointOf(options);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   for (let hops = 0; ; hops++) {
@@ -72,6 +73,7 @@ async function hubGet(url: URL, options: HubDatasetOptions, signal: AbortSignal)
     const location = response.headers.get('location');
     if (!location || hops >= MAX_REDIRECTS) throw new HubDatasetError(location ? 'too many redirects' : 'a redirect without a Location');
     url = new URL(location, url);
+    if (!mayLeaveEndpoint && url.origin !== endpoint.origin) throw new HubDatasetError('the Hub redirected an API request outside the endpoint');
   }
 }
 
@@ -154,7 +156,7 @@ export async function downloadVerified(snapshot: DatasetSnapshot, file: DatasetF
   const endpoint = endpointOf(options);
   const signal = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS * 10);
   const url = new URL(`${endpoint.href.replace(/\/+$/, '')}/datasets/${snapshot.id}/resolve/${snapshot.commit}/${file.path.split('/').map(encodeURIComponent).join('/')}`);
-  const response = await hubGet(url, options, signal);
+  const response = await hubGet(url, options, signal, true);
   if (!response.ok) failStatus(response, `${snapshot.id}/${file.path}`);
   const sha256 = createHash('sha256');
   const sha1 = createHash('sha1').update(`blob ${file.size}\0`);
