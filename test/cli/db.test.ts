@@ -90,10 +90,11 @@ describe('lineage db', function () {
     assert.ok(!scan.stderr.includes('internal error'));
   });
 
-  it('a db add killed (SIGKILL) before its rename leaves the previous registry, which opens and verifies', async () => {
+  it('a db add killed (SIGKILL) just before its commit leaves the previous registry, which opens and verifies', async () => {
     const db = path.join(folder, 'killed.sqlite');
     assert.equal(runCli(['db', 'add', zooPath('tiny-gpt2'), '--db', db]).status, 0);
     await killDuringAdd([zooPath('tinyllamas-stories260K-gguf'), '--db', db]);
+    assert.ok(existsSync(`${db}-journal`), 'the kill left a hot rollback journal (pages of the new entry were already in the file)');
     const registry = await openSqliteRegistry(db);
     try {
       assert.deepEqual(registry.list().map((e) => e.id), ['tiny-gpt2'], 'no partial entry');

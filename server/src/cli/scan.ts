@@ -1,7 +1,7 @@
 // `lineage scan <model>`: which known models (in a reference registry) is this model related to?
 // Exit codes let CI gate on it: 0 a related known model found, 1 none, 3 unreadable, 2 usage.
 import { closeSide, loadSide } from '../core/compare/compareModels';
-import { openSqliteRegistry, RegistryError, resolveRegistryPath, scanRegistry, type ScanMatch, type ScanResult } from '../core/registry';
+import { openAnyRegistry, RegistryError, resolveRegistryPath, scanRegistryAsync, type ScanMatch, type ScanResult } from '../core/registry';
 import { flag, integerOption, parseCommandArgs, stringOption } from './args';
 import { withRegistryErrors } from './db';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
@@ -17,7 +17,8 @@ p-values are Holm-corrected for the number of candidates. The model is a folder,
 file, a repo id in the local Hugging Face cache, or a fingerprint JSON file.
 
   --top-k N       matches to show (default 5)
-  --db FILE       registry file (default: $LINEAGE_DB, else the embedded data/reference.sqlite)
+  --db FILE|URL   registry file or postgres:// URL (default: $LINEAGE_DB_URL, else $LINEAGE_DB,
+                  else the embedded data/reference.sqlite)
   --json          print the scan result as one JSON document
   --threshold P   corrected p-value below which lineage is declared (default 1e-12)
 
@@ -37,16 +38,16 @@ async function scan(argv: string[]): Promise<ExitCodeValue> {
   if (threshold !== undefined && !(threshold > 0 && threshold < 1)) throw new UsageError(`--threshold expects a p-value between 0 and 1, got "${thresholdText}"`);
   const choice = resolveRegistryPath(stringOption(args, 'db'), false);
   if (!choice) throw new RegistryError('data/reference.sqlite', 'the embedded reference database is missing: pass --db FILE or set LINEAGE_DB');
-  const registry = await openSqliteRegistry(choice.path);
+  const registry = await openAnyRegistry(choice.path);
   try {
     const progress = extractionProgress(`reading ${args.positionals[0]!}`);
     const side = await loadSide(args.positionals[0]!, progress.options).finally(() => progress.done());
     await closeSide(side);
-    const result = scanRegistry(registry, side.fingerprint, { topK, thresholdLog10P: threshold === undefined ? undefined : Math.log10(threshold) });
+    const result = await scanRegistryAsync(registry, side.fingerprint, { topK, thresholdLog10P: threshold === undefined ? undefined : Math.log10(threshold) });
     process.stdout.write(flag(args, 'json') ? JSON.stringify(result, null, 2) + '\n' : renderScan(result));
     return result.related ? ExitCode.ok : ExitCode.notRelated;
   } finally {
-    registry.close();
+    await registry.close();
   }
 }
 

@@ -33,6 +33,8 @@ export class ProgressBar {
   constructor(
     private readonly label: string,
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** How amounts are shown: bytes by default, entry counts for imports. */
+    private readonly format: (n: number) => string = formatBytes,
   ) {}
 
   get enabled(): boolean {
@@ -47,7 +49,7 @@ export class ProgressBar {
     const fraction = total > 0 ? Math.min(1, done / total) : 0;
     const width = 30;
     const filled = Math.round(fraction * width);
-    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(done)} / ${formatBytes(total)}`);
+    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.format(done)} / ${this.format(total)}`);
     this.drawn = true;
   }
 

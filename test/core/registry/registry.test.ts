@@ -1,4 +1,4 @@
-// The embedded registry on a real sql.js file on disk: round trips, atomic commits, verify, and
+// The embedded registry on a real SQLite file on disk (read page by page; files from sql.js, the old backend, too): round trips, atomic commits, verify, and
 // refusing corrupt or hostile files with a clear error.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { closeSide, loadSide } from '../../../server/src/core/compare/compareMod
 import { serializeFingerprint } from '../../../server/src/core/fingerprint/encoding';
 import type { Fingerprint } from '../../../server/src/core/fingerprint/types';
 import { formatEntryLine, hasWeightSignals, openSqliteRegistry, parseEntryLine, RegistryError, type RegistryEntry } from '../../../server/src/core/registry';
-import { loadSqlJs } from '../../../server/src/core/registry/sqlJs';
+import { loadSqlJs } from '../../support/sqlJs';
 import { zooPath } from '../../support/zoo';
 
 async function fingerprintOf(target: string): Promise<Fingerprint> {
@@ -181,6 +181,58 @@ describe('registry: embedded SQLite backend', function () {
       assert.throws(() => reader.get('b/stories'), (err: unknown) => err instanceof RegistryError && /b\/stories/.test(err.message));
     } finally {
       reader.close();
+    }
+  });
+
+  it('opens a schema-1 file written by another SQLite (sql.js) read-only as it is, and a writer migrates it', async () => {
+    const SQL = await loadSqlJs();
+    const file = path.join(folder, 'v1.sqlite');
+    const writer = await openSqliteRegistry(file, { writable: true });
+    writer.put(entry('a/gpt2', gpt2));
+    writer.commit();
+    writer.close();
+    const old = new SQL.Database(readFileSync(file));
+    old.run('ALTER TABLE models DROP COLUMN provenance');
+    old.run('DROP INDEX blocking_vocabulary');
+    old.run('PRAGMA user_version = 1');
+    writeFileSync(file, old.export());
+    old.close();
+
+    const reader = await openSqliteRegistry(file);
+    assert.equal(reader.stats().schemaVersion, 1);
+    assert.equal(reader.get('a/gpt2')?.meta.provenance, undefined);
+    reader.close();
+    const upgrader = await openSqliteRegistry(file, { writable: true });
+    upgrader.put({ meta: { ...entry('b/stories', stories).meta, provenance: { tool: 'lineage-lens@test', extractorVersion: stories.extractorVersion, contributor: 'tester' } }, fingerprint: stories });
+    upgrader.commit();
+    upgrader.close();
+    const after = await openSqliteRegistry(file);
+    try {
+      assert.equal(after.stats().schemaVersion, 2);
+      assert.equal(after.get('b/stories')?.meta.provenance?.contributor, 'tester');
+      assert.deepEqual(after.verify().problems, []);
+    } finally {
+      after.close();
+    }
+  });
+
+  it('lets readers in another connection see each commit of a live writer', async () => {
+    const file = path.join(folder, 'shared.sqlite');
+    const writer = await openSqliteRegistry(file, { writable: true });
+    writer.put(entry('a/gpt2', gpt2));
+    writer.commit();
+    writer.put(entry('b/stories', stories));
+    writer.commit();
+    const reader = await openSqliteRegistry(file);
+    try {
+      assert.equal(reader.entryCount(), 2);
+      assert.equal(writer.remove('a/gpt2'), true);
+      writer.commit();
+      assert.equal(reader.entryCount(), 1, 'the cached count follows the other connection\'s commit');
+      assert.equal(writer.upsert(entry('b/stories', stories)), 'unchanged', 'identical bytes and metadata are not rewritten');
+    } finally {
+      reader.close();
+      writer.close();
     }
   });
 

@@ -1,9 +1,9 @@
-// Crash-safe file replacement and a single-writer lock for the registry file: a reader sees the
-// old bytes or the new bytes, never a mix, whenever the writer dies (kill -9, power loss).
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// The registry file's single-writer lock (taken over when its owner died), the cleanup of temp files
+// that writers of earlier versions (whole-file replace) left behind, and the crash test's pause hook.
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
-/** Test hook: when set, a writer pauses (after fsync, before rename) so a test can kill it there. */
+/** Test hook: when set, a writer pauses just before its COMMIT (pages already spilled to the file) so a test can kill it there. */
 export const PAUSE_BEFORE_RENAME_ENV = 'LINEAGE_TEST_PAUSE_BEFORE_RENAME';
 
 function tempPrefix(target: string): string {
@@ -21,40 +21,8 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-function fsyncDirectory(folder: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(folder, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename is still atomic there.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Writes `bytes` to a temp file beside `target`, fsyncs it, renames it over `target`, fsyncs the folder. */
-export function writeFileAtomic(target: string, bytes: Uint8Array): void {
-  const folder = path.dirname(target);
-  const temp = path.join(folder, `${tempPrefix(target)}${process.pid}-${Date.now().toString(36)}`);
-  const fd = openSync(temp, 'wx', 0o644);
-  try {
-    let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw err;
-  }
-  closeSync(fd);
-  if (process.env[PAUSE_BEFORE_RENAME_ENV]) pauseForTest(temp);
-  renameSync(temp, target);
-  fsyncDirectory(folder);
-}
-
-/** Blocks this process (it is about to be killed by a test); announces the temp file on stderr. */
-function pauseForTest(temp: string): void {
+/** Blocks this process (it is about to be killed by a test); announces what it was about to do on stderr. */
+export function pauseForTest(temp: string): void {
   process.stderr.write(`lineage: paused before rename of ${temp}\n`);
   const waitMs = Number(process.env[PAUSE_BEFORE_RENAME_ENV]) || 60_000;
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, waitMs);
@@ -89,12 +57,28 @@ export interface FileLock {
   release(): void;
 }
 
+/** `<target>.writer.lock`: `<target>.lock` is the directory SQLite's file VFS locks with (node-sqlite3-wasm). */
+export function writerLockPath(target: string): string {
+  return `${target}.writer.lock`;
+}
+
+/** The pid of a live process holding the writer lock of `target`, if any. */
+export function liveWriterPid(target: string): number | undefined {
+  let owner = NaN;
+  try {
+    owner = Number(readFileSync(writerLockPath(target), 'utf8').slice(0, 32).trim());
+  } catch {
+    return undefined;
+  }
+  return isProcessAlive(owner) ? owner : undefined;
+}
+
 /**
- * An exclusive lock file (`<target>.lock`, holding the owner's pid) so that two writers never
+ * An exclusive lock file (`<target>.writer.lock`, holding the owner's pid) so that two writers never
  * interleave read-modify-write cycles. A lock whose owner died (kill -9) is taken over.
  */
 export function acquireLock(target: string): FileLock {
-  const lockPath = `${target}.lock`;
+  const lockPath = writerLockPath(target);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(lockPath, 'wx', 0o644);

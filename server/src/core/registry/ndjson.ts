@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { ModelFormatError } from '../errors';
 import { MAX_FINGERPRINT_JSON_BYTES, parseFingerprint, serializeFingerprint } from '../fingerprint/encoding';
+import { parseProvenance } from './entryCodec';
 import type { RegistryEntry, RegistryEntryMeta } from './types';
 
 export const ENTRY_LINE_SCHEMA = 'lineage-lens/registry-entry';
@@ -37,15 +38,23 @@ export function parseEntryLine(line: string, source: string): RegistryEntry {
     if (typeof value !== 'string') throw new ModelFormatError(source, `"meta.${key}" must be a string`);
     meta[key] = value;
   }
+  if (m.provenance !== undefined) {
+    try {
+      meta.provenance = parseProvenance(m.provenance);
+    } catch (err) {
+      throw new ModelFormatError(source, `"meta.provenance": ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   return { meta, fingerprint: parseFingerprint(JSON.stringify(raw.fingerprint), source) };
 }
 
 /** Lines of a file, refusing any line longer than `maxLineBytes` (a hostile file cannot make us buffer it whole). */
-export async function* readLinesBounded(file: string, maxLineBytes = MAX_ENTRY_LINE_BYTES): AsyncIterable<{ line: string; lineNumber: number }> {
+export async function* readLinesBounded(input: string | NodeJS.ReadableStream, maxLineBytes = MAX_ENTRY_LINE_BYTES): AsyncIterable<{ line: string; lineNumber: number }> {
+  const file = typeof input === 'string' ? input : '(stdin)';
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let lineNumber = 0;
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of (typeof input === 'string' ? createReadStream(input) : input) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
       pending.push(chunk.subarray(start, newline));

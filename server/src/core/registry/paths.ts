@@ -1,4 +1,4 @@
-// Where registries live: --db, else LINEAGE_DB, else (reads) the reference database shipped in
+// Where registries live: --db, else LINEAGE_DB_URL (PostgreSQL), else LINEAGE_DB, else (reads) the reference database shipped in
 // data/reference.sqlite, or (writes) the user's registry under LINEAGE_CACHE_DIR / ~/.cache/lineage-lens.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -33,12 +33,13 @@ export function userRegistryPath(env: NodeJS.ProcessEnv = process.env): string {
 export interface RegistryPathChoice {
   path: string;
   /** Why this file: shown by db stats and in errors. */
-  origin: '--db' | 'LINEAGE_DB' | 'embedded reference database' | 'user registry';
+  origin: '--db' | 'LINEAGE_DB_URL' | 'LINEAGE_DB' | 'embedded reference database' | 'user registry';
 }
 
 /** The registry a command uses; `forWrite` picks the user's registry instead of the read-only embedded one. */
 export function resolveRegistryPath(dbOption: string | undefined, forWrite: boolean, env: NodeJS.ProcessEnv = process.env): RegistryPathChoice | undefined {
   if (dbOption) return { path: dbOption, origin: '--db' };
+  if (env.LINEAGE_DB_URL) return { path: env.LINEAGE_DB_URL, origin: 'LINEAGE_DB_URL' };
   if (env.LINEAGE_DB) return { path: env.LINEAGE_DB, origin: 'LINEAGE_DB' };
   if (forWrite) return { path: userRegistryPath(env), origin: 'user registry' };
   const embedded = embeddedRegistryPath();

@@ -9,7 +9,7 @@ import { minhashJaccard } from '../fingerprint/sampling';
 import type { Fingerprint } from '../fingerprint/types';
 import { candidateQueryOf } from './keys';
 import { sketchEvidence } from './sketches';
-import type { Registry, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
+import type { AsyncRegistry, CandidateQuery, Registry, RegistryEntry, RetrievalLimits, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
 
 export interface ScanOptions {
   /** Matches reported (default 5). */
@@ -80,14 +80,58 @@ const MIN_LSH_SKETCH_LOG10P = -2;
 /** Verdicts that rest on a lineage p-value (and so can be demoted by the multiple-testing correction). */
 const P_VALUE_VERDICTS: ReadonlySet<Verdict> = new Set<Verdict>(['derived', 'merge']);
 
+/** What the scan asks of the registry; the scan itself is written once, for both kinds of registry. */
+type RegistryAsk =
+  | { op: 'vocabularies'; minhash: Uint32Array; tokensHash: string | undefined }
+  | { op: 'weights'; query: CandidateQuery; limits: RetrievalLimits }
+  | { op: 'get'; id: string }
+  | { op: 'count' };
+
+function answer(registry: Registry, ask: RegistryAsk): unknown {
+  switch (ask.op) {
+    case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
+    case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
+    case 'get': return registry.get(ask.id);
+    case 'count': return registry.entryCount();
+  }
+}
+
+function answerAsync(registry: AsyncRegistry, ask: RegistryAsk): Promise<unknown> {
+  switch (ask.op) {
+    case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
+    case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
+    case 'get': return registry.get(ask.id);
+    case 'count': return registry.entryCount();
+  }
+}
+
 export function scanRegistry(registry: Registry, query: Fingerprint, options: ScanOptions = {}): ScanResult {
+  const steps = scanSteps(registry.location, query, options);
+  for (let step = steps.next(); ; ) {
+    if (step.done) return step.value;
+    step = steps.next(answer(registry, step.value));
+  }
+}
+
+/** The same scan against a registry behind a network connection (PostgreSQL). */
+export async function scanRegistryAsync(registry: AsyncRegistry, query: Fingerprint, options: ScanOptions = {}): Promise<ScanResult> {
+  const steps = scanSteps(registry.location, query, options);
+  for (let step = steps.next(); ; ) {
+    if (step.done) return step.value;
+    step = steps.next(await answerAsync(registry, step.value));
+  }
+}
+
+function* scanSteps(location: string, query: Fingerprint, options: ScanOptions): Generator<RegistryAsk, ScanResult, unknown> {
   const settings = { ...DEFAULTS, ...options };
   const threshold = options.thresholdLog10P ?? DEFAULT_THRESHOLD_LOG10P;
   const notes: string[] = [];
   const candidateQuery = candidateQueryOf(query);
-  const tokenizer = query.tokenizer ? tokenizerMatches(registry.retrieveVocabularies(query.tokenizer.minhash, query.tokenizer.tokensHash), query) : [];
+  const tokenizer = query.tokenizer
+    ? tokenizerMatches((yield { op: 'vocabularies', minhash: query.tokenizer.minhash, tokensHash: query.tokenizer.tokensHash }) as VocabularyCandidate[], query)
+    : [];
 
-  const candidates = registry.retrieveWeightCandidates(candidateQuery, { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize });
+  const candidates = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
   const ranked = candidates
     .map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) }))
     .sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
@@ -100,7 +144,7 @@ export function scanRegistry(registry: Registry, query: Fingerprint, options: Sc
     if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
     const onlyLsh = candidate.routes.every((r) => r === 'lsh');
     if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
-    const known = registry.get(candidate.id);
+    const known = (yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined;
     if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
     const comparison = compareFingerprints(known.fingerprint, query, { thresholdLog10P: threshold, alignResidual: false });
     if (RELATED_VERDICTS.has(comparison.verdict)) relatedSoFar++;
@@ -142,7 +186,7 @@ export function scanRegistry(registry: Registry, query: Fingerprint, options: Sc
       tokenizerSize: query.tokenizer?.size,
       hasWeights,
     },
-    registry: { location: registry.location, entries: registry.entryCount() },
+    registry: { location, entries: (yield { op: 'count' }) as number },
     thresholdLog10P: threshold,
     candidatesRetrieved: candidates.length,
     candidatesCompared: compared.length,

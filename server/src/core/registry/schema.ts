@@ -57,6 +57,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE vocab_bands (key INTEGER NOT NULL, vocabulary_rid INTEGER NOT NULL, PRIMARY KEY (key, vocabulary_rid)) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 2,
+    // Provenance of shared entries (tool, source repo and commit, LFS hashes, contributor) as JSON;
+    // the entries of a vocabulary by index (a tokenizer match lists a few without scanning the table).
+    statements: [`ALTER TABLE models ADD COLUMN provenance TEXT`, `CREATE INDEX blocking_vocabulary ON blocking_keys (vocabulary_rid)`],
+  },
 ];
 
 export const CURRENT_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
@@ -64,5 +70,5 @@ export const CURRENT_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version
 /** Tables and indexes a valid file holds; anything else (a trigger, a view) is refused. */
 export const EXPECTED_OBJECTS: ReadonlySet<string> = new Set([
   'table:meta', 'table:vocabularies', 'table:models', 'table:fingerprints', 'table:blocking_keys', 'table:sketches',
-  'table:weight_bands', 'table:vocab_bands', 'index:models_content', 'index:blocking_block',
+  'table:weight_bands', 'table:vocab_bands', 'index:models_content', 'index:blocking_block', 'index:blocking_vocabulary',
 ]);

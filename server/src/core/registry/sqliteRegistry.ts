@@ -1,21 +1,20 @@
-// The embedded registry backend: one SQLite file read through WebAssembly (sql.js, no native addon).
-// The whole file is loaded into memory; changes are persisted by an atomic whole-file replace.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+// The embedded registry backend: one SQLite file read page by page through WebAssembly SQLite with a
+// synchronous Node file VFS (node-sqlite3-wasm; no native addon). Memory stays flat as the file grows.
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Database, SqlValue } from 'sql.js';
+import { Database, type Statement } from 'node-sqlite3-wasm';
 import { hiddenSize } from '../compare/pairing';
-import { MAX_FINGERPRINT_JSON_BYTES, parseFingerprint, serializeFingerprint } from '../fingerprint/encoding';
-import type { Fingerprint } from '../fingerprint/types';
-import { acquireLock, removeStaleTempFiles, writeFileAtomic, LockedError, type FileLock } from './atomicFile';
+import { acquireLock, liveWriterPid, pauseForTest, removeStaleTempFiles, LockedError, PAUSE_BEFORE_RENAME_ENV, type FileLock } from './atomicFile';
+import { bytesToUint32, decodeFingerprintBody, encodeEntry, storedMetaMatches, MAX_ID_LENGTH, MAX_MINHASH_BYTES, MAX_TEXT_LENGTH, parseProvenance } from './entryCodec';
 import { RegistryError } from './errors';
-import { contentIdOf, hasWeightSignals } from './keys';
+import { rollBackHotJournal } from './hotJournal';
+import { contentIdOf } from './keys';
 import { CURRENT_SCHEMA_VERSION, EXPECTED_OBJECTS, MIGRATIONS, REGISTRY_APPLICATION_ID } from './schema';
 import { computeWeightSketches, SKETCH_KINDS, SKETCH_VERSION, sketchBytes, vocabularyBandKeys, weightBandKeys, type WeightSketches } from './sketches';
-import { loadSqlJs } from './sqlJs';
 import type {
+  AsyncRegistry,
   CandidateQuery,
+  PutSummary,
   EntryKind,
   Registry,
   RegistryEntry,
@@ -29,101 +28,206 @@ import type {
   WeightCandidate,
 } from './types';
 
-/** sql.js holds the whole database in WebAssembly memory (at most 4 GiB, and export() copies it once). */
-export const MAX_REGISTRY_FILE_BYTES = 1536 * 1024 * 1024;
+type SqlValue = number | bigint | string | Uint8Array | null;
+
 const SQLITE_MAGIC = 'SQLite format 3\0';
-const MAX_ID_LENGTH = 512;
-const MAX_TEXT_LENGTH = 64 * 1024;
-const MAX_MINHASH_BYTES = 64 * 1024;
 /** Vocabulary candidates returned per query (most shared bands first). */
 const MAX_VOCABULARY_CANDIDATES = 32;
 /** Entry ids listed per vocabulary candidate. */
 const MAX_ENTRY_IDS_PER_VOCABULARY = 16;
 const FORMAT_NAME = 'lineage-lens/registry';
+/** A reader waits this long for a writer's commit (SQLite busy handler) before the lock is examined. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** SQLite page cache per connection (KiB): the hot index pages of a scan, not the file. */
+const PAGE_CACHE_KIB = 32 * 1024;
+/** Entries read per query when iterating the whole registry (bounded memory, short read locks). */
+const ITERATION_PAGE = 256;
+/** Prepared statements kept per connection (the IN lists of retrieval vary in length). */
+const MAX_CACHED_STATEMENTS = 64;
 
 export interface OpenRegistryOptions {
-  /** Open for writing: takes the file's lock until close(); creates the file on commit if missing. */
+  /** Open for writing: takes the file's writer lock until close(); creates the file if missing. */
   writable?: boolean;
 }
 
-/** Opens (or, writable, prepares to create) a registry file. Throws RegistryError for anything that is not a valid registry. */
+/** Opens (or, writable, creates) a registry file. Throws RegistryError for anything that is not a valid registry. */
 export async function openSqliteRegistry(file: string, options: OpenRegistryOptions = {}): Promise<SqliteRegistry> {
-  const SQL = await loadSqlJs();
+  return openSqliteRegistrySync(file, options);
+}
+
+export function openSqliteRegistrySync(file: string, options: OpenRegistryOptions = {}): SqliteRegistry {
   const writable = options.writable === true;
   let lock: FileLock | undefined;
   if (writable) {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     lock = acquireLock(file);
     removeStaleTempFiles(file);
+    recoverUnderWriterLock(file);
   }
+  let db: Database | undefined;
   try {
-    const bytes = readRegistryBytes(file, writable);
-    let db: Database;
+    const isNew = checkHeader(file, writable);
+    if (!writable) recoverCrashedWriter(file);
     try {
-      db = bytes ? new SQL.Database(bytes) : new SQL.Database();
+      db = new Database(file, { fileMustExist: !writable, readOnly: !writable });
     } catch (err) {
       throw new RegistryError(file, `cannot be opened as SQLite (${errorText(err)}); run "lineage db verify" or rebuild it`);
     }
-    const registry = new SqliteRegistry(file, db, writable, lock);
-    registry.prepare(bytes === undefined);
+    const registry = new SqliteRegistry(file, db, writable, lock, isNew);
+    registry.prepare(isNew);
     return registry;
   } catch (err) {
+    try {
+      db?.close();
+    } catch {
+      // The open failed half-way: nothing more to release.
+    }
     lock?.release();
     throw err;
   }
 }
 
-function readRegistryBytes(file: string, mayBeMissing: boolean): Uint8Array | undefined {
+/** Reads the 16-byte header only (the file is never loaded whole); returns whether the file is new. */
+function checkHeader(file: string, mayBeMissing: boolean): boolean {
   if (!existsSync(file)) {
-    if (mayBeMissing) return undefined;
+    if (mayBeMissing) return true;
     throw new RegistryError(file, 'no such registry file (create one with "lineage db add <model> --db FILE")');
   }
   const size = statSync(file).size;
-  if (size > MAX_REGISTRY_FILE_BYTES) throw new RegistryError(file, `is ${size} bytes, more than the ${MAX_REGISTRY_FILE_BYTES}-byte limit of the embedded backend`);
-  if (size === 0) throw new RegistryError(file, 'is empty (a writer died before its first commit, or the file was truncated): delete it and add the models again');
-  const bytes = new Uint8Array(readFileSync(file));
-  const magic = Buffer.from(bytes.subarray(0, 16)).toString('latin1');
-  if (magic !== SQLITE_MAGIC) throw new RegistryError(file, 'is not an SQLite file (bad header): it is not a Lineage Lens registry, or it is corrupt');
-  return bytes;
+  if (size === 0) {
+    // A writer that died before its first commit leaves an empty file; the next writer starts it over.
+    if (mayBeMissing && !existsSync(`${file}-journal`)) return true;
+    throw new RegistryError(file, 'is empty (a writer died before its first commit, or the file was truncated): delete it and add the models again');
+  }
+  const header = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (header.toString('latin1') !== SQLITE_MAGIC) throw new RegistryError(file, 'is not an SQLite file (bad header): it is not a Lineage Lens registry, or it is corrupt');
+  return false;
+}
+
+/**
+ * A writer killed mid-transaction leaves a hot journal (and SQLite's lock directory). When no live
+ * writer owns the file, a reader takes the writer lock for a moment and rolls the journal back.
+ */
+function recoverCrashedWriter(file: string): void {
+  if (!existsSync(`${file}-journal`) && !existsSync(`${file}.lock`)) return;
+  if (liveWriterPid(file) !== undefined) return;
+  let lock: FileLock;
+  try {
+    lock = acquireLock(file);
+  } catch {
+    return; // A writer has just started: it recovers the file itself.
+  }
+  try {
+    recoverUnderWriterLock(file);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * With the writer lock held, a journal can only be a dead writer's: its lock directory goes and its
+ * journal is rolled back. Otherwise a lock directory older than a statement is a dead reader's.
+ */
+function recoverUnderWriterLock(file: string): void {
+  if (existsSync(`${file}-journal`)) {
+    removeSqliteLockDirectory(file);
+    rollBackHotJournal(file);
+  } else {
+    removeStaleSqliteLock(file);
+  }
+}
+
+/** A reader holds SQLite's lock for one statement (milliseconds); one this old belongs to a dead process. */
+const STALE_SQLITE_LOCK_MS = 2_000;
+
+/** Called by the writer (holding the writer lock): clears a lock directory a killed process left. */
+function removeStaleSqliteLock(file: string): void {
+  try {
+    if (Date.now() - statSync(`${file}.lock`).mtimeMs > STALE_SQLITE_LOCK_MS) removeSqliteLockDirectory(file);
+  } catch {
+    // No lock directory.
+  }
+}
+
+/** SQLite's VFS lock is a directory `<file>.lock`; a process killed while holding it leaves it behind. */
+function removeSqliteLockDirectory(file: string): boolean {
+  try {
+    rmdirSync(`${file}.lock`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function uint32ToBytes(values: Uint32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(i * 4, v, true));
-  return out;
+function isBusy(err: unknown): boolean {
+  return err instanceof Error && /database is locked|SQLITE_BUSY/i.test(err.message);
 }
 
 export class SqliteRegistry implements Registry {
   private dirty = false;
+  private inWrite = false;
+  private schemaVersion = CURRENT_SCHEMA_VERSION;
+  private readonly statements = new Map<string, Statement>();
+  private countCache: { dataVersion: number; count: number } | undefined;
 
   constructor(
     readonly location: string,
     private readonly db: Database,
     readonly writable: boolean,
     private lock: FileLock | undefined,
+    /** Created by this writer: removed again if closed before anything was committed. */
+    private createdHere: boolean,
   ) {}
 
   // ---- low-level access: every value read from the file is type- and size-checked ----------------
 
-  private rows(sql: string, params: SqlValue[] = []): SqlValue[][] {
-    const statement = this.db.prepare(sql);
-    try {
-      statement.bind(params);
-      const out: SqlValue[][] = [];
-      while (statement.step()) out.push(statement.get());
-      return out;
-    } finally {
-      statement.free();
+  private statement(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) {
+        const [oldest, old] = this.statements.entries().next().value as [string, Statement];
+        old.finalize();
+        this.statements.delete(oldest);
+      }
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
     }
+    return statement;
+  }
+
+  /** Rows as arrays in column order (queries alias duplicate column names). */
+  private rows(sql: string, params: SqlValue[] = []): SqlValue[][] {
+    return this.withLockRecovery(() => this.statement(sql).all(params).map((row) => Object.values(row) as SqlValue[]));
   }
 
   private run(sql: string, params: SqlValue[] = []): void {
-    this.db.run(sql, params);
+    this.withLockRecovery(() => (params.length ? this.statement(sql).run(params) : this.db.exec(sql)));
+  }
+
+  /**
+   * A lock directory left by a killed process blocks every connection for ever. Once the busy timeout
+   * has passed and no live writer owns the file, the lock is stale: it is removed and the statement retried.
+   */
+  private withLockRecovery<T>(body: () => T): T {
+    try {
+      return body();
+    } catch (err) {
+      if (!isBusy(err) || this.inWrite) throw err;
+      const writer = liveWriterPid(this.location);
+      if (writer !== undefined && writer !== process.pid) throw new LockedError(this.location, writer);
+      if (!removeSqliteLockDirectory(this.location)) throw err;
+      return body();
+    }
   }
 
   private fail(what: string): never {
@@ -158,16 +262,21 @@ export class SqliteRegistry implements Registry {
     try {
       return body();
     } catch (err) {
-      if (err instanceof RegistryError || err instanceof LockedError) throw err;
+      if (err instanceof RegistryError || err instanceof LockedError || err instanceof RangeError) throw err;
+      if (isBusy(err)) throw new RegistryError(this.location, `is locked by another process (${errorText(err)}); try again`);
       throw new RegistryError(this.location, `corrupt or unreadable registry (${errorText(err)}); run "lineage db verify" for details`);
     }
   }
 
   // ---- opening, schema, migrations ----------------------------------------------------------------
 
-  /** Checks that the file is ours and of a known schema; creates or migrates the schema (in memory until commit). */
+  /** Checks that the file is ours and of a known schema; creates or migrates the schema (writers only). */
   prepare(isNew: boolean): void {
     this.guard(() => {
+      this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // The crash test pauses before COMMIT: a tiny cache makes SQLite spill pages to the file first,
+      // so the kill leaves a hot journal that the next opener must roll back.
+      this.run(process.env[PAUSE_BEFORE_RENAME_ENV] ? 'PRAGMA cache_size = 2' : `PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
       if (isNew) {
         this.migrate(0);
         return;
@@ -180,7 +289,9 @@ export class SqliteRegistry implements Registry {
       }
       if (version < 1) this.fail(`schema version ${version}`);
       this.checkObjects();
-      if (version < CURRENT_SCHEMA_VERSION) this.migrate(version);
+      this.schemaVersion = version;
+      // Readers read an older schema as it is (no provenance column); the first writer migrates it.
+      if (version < CURRENT_SCHEMA_VERSION && this.writable) this.migrate(version);
       const sketchVersion = this.rows(`SELECT value FROM meta WHERE key = 'sketch_version'`)[0]?.[0];
       if (sketchVersion !== String(SKETCH_VERSION)) {
         throw new RegistryError(this.location, `stores weight sketches of version ${String(sketchVersion)}, this Lineage Lens computes version ${SKETCH_VERSION}: re-create it with "lineage db export" and "lineage db import"`);
@@ -197,21 +308,17 @@ export class SqliteRegistry implements Registry {
     }
   }
 
+  /** Migrations run in the writer's transaction: committed with its first commit(), or not at all. */
   private migrate(fromVersion: number): void {
-    this.run('BEGIN');
-    try {
-      for (const migration of MIGRATIONS) {
-        if (migration.version <= fromVersion) continue;
-        for (const statement of migration.statements) this.run(statement);
-        this.run(`PRAGMA user_version = ${migration.version}`);
-      }
-      this.run(`PRAGMA application_id = ${REGISTRY_APPLICATION_ID}`);
-      this.run(`INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?), ('sketch_version', ?)`, [FORMAT_NAME, String(SKETCH_VERSION)]);
-      this.run('COMMIT');
-    } catch (err) {
-      this.run('ROLLBACK');
-      throw err;
+    this.beginWrite();
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= fromVersion) continue;
+      for (const statement of migration.statements) this.run(statement);
+      this.run(`PRAGMA user_version = ${migration.version}`);
     }
+    this.run(`PRAGMA application_id = ${REGISTRY_APPLICATION_ID}`);
+    this.run(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?)`, ['format', FORMAT_NAME, 'sketch_version', String(SKETCH_VERSION)]);
+    this.schemaVersion = CURRENT_SCHEMA_VERSION;
     this.dirty = true;
   }
 
@@ -221,68 +328,93 @@ export class SqliteRegistry implements Registry {
     if (!this.writable) throw new RegistryError(this.location, 'is open read-only');
   }
 
-  put(entry: RegistryEntry): 'added' | 'replaced' {
+  /** Pending changes live in one open transaction until commit(); SQLite's journal makes it atomic. */
+  private beginWrite(): void {
+    if (this.inWrite) return;
+    this.withLockRecovery(() => this.db.exec('BEGIN IMMEDIATE'));
+    this.inWrite = true;
+  }
+
+  /** Runs one change inside a savepoint: a failing put leaves the other pending changes intact. */
+  private change<T>(body: () => T): T {
     this.requireWritable();
-    const meta = validateMeta(entry.meta);
-    const fp = entry.fingerprint;
-    const json = serializeFingerprint(fp);
-    const body = deflateRawSync(Buffer.from(json, 'utf8'));
-    const jsonSha = createHash('sha256').update(json, 'utf8').digest('hex');
-    const sketches = meta.kind === 'weights' ? computeWeightSketches(fp) : {};
-    const hidden = meta.kind === 'weights' ? hiddenSize(fp) : undefined;
     return this.guard(() => {
-      this.run('BEGIN');
+      this.beginWrite();
+      this.db.exec('SAVEPOINT entry');
       try {
-        const replaced = this.deleteEntry(meta.id);
-        const vocabularyRid = fp.tokenizer ? this.upsertVocabulary(fp, meta.tokenizerFamily) : undefined;
-        this.run(
-          `INSERT INTO models (id, revision, family, declared_parents, licence, source, kind, content_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          [meta.id, meta.revision ?? null, meta.family ?? null, JSON.stringify(meta.declaredParents), meta.licence ?? null, meta.source ?? null, meta.kind, meta.kind === 'weights' ? contentIdOf(fp) ?? null : null],
-        );
-        const rid = this.integer(this.rows('SELECT last_insert_rowid()')[0]?.[0] ?? null, 'rowid');
-        this.run(`INSERT INTO fingerprints (model_rid, extractor_version, json_sha256, json_bytes, body) VALUES (?, ?, ?, ?, ?)`, [rid, fp.extractorVersion, jsonSha, Buffer.byteLength(json, 'utf8'), body]);
-        this.run(`INSERT INTO blocking_keys (model_rid, architecture_hash, hidden_size, vocabulary_rid) VALUES (?, ?, ?, ?)`, [rid, fp.architecture?.hash ?? null, hidden ?? null, vocabularyRid ?? null]);
-        if (meta.kind === 'weights') {
-          this.run(`INSERT INTO sketches (model_rid, norm, anchor, profile) VALUES (?, ?, ?, ?)`, [rid, sketches.norm ?? null, sketches.anchor ?? null, sketches.profile ?? null]);
-          if (hidden !== undefined) for (const key of weightBandKeys(sketches, hidden)) this.run(`INSERT OR IGNORE INTO weight_bands (key, model_rid) VALUES (?, ?)`, [key, rid]);
-        }
-        this.run('COMMIT');
-        this.dirty = true;
-        return replaced ? 'replaced' : 'added';
+        const result = body();
+        this.db.exec('RELEASE entry');
+        return result;
       } catch (err) {
-        this.run('ROLLBACK');
+        this.db.exec('ROLLBACK TO entry');
+        this.db.exec('RELEASE entry');
         throw err;
       }
     });
   }
 
-  private upsertVocabulary(fp: Fingerprint, family: string | undefined): number {
-    const t = fp.tokenizer!;
-    const existing = this.rows(`SELECT rid FROM vocabularies WHERE tokens_hash = ?`, [t.tokensHash])[0];
+  put(entry: RegistryEntry): 'added' | 'replaced' {
+    const outcome = this.upsert(entry);
+    return outcome === 'unchanged' ? 'replaced' : outcome;
+  }
+
+  /** put(), but an entry stored with the same fingerprint bytes and metadata is left alone (idempotent merges). */
+  upsert(entry: RegistryEntry): 'added' | 'replaced' | 'unchanged' {
+    this.requireWritable();
+    const e = encodeEntry(entry);
+    return this.change(() => {
+      if (this.isStoredAlready(e.meta, e.jsonSha256)) return 'unchanged';
+      const replaced = this.deleteEntry(e.meta.id);
+      const vocabularyRid = e.vocabulary ? this.upsertVocabulary(e.vocabulary, e.meta.tokenizerFamily) : undefined;
+      const meta = e.meta;
+      this.run(
+        `INSERT INTO models (id, revision, family, declared_parents, licence, source, kind, content_id, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [meta.id, meta.revision ?? null, meta.family ?? null, JSON.stringify(meta.declaredParents), meta.licence ?? null, meta.source ?? null, meta.kind, e.contentId ?? null, e.provenanceJson ?? null],
+      );
+      const rid = this.integer(this.rows('SELECT last_insert_rowid()')[0]?.[0] ?? null, 'rowid');
+      this.run(`INSERT INTO fingerprints (model_rid, extractor_version, json_sha256, json_bytes, body) VALUES (?, ?, ?, ?, ?)`, [rid, e.extractorVersion, e.jsonSha256, e.jsonBytes, e.body]);
+      this.run(`INSERT INTO blocking_keys (model_rid, architecture_hash, hidden_size, vocabulary_rid) VALUES (?, ?, ?, ?)`, [rid, e.architectureHash ?? null, e.hiddenSize ?? null, vocabularyRid ?? null]);
+      if (meta.kind === 'weights') {
+        this.run(`INSERT INTO sketches (model_rid, norm, anchor, profile) VALUES (?, ?, ?, ?)`, [rid, e.sketches.norm ?? null, e.sketches.anchor ?? null, e.sketches.profile ?? null]);
+        for (const key of e.weightBandKeys) this.run(`INSERT OR IGNORE INTO weight_bands (key, model_rid) VALUES (?, ?)`, [key, rid]);
+      }
+      this.dirty = true;
+      this.countCache = undefined;
+      return replaced ? 'replaced' : 'added';
+    });
+  }
+
+  private isStoredAlready(meta: RegistryEntryMeta, jsonSha256: string): boolean {
+    const row = this.rows(
+      `SELECT ${this.metaColumns}, f.json_sha256 FROM models m LEFT JOIN fingerprints f ON f.model_rid = m.rid LEFT JOIN blocking_keys b ON b.model_rid = m.rid
+       LEFT JOIN vocabularies v ON v.rid = b.vocabulary_rid WHERE m.id = ?`,
+      [meta.id],
+    )[0];
+    if (!row || row[9] !== jsonSha256) return false;
+    return storedMetaMatches(this.metaFrom(row), meta);
+  }
+
+  private upsertVocabulary(v: NonNullable<ReturnType<typeof encodeEntry>['vocabulary']>, family: string | undefined): number {
+    const existing = this.rows(`SELECT rid FROM vocabularies WHERE tokens_hash = ?`, [v.tokensHash])[0];
     if (existing) {
       const rid = this.integer(existing[0] ?? null, 'vocabulary rid');
       if (family) this.run(`UPDATE vocabularies SET family = ? WHERE rid = ?`, [family, rid]);
       return rid;
     }
-    this.run(`INSERT INTO vocabularies (tokens_hash, size, convention, family, minhash) VALUES (?, ?, ?, ?, ?)`, [t.tokensHash, t.size, t.convention, family ?? null, uint32ToBytes(t.minhash)]);
+    this.run(`INSERT INTO vocabularies (tokens_hash, size, convention, family, minhash) VALUES (?, ?, ?, ?, ?)`, [v.tokensHash, v.size, v.convention, family ?? null, v.minhash]);
     const rid = this.integer(this.rows('SELECT last_insert_rowid()')[0]?.[0] ?? null, 'rowid');
-    for (const key of vocabularyBandKeys(t.minhash)) this.run(`INSERT OR IGNORE INTO vocab_bands (key, vocabulary_rid) VALUES (?, ?)`, [key, rid]);
+    for (const key of v.bandKeys) this.run(`INSERT OR IGNORE INTO vocab_bands (key, vocabulary_rid) VALUES (?, ?)`, [key, rid]);
     return rid;
   }
 
   remove(id: string): boolean {
-    this.requireWritable();
-    return this.guard(() => {
-      this.run('BEGIN');
-      try {
-        const removed = this.deleteEntry(id);
-        this.run('COMMIT');
-        if (removed) this.dirty = true;
-        return removed;
-      } catch (err) {
-        this.run('ROLLBACK');
-        throw err;
+    return this.change(() => {
+      const removed = this.deleteEntry(id);
+      if (removed) {
+        this.dirty = true;
+        this.countCache = undefined;
       }
+      return removed;
     });
   }
 
@@ -312,14 +444,25 @@ export class SqliteRegistry implements Registry {
     return true;
   }
 
-  /** Persists atomically (temp file, fsync, rename). `compact` VACUUMs first: smallest file, and byte-reproducible builds. */
+  /** Commits the pending transaction (journalled: a crash leaves the previous state). `compact` VACUUMs after: smallest file, byte-reproducible builds. */
   commit(options: { compact?: boolean } = {}): void {
     this.requireWritable();
     this.guard(() => {
-      if (options.compact) this.run('VACUUM');
-      writeFileAtomic(this.location, this.db.export());
+      if (this.inWrite) {
+        if (process.env[PAUSE_BEFORE_RENAME_ENV]) pauseForTest(this.location);
+        this.db.exec('COMMIT');
+        this.inWrite = false;
+      }
+      this.createdHere = false;
+      if (options.compact) this.db.exec('VACUUM');
       this.dirty = false;
     });
+  }
+
+  /** Reclaims the pages of removed entries and refreshes the query planner's statistics. */
+  vacuum(): void {
+    this.commit({ compact: true });
+    this.guard(() => this.db.exec('ANALYZE'));
   }
 
   get hasPendingChanges(): boolean {
@@ -343,8 +486,16 @@ export class SqliteRegistry implements Registry {
   private minhashFrom(value: SqlValue): Uint32Array {
     const bytes = this.blob(value, 'vocabulary minhash', MAX_MINHASH_BYTES);
     if (bytes.length % 4 !== 0) this.fail('a vocabulary minhash is not a whole number of 32-bit values');
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return Uint32Array.from({ length: bytes.length / 4 }, (_, i) => view.getUint32(i * 4, true));
+    return bytesToUint32(bytes);
+  }
+
+  /** The provenance column exists from schema version 2; an older file read-only has none. */
+  private get provenanceColumn(): string {
+    return this.schemaVersion >= 2 ? 'm.provenance' : 'NULL';
+  }
+
+  private get metaColumns(): string {
+    return `m.id, m.revision, m.family, m.declared_parents, m.licence, m.source, m.kind, v.family AS tokenizer_family, ${this.provenanceColumn} AS provenance`;
   }
 
   has(id: string): boolean {
@@ -354,14 +505,14 @@ export class SqliteRegistry implements Registry {
   get(id: string): RegistryEntry | undefined {
     return this.guard(() => {
       const row = this.rows(
-        `SELECT m.id, m.revision, m.family, m.declared_parents, m.licence, m.source, m.kind, v.family, f.json_sha256, f.body
+        `SELECT ${this.metaColumns}, f.json_sha256, f.body
          FROM models m LEFT JOIN fingerprints f ON f.model_rid = m.rid LEFT JOIN blocking_keys b ON b.model_rid = m.rid
          LEFT JOIN vocabularies v ON v.rid = b.vocabulary_rid WHERE m.id = ?`,
         [id],
       )[0];
       if (!row) return undefined;
       const meta = this.metaFrom(row);
-      return { meta, fingerprint: this.decodeFingerprint(meta.id, row[8] ?? null, row[9] ?? null) };
+      return { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row[9], row[10]) };
     });
   }
 
@@ -382,42 +533,32 @@ export class SqliteRegistry implements Registry {
       const text = this.optionalText(value ?? null, `${key} of ${id}`);
       if (text !== undefined) (meta as unknown as Record<string, string>)[key] = text;
     }
+    const provenance = this.optionalText(row[8] ?? null, `provenance of ${id}`);
+    if (provenance !== undefined) {
+      try {
+        meta.provenance = parseProvenance(JSON.parse(provenance));
+      } catch (err) {
+        this.fail(`provenance of ${id} is invalid (${errorText(err)})`);
+      }
+    }
     return meta;
-  }
-
-  /** Inflates (bounded) and validates a stored fingerprint: the file is untrusted, like any model file. */
-  private decodeFingerprint(id: string, shaValue: SqlValue, bodyValue: SqlValue): Fingerprint {
-    if (bodyValue === null) this.fail(`entry ${id} has no fingerprint`);
-    const body = this.blob(bodyValue, `fingerprint of ${id}`, MAX_FINGERPRINT_JSON_BYTES);
-    let json: string;
-    try {
-      json = inflateRawSync(body, { maxOutputLength: MAX_FINGERPRINT_JSON_BYTES }).toString('utf8');
-    } catch (err) {
-      this.fail(`the fingerprint of ${id} does not decompress (${errorText(err)})`);
-    }
-    if (createHash('sha256').update(json, 'utf8').digest('hex') !== shaValue) this.fail(`the fingerprint of ${id} does not match its stored sha256`);
-    try {
-      return parseFingerprint(json, `${this.location}#${id}`);
-    } catch (err) {
-      this.fail(`the fingerprint of ${id} is invalid (${errorText(err)})`);
-    }
   }
 
   list(): RegistryEntrySummary[] {
     return this.guard(() =>
       this.rows(
-        `SELECT m.id, m.revision, m.family, m.declared_parents, m.licence, m.source, m.kind, v.family, b.hidden_size, b.architecture_hash, v.size, f.extractor_version, length(f.body)
+        `SELECT ${this.metaColumns}, b.hidden_size, b.architecture_hash, v.size, f.extractor_version, length(f.body) AS stored_bytes
          FROM models m LEFT JOIN fingerprints f ON f.model_rid = m.rid LEFT JOIN blocking_keys b ON b.model_rid = m.rid
          LEFT JOIN vocabularies v ON v.rid = b.vocabulary_rid ORDER BY m.id COLLATE BINARY`,
       ).map((row) => {
         const summary: RegistryEntrySummary = {
           ...this.metaFrom(row),
-          extractorVersion: this.text(row[11] ?? null, 'extractor version', 64),
-          storedBytes: this.integer(row[12] ?? null, 'fingerprint size'),
+          extractorVersion: this.text(row[12] ?? null, 'extractor version', 64),
+          storedBytes: this.integer(row[13] ?? null, 'fingerprint size'),
         };
-        const hidden = this.optionalInteger(row[8] ?? null, 'hidden size');
-        const architectureHash = this.optionalText(row[9] ?? null, 'architecture hash');
-        const vocabularySize = this.optionalInteger(row[10] ?? null, 'vocabulary size');
+        const hidden = this.optionalInteger(row[9] ?? null, 'hidden size');
+        const architectureHash = this.optionalText(row[10] ?? null, 'architecture hash');
+        const vocabularySize = this.optionalInteger(row[11] ?? null, 'vocabulary size');
         if (hidden !== undefined) summary.hiddenSize = hidden;
         if (architectureHash !== undefined) summary.architectureHash = architectureHash;
         if (vocabularySize !== undefined) summary.vocabularySize = vocabularySize;
@@ -426,12 +567,26 @@ export class SqliteRegistry implements Registry {
     );
   }
 
-  private ids(): string[] {
-    return this.rows(`SELECT id FROM models ORDER BY id COLLATE BINARY`).map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH));
+  /** Ids after `after` in id order, one page at a time: iteration never holds the read lock for long. */
+  private idsAfter(after: string | undefined, limit: number): string[] {
+    const rows = after === undefined
+      ? this.rows(`SELECT id FROM models ORDER BY id COLLATE BINARY LIMIT ?`, [limit])
+      : this.rows(`SELECT id FROM models WHERE id > ? COLLATE BINARY ORDER BY id COLLATE BINARY LIMIT ?`, [after, limit]);
+    return rows.map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH));
+  }
+
+  private *ids(): Iterable<string> {
+    let after: string | undefined;
+    for (;;) {
+      const page = this.guard(() => this.idsAfter(after, ITERATION_PAGE));
+      yield* page;
+      if (page.length < ITERATION_PAGE) return;
+      after = page[page.length - 1];
+    }
   }
 
   *entries(): Iterable<RegistryEntry> {
-    for (const id of this.guard(() => this.ids())) {
+    for (const id of this.ids()) {
       const entry = this.get(id);
       if (entry) yield entry;
     }
@@ -441,8 +596,15 @@ export class SqliteRegistry implements Registry {
     return this.integer(this.rows(sql, params)[0]?.[0] ?? null, 'count');
   }
 
+  /** Cached until this or another connection changes the file (PRAGMA data_version): a scan asks on every call. */
   entryCount(): number {
-    return this.guard(() => this.count(`SELECT COUNT(*) FROM models`));
+    return this.guard(() => {
+      const dataVersion = this.integer(this.rows('PRAGMA data_version')[0]?.[0] ?? null, 'data_version');
+      if (this.countCache && this.countCache.dataVersion === dataVersion) return this.countCache.count;
+      const count = this.count(`SELECT COUNT(*) FROM models`);
+      if (!this.inWrite) this.countCache = { dataVersion, count };
+      return count;
+    });
   }
 
   stats(): RegistryStats {
@@ -457,13 +619,16 @@ export class SqliteRegistry implements Registry {
       vocabularyBands: this.count(`SELECT COUNT(*) FROM vocab_bands`),
       fileBytes: existsSync(this.location) ? statSync(this.location).size : 0,
       fingerprintBytes: this.count(`SELECT COALESCE(SUM(length(body)), 0) FROM fingerprints`),
-      blocks: this.rows(`SELECT hidden_size, COUNT(*) FROM blocking_keys WHERE hidden_size IS NOT NULL GROUP BY hidden_size ORDER BY 2 DESC, 1`).map((r) => ({
+      blocks: this.rows(`SELECT hidden_size, COUNT(*) AS n FROM blocking_keys WHERE hidden_size IS NOT NULL GROUP BY hidden_size ORDER BY 2 DESC, 1`).map((r) => ({
         hiddenSize: this.integer(r[0] ?? null, 'hidden size'),
         entries: this.integer(r[1] ?? null, 'count'),
       })),
       tokenizerFamilies: this.rows(
-        `SELECT COALESCE(v.family, '(unlabelled)'), COUNT(*) FROM blocking_keys b JOIN vocabularies v ON v.rid = b.vocabulary_rid GROUP BY 1 ORDER BY 2 DESC, 1`,
+        `SELECT COALESCE(v.family, '(unlabelled)') AS family, COUNT(*) AS n FROM blocking_keys b JOIN vocabularies v ON v.rid = b.vocabulary_rid GROUP BY 1 ORDER BY 2 DESC, 1`,
       ).map((r) => ({ family: this.text(r[0] ?? null, 'tokenizer family'), entries: this.integer(r[1] ?? null, 'count') })),
+      families: this.rows(
+        `SELECT COALESCE(m.family, '(unknown)') AS family, COUNT(*) AS n, COALESCE(SUM(length(f.body)), 0) AS bytes FROM models m LEFT JOIN fingerprints f ON f.model_rid = m.rid GROUP BY 1 ORDER BY 2 DESC, 1`,
+      ).map((r) => ({ family: this.text(r[0] ?? null, 'family'), entries: this.integer(r[1] ?? null, 'count'), fingerprintBytes: this.integer(r[2] ?? null, 'bytes') })),
     }));
   }
 
@@ -476,10 +641,9 @@ export class SqliteRegistry implements Registry {
     try {
       const integrity = this.rows('PRAGMA integrity_check').map((r) => String(r[0]));
       if (integrity.join() !== 'ok') integrity.slice(0, 20).forEach((line) => note(`SQLite integrity check: ${line}`));
-      const ids = this.ids();
-      entries = ids.length;
       let expectedWeightBands = 0;
-      for (const id of ids) {
+      for (const id of this.ids()) {
+        entries++;
         const problem = this.verifyEntry(id);
         if (typeof problem === 'string') note(problem);
         else expectedWeightBands += problem;
@@ -615,10 +779,13 @@ export class SqliteRegistry implements Registry {
           tokensHash: this.text(row[0] ?? null, 'tokens hash', 128),
           size: this.integer(row[1] ?? null, 'vocabulary size'),
           minhash: this.minhashFrom(row[3] ?? null),
-          entryIds: this.rows(`SELECT m.id FROM blocking_keys b JOIN models m ON m.rid = b.model_rid WHERE b.vocabulary_rid = ? ORDER BY m.id COLLATE BINARY LIMIT ?`, [
+          // The first entries added with this vocabulary (by index, whatever its size), listed sorted.
+          entryIds: this.rows(`SELECT m.id FROM blocking_keys b JOIN models m ON m.rid = b.model_rid WHERE b.vocabulary_rid = ? ORDER BY b.model_rid LIMIT ?`, [
             rid,
             MAX_ENTRY_IDS_PER_VOCABULARY,
-          ]).map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH)),
+          ])
+            .map((r) => this.text(r[0] ?? null, 'model id', MAX_ID_LENGTH))
+            .sort(),
         };
         const family = this.optionalText(row[2] ?? null, 'tokenizer family');
         if (family !== undefined) candidate.family = family;
@@ -628,24 +795,63 @@ export class SqliteRegistry implements Registry {
     });
   }
 
+  /** Closes the file; pending (uncommitted) changes are rolled back, and a file created here with nothing committed is removed. */
   close(): void {
-    this.db.close();
-    this.lock?.release();
-    this.lock = undefined;
+    if (!this.db.isOpen) return;
+    for (const statement of this.statements.values()) statement.finalize();
+    this.statements.clear();
+    try {
+      if (this.inWrite) this.db.exec('ROLLBACK');
+    } finally {
+      this.inWrite = false;
+      this.db.close();
+      if (this.createdHere && this.writable) {
+        for (const leftover of [this.location, `${this.location}-journal`]) {
+          try {
+            unlinkSync(leftover);
+          } catch {
+            // Not there: nothing to clean.
+          }
+        }
+      }
+      this.lock?.release();
+      this.lock = undefined;
+    }
   }
 }
 
-/** Checks the user-supplied metadata of an entry (ids end up in tables, terminals and JSON). */
-function validateMeta(meta: RegistryEntryMeta): RegistryEntryMeta {
-  const checkText = (value: string | undefined, what: string, max: number) => {
-    if (value === undefined) return;
-    // eslint-disable-next-line no-control-regex
-    if (value.length === 0 || value.length > max || /[\u0000-\u001f\u007f]/.test(value)) throw new RangeError(`${what} must be 1 to ${max} printable characters`);
+/** The embedded backend behind the asynchronous interface, so each command is written once for both backends. */
+export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
+  return {
+    location: registry.location,
+    writable: registry.writable,
+    async putMany(entries) {
+      const outcome: PutSummary = { added: 0, replaced: 0, unchanged: 0, byId: new Map() };
+      for (const entry of entries) {
+        const result = registry.upsert(entry);
+        outcome[result]++;
+        outcome.byId.set(entry.meta.id, result);
+      }
+      registry.commit();
+      return outcome;
+    },
+    async remove(id) {
+      const removed = registry.remove(id);
+      registry.commit();
+      return removed;
+    },
+    has: async (id) => registry.has(id),
+    get: async (id) => registry.get(id),
+    list: async () => registry.list(),
+    async *entries() {
+      yield* registry.entries();
+    },
+    entryCount: async () => registry.entryCount(),
+    stats: async () => registry.stats(),
+    verify: async () => registry.verify(),
+    vacuum: async () => registry.vacuum(),
+    retrieveWeightCandidates: async (query, limits) => registry.retrieveWeightCandidates(query, limits),
+    retrieveVocabularies: async (minhash, tokensHash) => registry.retrieveVocabularies(minhash, tokensHash),
+    close: async () => registry.close(),
   };
-  checkText(meta.id, 'the entry id', MAX_ID_LENGTH);
-  for (const [key, value] of Object.entries(meta)) if (typeof value === 'string') checkText(value, key, MAX_TEXT_LENGTH);
-  meta.declaredParents.forEach((p) => checkText(p, 'a declared parent', MAX_TEXT_LENGTH));
-  if (meta.kind !== 'weights' && meta.kind !== 'tokenizer') throw new RangeError(`unknown entry kind ${String(meta.kind)}`);
-  return meta;
 }
-

@@ -20,6 +20,24 @@ export interface RegistryEntryMeta {
   kind: EntryKind;
   /** Human label of the vocabulary ("Llama 3"); shared by every entry with the same vocabulary. */
   tokenizerFamily?: string;
+  /** Who made this entry from what: checked against the Hub when entries are pulled from a shared dataset. */
+  provenance?: EntryProvenance;
+}
+
+/** Where an entry came from, so a shared database can be audited and checked against the Hub. */
+export interface EntryProvenance {
+  /** "lineage-lens@0.1.0". */
+  tool: string;
+  extractorVersion: string;
+  /** Hub repository and commit the fingerprinted files came from, when known. */
+  repo?: string;
+  commit?: string;
+  /** sha256 of each weight file (the Hub's LFS oid), by path in the repository. */
+  lfsSha256?: Record<string, string>;
+  /** Who added it (a Hub user name, or a free label). */
+  contributor?: string;
+  /** The shared dataset it was pulled from ("hf-dataset:org/name@commit"); absent for local entries. */
+  pulledFrom?: string;
 }
 
 export interface RegistryEntry {
@@ -42,7 +60,7 @@ export interface VocabularyCandidate {
   size: number;
   family?: string;
   minhash: Uint32Array;
-  /** Ids of the entries that use this vocabulary, sorted. */
+  /** Ids of the first entries (at most 16, in insertion order) that use this vocabulary, sorted. */
   entryIds: string[];
 }
 
@@ -88,6 +106,8 @@ export interface RegistryStats {
   /** Entries per hidden size (the first blocking key), largest blocks first. */
   blocks: Array<{ hiddenSize: number; entries: number }>;
   tokenizerFamilies: Array<{ family: string; entries: number }>;
+  /** Entries and stored fingerprint bytes per architecture family, largest first. */
+  families: Array<{ family: string; entries: number; fingerprintBytes: number }>;
 }
 
 export interface VerifyReport {
@@ -117,4 +137,40 @@ export interface Registry {
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): WeightCandidate[];
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[];
   close(): void;
+}
+
+/**
+ * The same registry behind a network connection (PostgreSQL): every call is a round trip, so it is
+ * asynchronous. Writes are committed when the call returns (each in its own transaction).
+ * `asAsyncRegistry` gives the embedded backend this shape, so commands are written once.
+ */
+export interface AsyncRegistry {
+  readonly location: string;
+  readonly writable: boolean;
+  /** Adds or replaces entries in one transaction; an entry whose stored bytes are identical is left alone. */
+  putMany(entries: RegistryEntry[]): Promise<PutSummary>;
+  remove(id: string): Promise<boolean>;
+  has(id: string): Promise<boolean>;
+  get(id: string): Promise<RegistryEntry | undefined>;
+  list(): Promise<RegistryEntrySummary[]>;
+  /** All entries sorted by id, fetched in pages. */
+  entries(): AsyncIterable<RegistryEntry>;
+  entryCount(): Promise<number>;
+  stats(): Promise<RegistryStats>;
+  verify(): Promise<VerifyReport>;
+  /** Reclaims free space (VACUUM) and refreshes the planner's statistics. */
+  vacuum(): Promise<void>;
+  retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): Promise<WeightCandidate[]>;
+  retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): Promise<VocabularyCandidate[]>;
+  close(): Promise<void>;
+}
+
+export type PutOutcome = 'added' | 'replaced' | 'unchanged';
+
+export interface PutSummary {
+  added: number;
+  replaced: number;
+  unchanged: number;
+  /** Outcome per entry id, as given. */
+  byId: Map<string, PutOutcome>;
 }
