@@ -2,6 +2,7 @@
 // Exit codes let CI gate on it: 0 related, 1 not related, 3 inconclusive or unreadable.
 import { closeSide, compareSides, loadSide, type ModelSide } from '../core/compare/compareModels';
 import { DEFAULT_THRESHOLD_LOG10P } from '../core/compare/compare';
+import { formatPValue } from '../core/compare/stats';
 import { RELATED_VERDICTS, type Comparison } from '../core/compare/types';
 import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
@@ -56,10 +57,10 @@ function parseThreshold(text: string | undefined): number {
   return Math.log10(p);
 }
 
-function fmtLog10P(log10P: number | undefined): string {
+/** Every p printed is a certified bound; at a test's floor it reads "p ≤ floor". */
+function fmtLog10P(log10P: number | undefined, floorLog10P?: number): string {
   if (log10P === undefined) return '-';
-  if (log10P > -3) return `p = ${(10 ** log10P).toPrecision(2)}`;
-  return `p ~ 1e${Math.round(log10P)}`;
+  return formatPValue(log10P * Math.LN10, floorLog10P === undefined ? undefined : floorLog10P * Math.LN10);
 }
 
 export function renderComparison(c: Comparison, explain: boolean): string {
@@ -70,10 +71,10 @@ export function renderComparison(c: Comparison, explain: boolean): string {
     `  ${label}: ${s.name}  [${s.format}, ${formatCount(s.parameterCount)} parameters${s.architecture ? `, ${s.architecture}` : ''}${s.hiddenSize ? `, hidden ${s.hiddenSize}` : ''}${s.layers ? `, ${s.layers} layers` : ''}, read ${formatBytes(s.bytesRead)}]`;
   out.push(side('A', c.a), side('B', c.b));
   out.push(`  declared: ${c.declared.status} - ${c.declared.detail}`);
-  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${fmtLog10P(c.lineageLog10P)} (threshold 1e${c.thresholdLog10P})`);
+  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${fmtLog10P(c.lineageLog10P, c.lineageFloorLog10P)} (threshold 1e${c.thresholdLog10P}${c.lineageFloorLog10P !== undefined ? `; floor of the tests that ran: ${fmtLog10P(c.lineageFloorLog10P)}` : ''})`);
   if (c.alignment) out.push(`  alignment: ${c.alignment.kind}: ${c.alignment.detail}`);
   out.push('', 'evidence:');
-  out.push(renderTable([['signal', 'result', 'p', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, fmtLog10P(e.log10P), `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
+  out.push(renderTable([['signal', 'result', 'p', 'statistic', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, fmtLog10P(e.log10P, e.floorLog10P), e.statistic ?? '-', `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
   if (explain) {
     if (c.layers.length) {
       out.push('', 'per-layer evidence (residual-axis test on each layer\'s rows):');
