@@ -312,7 +312,8 @@ function sumSquaredDoubleCentered(xCentered: Float64Array, yCentered: Float64Arr
  * Index-aligned sum test. x and y are row-major rows×cols; T = Σ_r Σ_j x[r,j]·y[r,j]. Null: one uniformly random
  * permutation π of the column axis applied to every row of y (B's units exchangeable w.r.t. A's). With M = xᵀy,
  * T(π) = Σ_j M[j,π(j)], whose exact permutation mean is Σ M / n and exact variance Σ d² / (n−1), d the double-centered M
- * (Hoeffding 1951, combinatorial CLT). logP is a certified bound: min(Cantelli, Chatterjee 2007) floored at 1/n!;
+ * (Hoeffding 1951, combinatorial CLT). logP is a certified bound: min(Cantelli, Chatterjee 2007) floored at 1/n!, or
+ * the exact permutation p-value by enumeration when n <= 8;
  * z and normalLogP are the normal approximation, reported beside it. Transpose to permute rows.
  */
 export function permutationSumTest(x: Matrix, y: Matrix, rows: number, cols: number): PermutationSumTestResult {
@@ -355,8 +356,54 @@ export function permutationSumTest(x: Matrix, y: Matrix, rows: number, cols: num
   const range = max - min;
   const chatterjee = range > 0 ? chatterjeeLogBound(centeredStatistic / range, (-min * n) / range) : 0;
   const exchangeablePairs = exchangeablePairsLogBound(centeredStatistic, maxSquares / 2 + (maxAbsSum * maxAbsSum) / (2 * n) + sumSquares / n);
-  const logP = Math.max(floorLogP, Math.min(cantelliLogBound(z), chatterjee, exchangeablePairs));
+  let logP = Math.max(floorLogP, Math.min(cantelliLogBound(z), chatterjee, exchangeablePairs));
+  // Few units: the exact permutation p-value by enumeration (at most 8! = 40,320 arrangements).
+  if (n <= EXACT_ENUMERATION_MAX_UNITS) logP = Math.log(exactPermutationTail(doubleCentered(xCentered, yCentered, rows, cols), n, centeredStatistic));
   return { statistic, nullMean, nullVariance, z, logP, normalLogP: logNormalSf(z), floorLogP, n, rows, testable };
+}
+
+const EXACT_ENUMERATION_MAX_UNITS = 8;
+
+/** d = x̃ᵀỹ as a dense cols×cols matrix (only for small cols). */
+function doubleCentered(xCentered: Float64Array, yCentered: Float64Array, rows: number, cols: number): Float64Array {
+  const d = new Float64Array(cols * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < cols; i++) {
+      const weight = xCentered[r * cols + i]!;
+      for (let k = 0; k < cols; k++) d[i * cols + k]! += weight * yCentered[r * cols + k]!;
+    }
+  }
+  return d;
+}
+
+/** Fraction of the n! permutations π with Σ_i d[i, π(i)] >= observed (Heap's algorithm; ties count, with a tolerance). */
+function exactPermutationTail(d: Float64Array, n: number, observed: number): number {
+  const permutation = Int32Array.from({ length: n }, (_, i) => i);
+  const counters = new Int32Array(n);
+  let scale = 0;
+  for (let i = 0; i < d.length; i++) scale = Math.max(scale, Math.abs(d[i]!));
+  const tolerance = 1e-9 * scale * n;
+  const sum = () => {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += d[i * n + permutation[i]!]!;
+    return total;
+  };
+  let atLeast = sum() >= observed - tolerance ? 1 : 0;
+  let total = 1;
+  for (let i = 1; i < n; ) {
+    if (counters[i]! < i) {
+      const j = i % 2 === 0 ? 0 : counters[i]!;
+      [permutation[j], permutation[i]] = [permutation[i]!, permutation[j]!];
+      total++;
+      if (sum() >= observed - tolerance) atLeast++;
+      counters[i]!++;
+      i = 1;
+    } else {
+      counters[i] = 0;
+      i++;
+    }
+  }
+  return atLeast / total;
 }
 
 /**
