@@ -2,6 +2,7 @@
 // a derivation (calibrated lineage p-value), or no lineage — with the evidence, layers and direction.
 import type { Fingerprint } from '../fingerprint/types';
 import { minhashJaccard } from '../fingerprint/sampling';
+import { composedAlignmentTest } from './composedAlignment';
 import { checkQuantization, compareTensorDigests, sameWeightFiles } from './identity';
 import { alignLayers, alignResidualChannels, log10FromLn, matchChannelsAcrossWidths, neuronAxisTest, residualAxisTest, signFlipRowTest, tokenAxisTest, type AxisTest } from './lineageTests';
 import { hiddenSize, identityLayerMap, layerCount, pairMatrices, pairOutputRows, pairTokenRows, pairVectors, type LayerMap } from './pairing';
@@ -30,6 +31,7 @@ const TEST_NAMES: Record<AxisTest['family'], string> = {
   neuron: 'MLP-neuron permutation null, per layer, Fisher',
   token: 'anchor-token re-pairing null',
   width: 'value/up-projection sign-flip null, residual channels mapped across widths by embedding columns',
+  composed: 'value/up-projection sign-flip null, after residual rotation and neuron/head re-matching',
 };
 
 const SIGNAL_NAMES: Record<AxisTest['family'], string> = {
@@ -38,6 +40,7 @@ const SIGNAL_NAMES: Record<AxisTest['family'], string> = {
   neuron: 'sampled MLP output rows',
   token: 'anchor-token embedding rows',
   width: 'sampled value and up-projection rows',
+  composed: 'sampled value and up-projection rows (re-aligned)',
 };
 
 export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: CompareOptions = {}): Comparison {
@@ -138,6 +141,16 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
           kind: 'signed permutation of residual channels',
           detail: `linear assignment on |correlation| of embedding columns over ${alignment.anchors} anchors: ${moved} of ${dA} channels moved, mean |corr| ${alignment.meanAbsCorrelation.toFixed(3)}`,
         };
+      }
+    }
+    // Stacked disguises (norm folding, a residual rotation, neuron and head permutations, rescaling) defeat the tests
+    // above; recover the rotation, re-match neurons and heads per layer, and test on rows no selection used.
+    if (options.alignResidual !== false && log10FromLn(combine(families)) > threshold && embedPair) {
+      const composed = composedAlignmentTest(a, b, embedPair, layerMap, dA);
+      if (composed.test.testable) {
+        if (layerSearchLog > 0) composed.test.logP = Math.min(0, composed.test.logP + layerSearchLog);
+        families.push(composed.test);
+        alignmentNote ??= { kind: 'residual rotation, then neurons and heads re-matched', detail: composed.test.detail };
       }
     }
     layers = [...perLayer].filter(([, t]) => t.testable).map(([la, t]) => ({ layerA: la, layerB: layerMap.get(la) ?? la, log10P: log10FromLn(t.logP), z: t.z, rows: t.rows }));

@@ -6,7 +6,7 @@ import { identityLayerMap, pairMatrices, pairVectors, type LayerMap, type Matrix
 import { fisherCombineLogP, logGamma, permutationSumTest, rademacherLogBound, rankTransformRows, signFlipFloorLogP, transpose } from './stats';
 
 export interface AxisTest {
-  family: 'residual' | 'neuron' | 'token' | 'aligned-residual' | 'width';
+  family: 'residual' | 'neuron' | 'token' | 'aligned-residual' | 'width' | 'composed';
   /** ln of a certified upper bound on p under the test's null, never below floorLogP. */
   logP: number;
   /** ln of the smallest p this test can certify (1/n! for a permutation over n, 2^-k for k signs, combined accordingly). */
