@@ -19,6 +19,8 @@ export interface CompareOptions {
    * O(d^2 * anchors) plus a d x d assignment: seconds at d = 4096, so bulk scans may turn it off.
    */
   alignResidual?: boolean;
+  /** When one side is a PEFT adapter: the base it was trained on, so the other side can be tested as base + adapter. */
+  adapterBase?: Fingerprint;
 }
 
 export const DEFAULT_THRESHOLD_LOG10P = -12;
@@ -232,7 +234,7 @@ function combine(families: AxisTest[]): number {
   return ran.length ? bonferroniLogP(ran.map((f) => f.logP)) : 0;
 }
 
-function sideSummary(fp: Fingerprint): SideSummary {
+export function sideSummary(fp: Fingerprint): SideSummary {
   const arch = fp.architecture;
   return {
     name: fp.model.name,
