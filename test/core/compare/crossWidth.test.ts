@@ -3,14 +3,16 @@
 // (select the channel map on embeddings, test it on value/up rows under their sign-flip symmetry) must be calibrated on
 // exactly those models, and still find a pruned-and-healed child.
 import { strict as assert } from 'node:assert';
+import * as path from 'node:path';
 import { closeSide, loadSide } from '../../../server/src/core/compare/compareModels';
 import { matchChannelsAcrossWidths, signFlipRowTest } from '../../../server/src/core/compare/lineageTests';
 import { pairOutputRows, pairTokenRows, type OutputRowPair } from '../../../server/src/core/compare/pairing';
-import type { Comparison } from '../../../server/src/core/compare/types';
+import { RELATED_VERDICTS, type Comparison } from '../../../server/src/core/compare/types';
+import { openSqliteRegistry, scanRegistry } from '../../../server/src/core/registry';
 import { createPrng, hashSeed } from '../../../server/src/core/util/prng';
 import { legacyWidthMismatchTest } from '../../fixtures/legacyWidthTest';
 import type { ModelTensors } from '../../fixtures/modelTensors';
-import { keepAllBut, makeSharedCorpus, makeTrainedModel, pruneLlamaWidth, trainBigramEmbeddings, withEmbeddings, type SharedCorpus } from '../../fixtures/tinyTrainer';
+import { keepAllBut, makeSharedCorpus, makeTrainedModel, pruneLlamaWidth, trainBigramEmbeddings, type SharedCorpus } from '../../fixtures/tinyTrainer';
 import { fineTuneDrift } from '../../fixtures/transformations';
 import { compareFolders, describeComparison, FixtureFolders } from '../../support/compareFixtures';
 
@@ -101,7 +103,8 @@ describe('compare across widths: independent models trained on one corpus and to
     levels.forEach((level, k) => assert.ok(rates[k]! <= level, `rate below ${level}: ${rates[k]}`));
   });
 
-  it('a pruned model (25% of residual channels and MLP neurons removed, then healed) is derived', async () => {
+  /** The parent (width 64) pruned by 25% of residual channels and MLP neurons, then healed. */
+  const prunedChild = async () => {
     const parent = await trained(64, 'parent');
     const pruned = pruneLlamaWidth(parent.model, keepAllBut(64, 4, 1), keepAllBut(FFN, 4, 2));
     // Healing: a light fine-tune of every tensor plus one more epoch of embedding training on the corpus.
@@ -111,16 +114,55 @@ describe('compare across widths: independent models trained on one corpus and to
       { hidden: 48, seed: 'heal', epochs: 1, learningRate: 0.003 },
       { embed: drifted.tensors.get('model.embed_tokens.weight')!.data, out: drifted.tensors.get('lm_head.weight')!.data },
     );
-    const healed = withEmbeddings(corpus, { hidden: 48, seed: 'unused' }, healedEmbeddings);
-    healed.tensors = new Map([...drifted.tensors, ['model.embed_tokens.weight', healed.tensors.get('model.embed_tokens.weight')!], ['lm_head.weight', healed.tensors.get('lm_head.weight')!]]);
-    healed.files = drifted.files;
-    healed.architecture = drifted.architecture;
-    const c: Comparison = await compareFolders(parent.folder, await folders.write(healed, 'safetensors', 'pruned'));
+    drifted.tensors.set('model.embed_tokens.weight', { shape: [corpus.vocab, 48], data: healedEmbeddings.embed });
+    drifted.tensors.set('lm_head.weight', { shape: [corpus.vocab, 48], data: healedEmbeddings.out });
+    return { parent, folder: await folders.write(drifted, 'safetensors', 'pruned') };
+  };
+
+  it('a pruned model (25% of residual channels and MLP neurons removed, then healed) is derived', async () => {
+    const { parent, folder } = await prunedChild();
+    const c: Comparison = await compareFolders(parent.folder, folder);
     assert.equal(c.verdict, 'derived', describeComparison(c));
     assert.ok(c.lineageLog10P! < -12, describeComparison(c));
     assert.equal(c.direction?.parent, 'a');
     const width = c.evidence.find((e) => e.test.includes('sign-flip'))!;
     assert.ok(width.log10P! >= width.floorLog10P!, 'never below the floor');
+  });
+
+  it('scan finds the pruned model\'s parent among models of other widths (Holm over what is retrieved)', async () => {
+    const { folder } = await prunedChild();
+    const file = path.join(folder, '..', 'width-registry.sqlite');
+    const writer = await openSqliteRegistry(file, { writable: true });
+    const add = async (id: string, target: string) => {
+      const side = await loadSide(target);
+      await closeSide(side);
+      writer.put({ meta: { id, kind: 'weights', declaredParents: [] }, fingerprint: side.fingerprint });
+    };
+    await add('trained/parent-64', (await trained(64, 'parent')).folder);
+    for (const [hidden, seed] of [[64, 'a'], [48, 'b'], [32, 'c'], [48, 'p'], [32, 'd']] as const) await add(`trained/independent-${hidden}-${seed}`, (await trained(hidden, seed)).folder);
+    writer.commit();
+    writer.close();
+    const registry = await openSqliteRegistry(file);
+    try {
+      const scanOf = async (target: string) => {
+        const side = await loadSide(target);
+        await closeSide(side);
+        return scanRegistry(registry, side.fingerprint);
+      };
+      const r = await scanOf(folder);
+      const summary = r.matches.map((m) => `${m.id} ${m.verdict} ${m.adjustedLog10P?.toFixed(1)} [${m.routes.join(',')}]`).join('\n');
+      assert.equal(r.matches[0]?.id, 'trained/parent-64', summary);
+      assert.equal(r.matches[0]?.verdict, 'derived', summary);
+      assert.deepEqual(r.matches[0]?.routes, ['width']);
+      assert.ok(r.matches[0]!.adjustedLog10P! < -12, summary);
+      assert.ok(r.candidatesRetrieved >= 5, `retrieved ${r.candidatesRetrieved}`);
+      assert.ok(r.matches.slice(1).every((m) => !RELATED_VERDICTS.has(m.verdict)), summary);
+      // An independent model of another width finds nothing related, although it shares the tokenizer with them all.
+      const independent = await scanOf((await trained(48, 'q')).folder);
+      assert.equal(independent.related, false, independent.matches.map((m) => `${m.id} ${m.verdict}`).join('\n'));
+    } finally {
+      registry.close();
+    }
   });
 });
 
