@@ -5,16 +5,16 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { closeSide, loadSide } from '../../../server/src/core/compare/compareModels';
-import { matchChannelsAcrossWidths, signFlipRowTest } from '../../../server/src/core/compare/lineageTests';
-import { pairOutputRows, pairTokenRows, type OutputRowPair } from '../../../server/src/core/compare/pairing';
+import { matchChannelsAcrossWidths } from '../../../server/src/core/compare/lineageTests';
+import { pairTokenRows } from '../../../server/src/core/compare/pairing';
 import { RELATED_VERDICTS, type Comparison } from '../../../server/src/core/compare/types';
 import { openSqliteRegistry, scanRegistry } from '../../../server/src/core/registry';
-import { createPrng, hashSeed } from '../../../server/src/core/util/prng';
 import { legacyWidthMismatchTest } from '../../fixtures/legacyWidthTest';
 import type { ModelTensors } from '../../fixtures/modelTensors';
 import { keepAllBut, makeSharedCorpus, makeTrainedModel, pruneLlamaWidth, trainBigramEmbeddings, type SharedCorpus } from '../../fixtures/tinyTrainer';
 import { fineTuneDrift } from '../../fixtures/transformations';
 import { compareFolders, describeComparison, FixtureFolders } from '../../support/compareFixtures';
+import { crossWidthNullDraws } from '../../support/crossWidthCalibration';
 
 describe('compare across widths: independent models trained on one corpus and tokenizer (issue 14)', function () {
   this.timeout(300_000);
@@ -79,28 +79,10 @@ describe('compare across widths: independent models trained on one corpus and to
       fingerprints.set(`${hidden}/${seed}`, side.fingerprint);
       await closeSide(side);
     }
-    const draws = 200;
-    const prng = createPrng('issue14-calibration');
-    const below = [0, 0, 0];
-    const levels = [0.01, 0.001, 0.0001];
-    let smallest = 0;
-    for (let draw = 0; draw < draws; draw++) {
-      const [i, j] = distinctWidths(pool, prng);
-      const fa = fingerprints.get(`${pool[i]!.hidden}/${pool[i]!.seed}`)!;
-      const fb = fingerprints.get(`${pool[j]!.hidden}/${pool[j]!.seed}`)!;
-      const map = matchChannelsAcrossWidths(pairTokenRows(fa, fb).find((p) => p.role === 'embed')!)!;
-      // The rows the test reads, with both bodies freshly initialized for this draw (N(0, 0.02²) as the fixtures draw).
-      const rows = pairOutputRows(fa, fb, new Map([[0, 0], [1, 1]])).map((r) => redrawBodies(r, draw));
-      const t = signFlipRowTest(rows, map);
-      assert.ok(t.testable && t.logP >= t.floorLogP);
-      smallest = Math.min(smallest, t.logP);
-      levels.forEach((level, k) => {
-        if (t.logP < Math.log(level)) below[k]!++;
-      });
-    }
-    const rates = below.map((count) => count / draws);
-    console.log(`      null rates below 0.01/0.001/0.0001: ${rates.join(' / ')}; smallest p ${Math.exp(smallest).toExponential(2)}`);
-    levels.forEach((level, k) => assert.ok(rates[k]! <= level, `rate below ${level}: ${rates[k]}`));
+    const summary = crossWidthNullDraws([...fingerprints].map(([key, fingerprint]) => ({ hidden: Number(key.split('/')[0]), fingerprint })), 200, 'issue14-calibration');
+    console.log(`      null rates below 0.01/0.001/0.0001: ${summary.rates.join(' / ')}; smallest p ${Math.exp(summary.smallestLogP).toExponential(2)}`);
+    assert.ok(summary.neverBelowFloor);
+    [0.01, 0.001, 0.0001].forEach((level, k) => assert.ok(summary.rates[k]! <= level, `rate below ${level}: ${summary.rates[k]}`));
   });
 
   /** The parent (width 64) pruned by 25% of residual channels and MLP neurons, then healed. */
@@ -165,20 +147,3 @@ describe('compare across widths: independent models trained on one corpus and to
     }
   });
 });
-
-function distinctWidths(pool: ReadonlyArray<{ hidden: number }>, prng: ReturnType<typeof createPrng>): [number, number] {
-  for (;;) {
-    const i = prng.nextInt(pool.length);
-    const j = prng.nextInt(pool.length);
-    if (pool[i]!.hidden !== pool[j]!.hidden) return [i, j];
-  }
-}
-
-/** The same output unit with both models' rows redrawn from their own fresh seeds (independent initializations). */
-function redrawBodies(row: OutputRowPair, draw: number): OutputRowPair {
-  const fresh = (length: number, side: string) => {
-    const prng = createPrng(hashSeed('issue14-body', draw, side, row.role, row.layer, row.row));
-    return Float32Array.from({ length }, () => 0.02 * prng.gaussian());
-  };
-  return { ...row, a: fresh(row.a.length, 'a'), b: fresh(row.b.length, 'b') };
-}
