@@ -90,6 +90,8 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
   let alignmentNote: Comparison['alignment'];
   let layerMap: LayerMap = identityLayerMap(Math.min(layersA, layersB));
   let layerSearchLog = 0;
+  /** Widths differ and no valid cross-width test applies (no value/up rows at shared positions). */
+  let noTestAcrossWidths = false;
 
   if (dA !== undefined && dA === dB) {
     if (layersA !== layersB) {
@@ -162,7 +164,9 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     const embedPair = pairTokenRows(a, b).find((t) => t.role === 'embed');
     const map = embedPair && matchChannelsAcrossWidths(embedPair);
     const depthMap = identityLayerMap(Math.min(layersA, layersB));
-    if (map) families.push(signFlipRowTest(pairOutputRows(a, b, depthMap), map));
+    const widthTest = map ? signFlipRowTest(pairOutputRows(a, b, depthMap), map) : undefined;
+    if (widthTest) families.push(widthTest);
+    noTestAcrossWidths = !widthTest?.testable;
     notes.push(`hidden sizes differ (${dA} vs ${dB}): index-aligned tests cannot run; residual channels were mapped across widths on embedding columns and the map was tested on value/up-projection rows`);
   }
 
@@ -196,6 +200,9 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     verdict = shared.shared ? 'same-family' : 'unrelated';
     const p = formatPValue(combinedLn!, floorLn);
     reason = shared.shared ? `no weight lineage found (${p}); they share ${shared.what}` : `no weight lineage found (${p}) and no shared tokenizer or architecture`;
+  } else if (noTestAcrossWidths && shared.shared) {
+    verdict = 'same-family';
+    reason = `no weight lineage test applies across these widths (${dA} vs ${dB}: no value or gated up-projection rows at shared positions), so none is claimed; they share ${shared.what}`;
   } else if (!shared.shared && (a.tensors.length > 0 && b.tensors.length > 0 || architecturesDiffer(a, b))) {
     verdict = 'unrelated';
     reason = `no shared structure: ${describeMismatch(a, b)}`;
