@@ -195,7 +195,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     verdict = 'derived';
     const strongest = ran.reduce((best, f) => (f.logP < best.logP ? f : best));
     const sharedLayers = layers.filter((l) => l.log10P < -3).length;
-    reason = `B shares A's weights: ${formatPValue(combinedLn!, floorLn)} under the null of independent initialization (strongest: ${TEST_NAMES[strongest.family]}${layers.length ? `; ${sharedLayers} of ${layers.length} layers carry evidence` : ''})`;
+    reason = `B shares A's weights: ${formatPValue(combinedLn!, floorLn)} under the null of independent initialization (strongest: ${TEST_NAMES[strongest.family]}${layers.length && strongest.family !== 'composed' && strongest.family !== 'width' ? `; ${sharedLayers} of ${layers.length} layers carry evidence` : ''})`;
   } else if (ran.length > 0) {
     verdict = shared.shared ? 'same-family' : 'unrelated';
     const p = formatPValue(combinedLn!, floorLn);
