@@ -9,7 +9,7 @@ import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatBytes, formatCount, renderTable } from './terminal';
 
-export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P]
+export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P] [--base MODEL]
 
 Decides whether B shares ancestry with A: identical, same-weights, quantized, derived,
 merge, same-family, unrelated or inconclusive, with a p-value under the null hypothesis
@@ -19,16 +19,19 @@ repo id in the local Hugging Face cache, or a fingerprint JSON file.
   --json          print the full comparison as one JSON document
   --explain       add per-layer evidence and notes
   --threshold P   p-value below which lineage is declared (default 1e-12)
+  --base MODEL    when one side is a LoRA adapter folder: the base it was trained on, so the
+                  other side is tested as "base + this adapter"
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
             1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' } }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
-    for (const target of args.positionals) {
+    const baseTarget = stringOption(args, 'base');
+    for (const target of baseTarget === undefined ? args.positionals : [...args.positionals, baseTarget]) {
       const progress = extractionProgress(`reading ${target}`);
       try {
         sides.push(await loadSide(target, progress.options));
@@ -36,7 +39,7 @@ export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
         progress.done();
       }
     }
-    const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P });
+    const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P, adapterBase: sides[2]?.fingerprint });
     process.stdout.write(flag(args, 'json') ? JSON.stringify(comparison, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
     return exitCodeFor(comparison);
   } finally {
