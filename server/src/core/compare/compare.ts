@@ -92,6 +92,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
   let layerSearchLog = 0;
   /** Widths differ and no valid cross-width test applies (no value/up rows at shared positions). */
   let noTestAcrossWidths = false;
+  let widthTestDetail = '';
 
   if (dA !== undefined && dA === dB) {
     if (layersA !== layersB) {
@@ -167,6 +168,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     const widthTest = map ? signFlipRowTest(pairOutputRows(a, b, depthMap), map) : undefined;
     if (widthTest) families.push(widthTest);
     noTestAcrossWidths = !widthTest?.testable;
+    widthTestDetail = widthTest ? widthTest.detail : 'too few shared anchor tokens to map the channels';
     notes.push(`hidden sizes differ (${dA} vs ${dB}): index-aligned tests cannot run; residual channels were mapped across widths on embedding columns and the map was tested on value/up-projection rows`);
   }
 
@@ -202,7 +204,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     reason = shared.shared ? `no weight lineage found (${p}); they share ${shared.what}` : `no weight lineage found (${p}) and no shared tokenizer or architecture`;
   } else if (noTestAcrossWidths && shared.shared) {
     verdict = 'same-family';
-    reason = `no weight lineage test applies across these widths (${dA} vs ${dB}: no value or gated up-projection rows at shared positions), so none is claimed; they share ${shared.what}`;
+    reason = `no valid weight lineage test applies across these widths (${dA} vs ${dB}: ${widthTestDetail}), so none is claimed; they share ${shared.what}`;
   } else if (!shared.shared && (a.tensors.length > 0 && b.tensors.length > 0 || architecturesDiffer(a, b))) {
     verdict = 'unrelated';
     reason = `no shared structure: ${describeMismatch(a, b)}`;
