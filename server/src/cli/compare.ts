@@ -9,7 +9,7 @@ import { extractionProgress } from './progress';
 import { formatBytes, formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 
-export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P]
+export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P] [--base MODEL]
 
 Decides whether B shares ancestry with A: identical, same-weights, quantized, derived,
 merge, same-family, unrelated or inconclusive, with a p-value under the null hypothesis
@@ -19,16 +19,19 @@ repo id in the local Hugging Face cache, or a fingerprint JSON file.
   --json          print the full comparison as one JSON document
   --explain       add per-layer evidence and notes
   --threshold P   p-value below which lineage is declared (default 1e-12)
+  --base MODEL    when one side is a LoRA adapter folder: the base it was trained on, so the
+                  other side is tested as "base + this adapter"
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
             1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' } }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
-    for (const target of args.positionals) {
+    const baseTarget = stringOption(args, 'base');
+    for (const target of baseTarget === undefined ? args.positionals : [...args.positionals, baseTarget]) {
       const progress = extractionProgress(`reading ${target}`);
       try {
         sides.push(await loadSide(target, progress.options));
@@ -36,7 +39,7 @@ export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
         progress.done();
       }
     }
-    const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P });
+    const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P, adapterBase: sides[2]?.fingerprint });
     process.stdout.write(flag(args, 'json') ? JSON.stringify(comparison, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
     return exitCodeFor(comparison);
   } finally {
@@ -65,10 +68,10 @@ export function renderComparison(c: Comparison, explain: boolean): string {
     `  ${label}: ${s.name}  [${s.format}, ${formatCount(s.parameterCount)} parameters${s.architecture ? `, ${s.architecture}` : ''}${s.hiddenSize ? `, hidden ${s.hiddenSize}` : ''}${s.layers ? `, ${s.layers} layers` : ''}, read ${formatBytes(s.bytesRead)}]`;
   out.push(side('A', c.a), side('B', c.b));
   out.push(`  declared: ${c.declared.status} - ${c.declared.detail}`);
-  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${pText(c.lineageLog10P)} (threshold 1e${c.thresholdLog10P})`);
+  if (c.lineageLog10P !== undefined) out.push(`  lineage p-value: ${pText(c.lineageLog10P, c.lineageFloorLog10P)} (threshold 1e${c.thresholdLog10P}${c.lineageFloorLog10P !== undefined ? `; floor of the tests that ran: ${pText(c.lineageFloorLog10P)}` : ''})`);
   if (c.alignment) out.push(`  alignment: ${c.alignment.kind}: ${c.alignment.detail}`);
   out.push('', 'evidence:');
-  out.push(renderTable([['signal', 'result', 'p', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, pText(e.log10P), `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
+  out.push(renderTable([['signal', 'result', 'p', 'statistic', 'test / detail'], ...c.evidence.map((e) => [e.signal, e.outcome, pText(e.log10P, e.floorLog10P), e.statistic ?? '-', `${e.test}${e.detail && e.log10P === undefined ? ` - ${e.detail}` : ''}`])]));
   if (explain) {
     if (c.layers.length) {
       out.push('', 'per-layer evidence (residual-axis test on each layer\'s rows):');
@@ -80,6 +83,6 @@ export function renderComparison(c: Comparison, explain: boolean): string {
 }
 
 /** The shared wording of p-values (protocol/wording.ts), '-' when no test ran. */
-function pText(log10P: number | undefined): string {
-  return formatLog10P(log10P) ?? '-';
+function pText(log10P: number | undefined, floorLog10P?: number): string {
+  return formatLog10P(log10P, floorLog10P) ?? '-';
 }

@@ -2,14 +2,13 @@
 // VS Code client and the Compare view): p-values, sizes, verdict phrases, commits, Hub answers.
 // Pure functions of protocol data; nothing here reads files or imports engine code.
 import type { Verdict } from '../core/compare/types';
+import { formatPValue } from '../core/util/pValueText';
 import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus } from './types';
 
-/** `p < 1e-111` for strong evidence (an upper bound readers can trust), `p = 0.03` otherwise. */
-export function formatLog10P(log10P: number | undefined): string | undefined {
-  if (log10P === undefined || Number.isNaN(log10P)) return undefined;
-  if (log10P === Number.NEGATIVE_INFINITY) return 'p = 0';
-  if (log10P < -3) return `p < 1e${Math.ceil(log10P)}`;
-  return `p = ${Number((10 ** log10P).toPrecision(2))}`;
+/** A p-value given as log10, with its test's floor (log10) when known: the engine's one wording (core/util/pValueText.ts). */
+export function formatLog10P(log10P: number | undefined, floorLog10P?: number): string | undefined {
+  if (log10P === undefined) return undefined;
+  return formatPValue(log10P * Math.LN10, floorLog10P === undefined ? undefined : floorLog10P * Math.LN10);
 }
 
 const VERDICT_PHRASES: Readonly<Record<Verdict, string>> = {

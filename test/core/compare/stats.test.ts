@@ -3,6 +3,9 @@
 
 import { strict as assert } from 'node:assert';
 import {
+  permutationFloorLogP,
+  rademacherLogBound,
+  signFlipFloorLogP,
   bonferroniLogP,
   fisherCombineLogP,
   formatPValue,
@@ -167,8 +170,13 @@ describe('stats', () => {
       assert.equal(formatPValue(Math.log(3.2e-5)), 'p = 3.2e-5');
       assert.equal(formatPValue(Math.log(9.96e-6)), 'p = 1.0e-5');
       assert.equal(formatPValue(Math.log(2.5e-300)), 'p = 2.5e-300');
-      assert.equal(formatPValue(-1234 * Math.LN10), 'p ≈ 1e-1234');
-      assert.equal(formatPValue(logNormalSf(1000)), 'p ≈ 1e-217151');
+      // Every p is an upper bound, so far below 1e-300 only the (rounded-up) order of magnitude is printed.
+      assert.equal(formatPValue(-1234.4 * Math.LN10), 'p < 1e-1234');
+      assert.equal(formatPValue(logNormalSf(1000)), 'p < 1e-217150');
+      // At a test's floor (1/n!, 2^-k) the certified statement is "p ≤ floor".
+      assert.equal(formatPValue(permutationFloorLogP(64), permutationFloorLogP(64)), "p ≤ 7.9e-90 (the test's floor)");
+      assert.equal(formatPValue(permutationFloorLogP(256), permutationFloorLogP(256)), "p ≤ 1e-506 (the test's floor)");
+      assert.equal(formatPValue(Math.log(1e-20), permutationFloorLogP(64)), 'p = 1.0e-20');
       assert.equal(formatPValue(0), 'p = 1');
       assert.equal(formatPValue(-Infinity), 'p = 0');
       assertClose(log10P(Math.log(1e-5)), -5, 1e-12);
@@ -177,6 +185,15 @@ describe('stats', () => {
   });
 
   describe('permutationSumTest', () => {
+    it('is exact for at most 8 units: identical rows give exactly 1/n!', () => {
+      const prng = createPrng('exact-small');
+      for (const cols of [3, 5, 8]) {
+        const x = gaussianMatrix(prng, 20 * cols);
+        const result = permutationSumTest(x, x, 20, cols);
+        assertClose(result.logP, result.floorLogP, 1e-9, `n = ${cols}`);
+      }
+    });
+
     it('has exactly the mean and variance of the full permutation distribution', () => {
       // Both internal routes: Gram matrices (rows <= cols) and rows of the double-centered M (rows > cols).
       for (const [rows, cols] of [
@@ -243,21 +260,24 @@ describe('stats', () => {
           if (logP < Math.log(0.05)) below05++;
           if (logP < Math.log(0.01)) below01++;
         }
-        // Binomial standard errors: 0.0049 at 5%, 0.0022 at 1%; bounds are ~3 to 4 of them.
-        assert.ok(Math.abs(below05 / trials - 0.05) < 0.018, `${name}: P(p<0.05) = ${below05 / trials}`);
-        assert.ok(Math.abs(below01 / trials - 0.01) < 0.008, `${name}: P(p<0.01) = ${below01 / trials}`);
+        // logP is a certified bound, so it may only be conservative: at most the nominal rate plus ~3 binomial standard
+        // errors (0.0049 at 5%, 0.0022 at 1%).
+        assert.ok(below05 / trials <= 0.05 + 0.015, `${name}: P(p<0.05) = ${below05 / trials}`);
+        assert.ok(below01 / trials <= 0.01 + 0.007, `${name}: P(p<0.01) = ${below01 / trials}`);
       });
     }
 
-    it('needs ranks when one coordinate is massive (why rankTransformRows exists)', () => {
+    it('needs ranks or a certified bound when one coordinate is massive', () => {
       // One column of x and one of y are 30× larger (massive-activation dims) at independent random positions. When the
       // permutation happens to line them up (probability 1/cols) the raw normal approximation reports p < 1e-6;
-      // ranks bound every coordinate's influence and restore the far tail.
+      // ranks bound every coordinate's influence, and the certified bound (which sees the largest entries) never
+      // claims the far tail.
       const prng = createPrng('massive-coordinate');
       const rows = 16;
       const cols = 64;
       const trials = 2000;
       let rawFarTail = 0;
+      let rawBoundFarTail = 0;
       let rankedFarTail = 0;
       for (let t = 0; t < trials; t++) {
         const x = gaussianMatrix(prng, rows * cols);
@@ -268,11 +288,14 @@ describe('stats', () => {
           x[r * cols + massiveX]! *= 30;
           y[r * cols + massiveY]! *= 30;
         }
-        if (permutationSumTest(x, y, rows, cols).logP < Math.log(1e-6)) rawFarTail++;
+        const raw = permutationSumTest(x, y, rows, cols);
+        if (raw.normalLogP < Math.log(1e-6)) rawFarTail++;
+        if (raw.logP < Math.log(1e-4)) rawBoundFarTail++;
         const ranked = permutationSumTest(rankTransformRows(x, rows, cols), rankTransformRows(y, rows, cols), rows, cols);
         if (ranked.logP < Math.log(1e-4)) rankedFarTail++;
       }
-      assert.ok(rawFarTail >= 5, `raw far-tail count ${rawFarTail} (expected about ${trials / cols})`);
+      assert.ok(rawFarTail >= 5, `raw normal-approximation far-tail count ${rawFarTail} (expected about ${trials / cols})`);
+      assert.ok(rawBoundFarTail <= 2, `raw certified bound below 1e-4: ${rawBoundFarTail} (expected 0.2)`);
       assert.ok(rankedFarTail <= 2, `ranked count below 1e-4: ${rankedFarTail} (expected 0.2)`);
     });
 
@@ -285,7 +308,9 @@ describe('stats', () => {
       const result = permutationSumTest(x, y, rows, cols);
       assert.ok(result.testable);
       assert.ok(result.z > 15, `z = ${result.z}`);
-      assert.ok(result.logP < Math.log(1e-50), formatPValue(result.logP));
+      // The normal approximation claims ~1e-50; the certified bound is far more modest with 64 columns.
+      assert.ok(result.normalLogP < Math.log(1e-50), formatPValue(result.normalLogP));
+      assert.ok(result.logP < Math.log(1e-4) && result.logP > result.normalLogP, formatPValue(result.logP));
       const independent = permutationSumTest(x, gaussianMatrix(prng, rows * cols), rows, cols);
       assert.ok(independent.logP > Math.log(1e-4));
     });
@@ -343,6 +368,90 @@ describe('stats', () => {
     });
   });
 
+  describe('certified bounds and floors (issue 14)', () => {
+    it('the bound is never below the exact permutation p-value (all 9! arrangements enumerated)', () => {
+      // 9 columns: above the exact-enumeration limit (8), so logP is the concentration bound itself.
+      const prng = createPrng('bound-exhaustive');
+      const cols = 9;
+      for (const [rows, shared] of [
+        [3, 0],
+        [5, 0.5],
+        [8, 0.9],
+        [2, 1],
+        [12, 1],
+      ] as const) {
+        for (let trial = 0; trial < 2; trial++) {
+          const x = gaussianMatrix(prng, rows * cols);
+          const y = Float64Array.from(x, (value) => shared * value + Math.sqrt(1 - shared * shared) * prng.gaussian());
+          const result = permutationSumTest(x, y, rows, cols);
+          if (!result.testable) continue;
+          let atLeast = 0;
+          let total = 0;
+          forEachPermutation(cols, (permutation) => {
+            total++;
+            if (permutedSum(x, y, rows, cols, permutation) >= result.statistic - 1e-9) atLeast++;
+          });
+          const exactLogP = Math.log(atLeast / total);
+          assert.ok(result.logP >= exactLogP - 1e-12, `rows ${rows}, shared ${shared}: bound ${result.logP} < exact ${exactLogP}`);
+          assert.ok(result.logP >= result.floorLogP);
+          assertClose(result.floorLogP, -Math.log(362880), 1e-12);
+        }
+      }
+    });
+
+    it('Cantelli on the exact moments bounds Monte Carlo tail frequencies (n = 40)', () => {
+      const prng = createPrng('bound-monte-carlo');
+      const rows = 6;
+      const cols = 40;
+      const x = gaussianMatrix(prng, rows * cols);
+      const y = gaussianMatrix(prng, rows * cols);
+      const permutation = Int32Array.from({ length: cols }, (_, i) => i);
+      const values = Float64Array.from({ length: 20000 }, () => permutedSum(x, y, rows, cols, prng.shuffle(permutation)));
+      const base = permutationSumTest(x, y, rows, cols);
+      const sd = Math.sqrt(base.nullVariance);
+      for (const z of [1, 2, 3]) {
+        // Cantelli from the exact moments bounds the simulated permutation tail at every distance from the mean.
+        const threshold = base.nullMean + z * sd;
+        const frequency = values.filter((v) => v >= threshold).length / values.length;
+        const bound = Math.exp(Math.min(-Math.log1p(z * z), 0));
+        assert.ok(frequency <= bound + 0.005, `z ${z}: tail ${frequency} above Cantelli ${bound}`);
+      }
+    });
+
+    it('floors: 1/n! for permutations, 2^-k for sign flips, Fisher of the floors for per-layer combinations', () => {
+      assertClose(permutationFloorLogP(64) / Math.LN10, -89.1, 0.05);
+      assertClose(permutationFloorLogP(256) / Math.LN10, -506.9, 0.05);
+      assertClose(signFlipFloorLogP(128) / Math.LN10, -128 * Math.log10(2), 1e-9);
+      // Identical rows: the bound is as strong as it gets, yet never below 1/n!.
+      const prng = createPrng('floor');
+      for (const cols of [3, 4, 5, 6]) {
+        const x = gaussianMatrix(prng, 200 * cols);
+        const result = permutationSumTest(x, x, 200, cols);
+        assert.ok(result.logP >= permutationFloorLogP(cols) - 1e-12, `n = ${cols}: ${result.logP}`);
+      }
+      // Fisher over five layers of 172 neurons (the issue's example): five per-layer floors of 1/172! ≈ 1e-311 combine
+      // to a floor of 1e-1543.8 (χ² on 10 df at 2·5·ln 172!).
+      const fiveLayerFloor = fisherCombineLogP(Array.from({ length: 5 }, () => permutationFloorLogP(172)));
+      assertClose(fiveLayerFloor / Math.LN10, -1543.8, 0.05);
+    });
+
+    it('Rademacher (sign-flip) bound is never below the exact tail (all 2^12 sign patterns)', () => {
+      const prng = createPrng('rademacher');
+      for (let trial = 0; trial < 20; trial++) {
+        const c = Float64Array.from({ length: 12 }, () => prng.gaussian() + trial / 10);
+        const observed = c.reduce((s, v) => s + v, 0);
+        const sumSquares = c.reduce((s, v) => s + v * v, 0);
+        let atLeast = 0;
+        for (let mask = 0; mask < 4096; mask++) {
+          let t = 0;
+          for (let i = 0; i < 12; i++) t += (mask >> i) & 1 ? -c[i]! : c[i]!;
+          if (t >= observed - 1e-12) atLeast++;
+        }
+        assert.ok(rademacherLogBound(observed, sumSquares) >= Math.log(atLeast / 4096) - 1e-12);
+      }
+    });
+  });
+
   describe('mantelTest', () => {
     it('has exactly the mean and variance of the full permutation distribution (n = 7)', () => {
       const prng = createPrng('mantel-exhaustive');
@@ -382,7 +491,9 @@ describe('stats', () => {
       const a = randomSymmetric(prng, n, 0);
       const b = Float64Array.from(a, (value) => value + 0.5 * prng.gaussian());
       const related = mantelTest(a, b, n);
-      assert.ok(related.testable && related.logP < Math.log(1e-20), formatPValue(related.logP));
+      assert.ok(related.testable && related.normalLogP < Math.log(1e-20), formatPValue(related.normalLogP));
+      // Cantelli from the exact moments is the certified tail: 1/(1 + z²).
+      assertClose(related.logP, -Math.log1p(related.z * related.z), 1e-9);
       const asymmetric = Float64Array.from(b);
       for (let i = 0; i < n; i++) {
         for (let j = i + 1; j < n; j++) {

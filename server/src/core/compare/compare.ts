@@ -2,9 +2,10 @@
 // a derivation (calibrated lineage p-value), or no lineage — with the evidence, layers and direction.
 import type { Fingerprint } from '../fingerprint/types';
 import { minhashJaccard } from '../fingerprint/sampling';
+import { composedAlignmentTest } from './composedAlignment';
 import { checkQuantization, compareTensorDigests, sameWeightFiles } from './identity';
-import { alignLayers, alignResidualChannels, log10FromLn, neuronAxisTest, residualAxisTest, tokenAxisTest, widthMismatchTest, type AxisTest } from './lineageTests';
-import { hiddenSize, identityLayerMap, layerCount, pairMatrices, pairTokenRows, pairVectors, type LayerMap } from './pairing';
+import { alignLayers, alignResidualChannels, log10FromLn, matchChannelsAcrossWidths, neuronAxisTest, residualAxisTest, signFlipRowTest, tokenAxisTest, type AxisTest } from './lineageTests';
+import { hiddenSize, identityLayerMap, layerCount, pairMatrices, pairOutputRows, pairTokenRows, pairVectors, type LayerMap } from './pairing';
 import { bonferroniLogP, formatPValue } from './stats';
 import { RELATED_VERDICTS, type Comparison, type DeclaredCheck, type EvidenceRow, type LayerEvidence, type SideSummary, type TokenizerComparison, type Verdict } from './types';
 
@@ -18,6 +19,8 @@ export interface CompareOptions {
    * O(d^2 * anchors) plus a d x d assignment: seconds at d = 4096, so bulk scans may turn it off.
    */
   alignResidual?: boolean;
+  /** When one side is a PEFT adapter: the base it was trained on, so the other side can be tested as base + adapter. */
+  adapterBase?: Fingerprint;
 }
 
 export const DEFAULT_THRESHOLD_LOG10P = -12;
@@ -29,7 +32,8 @@ const TEST_NAMES: Record<AxisTest['family'], string> = {
   'aligned-residual': 'residual-channel permutation null, after signed-permutation alignment',
   neuron: 'MLP-neuron permutation null, per layer, Fisher',
   token: 'anchor-token re-pairing null',
-  width: 'channel matching across widths, random-direction null',
+  width: 'value/up-projection sign-flip null, residual channels mapped across widths by embedding columns',
+  composed: 'value/up-projection sign-flip null, after residual rotation and neuron/head re-matching',
 };
 
 const SIGNAL_NAMES: Record<AxisTest['family'], string> = {
@@ -37,7 +41,8 @@ const SIGNAL_NAMES: Record<AxisTest['family'], string> = {
   'aligned-residual': 'norm gains, sampled q/k/v/gate/up rows (aligned)',
   neuron: 'sampled MLP output rows',
   token: 'anchor-token embedding rows',
-  width: 'anchor-token embedding columns',
+  width: 'sampled value and up-projection rows',
+  composed: 'sampled value and up-projection rows (re-aligned)',
 };
 
 export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: CompareOptions = {}): Comparison {
@@ -85,6 +90,9 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
   let alignmentNote: Comparison['alignment'];
   let layerMap: LayerMap = identityLayerMap(Math.min(layersA, layersB));
   let layerSearchLog = 0;
+  /** Widths differ and no valid cross-width test applies (no value/up rows at shared positions). */
+  let noTestAcrossWidths = false;
+  let widthTestDetail = '';
 
   if (dA !== undefined && dA === dB) {
     if (layersA !== layersB) {
@@ -140,11 +148,28 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
         };
       }
     }
+    // Stacked disguises (norm folding, a residual rotation, neuron and head permutations, rescaling) defeat the tests
+    // above; recover the rotation, re-match neurons and heads per layer, and test on rows no selection used.
+    if (options.alignResidual !== false && log10FromLn(combine(families)) > threshold && embedPair) {
+      const composed = composedAlignmentTest(a, b, embedPair, layerMap, dA);
+      if (composed.test.testable) {
+        if (layerSearchLog > 0) composed.test.logP = Math.min(0, composed.test.logP + layerSearchLog);
+        families.push(composed.test);
+        alignmentNote ??= { kind: 'residual rotation, then neurons and heads re-matched', detail: composed.test.detail };
+      }
+    }
     layers = [...perLayer].filter(([, t]) => t.testable).map(([la, t]) => ({ layerA: la, layerB: layerMap.get(la) ?? la, log10P: log10FromLn(t.logP), z: t.z, rows: t.rows }));
   } else if (dA !== undefined && dB !== undefined) {
+    // Select on one part (embedding columns give the channel map), test on another (value/up rows under their
+    // sign-flip symmetry, which the selection never sees), so the shared token structure cannot fake lineage.
     const embedPair = pairTokenRows(a, b).find((t) => t.role === 'embed');
-    if (embedPair) families.push(widthMismatchTest(embedPair));
-    notes.push(`hidden sizes differ (${dA} vs ${dB}): index-aligned tests cannot run; only channel matching across widths (pruning or growth) was tested`);
+    const map = embedPair && matchChannelsAcrossWidths(embedPair);
+    const depthMap = identityLayerMap(Math.min(layersA, layersB));
+    const widthTest = map ? signFlipRowTest(pairOutputRows(a, b, depthMap), map) : undefined;
+    if (widthTest) families.push(widthTest);
+    noTestAcrossWidths = !widthTest?.testable;
+    widthTestDetail = widthTest ? widthTest.detail : 'too few shared anchor tokens to map the channels';
+    notes.push(`hidden sizes differ (${dA} vs ${dB}): index-aligned tests cannot run; residual channels were mapped across widths on embedding columns and the map was tested on value/up-projection rows`);
   }
 
   for (const f of families) {
@@ -153,13 +178,17 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
       test: `${TEST_NAMES[f.family]}; ${f.detail}`,
       outcome: !f.testable ? 'not-run' : log10FromLn(f.logP) < threshold ? 'lineage' : 'no-evidence',
       log10P: f.testable ? log10FromLn(f.logP) : undefined,
+      floorLog10P: f.testable ? log10FromLn(f.floorLogP) : undefined,
       z: f.testable && f.z ? f.z : undefined,
-      detail: f.testable ? formatPValue(f.logP) : `not run: ${f.n > 0 && f.n < 3 ? `only ${f.n} channel(s), too few for a permutation null` : 'nothing comparable on this axis'}`,
+      statistic: f.testable && f.statistic ? f.statistic : undefined,
+      detail: f.testable ? `${formatPValue(f.logP, f.floorLogP)}${f.statistic ? ` (${f.statistic})` : ''}` : `not run: ${f.n > 0 && f.n < 3 ? `only ${f.n} channel(s), too few for a permutation null` : 'nothing comparable on this axis'}`,
     });
   }
   const ran = families.filter((f) => f.testable);
   const combinedLn = ran.length ? combine(ran) : undefined;
   const lineageLog10P = combinedLn === undefined ? undefined : log10FromLn(combinedLn);
+  // Bonferroni over m families cannot go below m times the smallest family floor.
+  const floorLn = ran.length ? Math.min(0, Math.log(ran.length) + Math.min(...ran.map((f) => f.floorLogP))) : undefined;
   const shared = sharedStructure(a, b, tokenizer);
 
   let verdict: Verdict;
@@ -168,11 +197,14 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     verdict = 'derived';
     const strongest = ran.reduce((best, f) => (f.logP < best.logP ? f : best));
     const sharedLayers = layers.filter((l) => l.log10P < -3).length;
-    reason = `B shares A's weights: ${formatPValue(combinedLn!)} under the null of independent initialization (strongest: ${TEST_NAMES[strongest.family]}${layers.length ? `; ${sharedLayers} of ${layers.length} layers carry evidence` : ''})`;
+    reason = `B shares A's weights: ${formatPValue(combinedLn!, floorLn)} under the null of independent initialization (strongest: ${TEST_NAMES[strongest.family]}${layers.length && strongest.family !== 'composed' && strongest.family !== 'width' ? `; ${sharedLayers} of ${layers.length} layers carry evidence` : ''})`;
   } else if (ran.length > 0) {
     verdict = shared.shared ? 'same-family' : 'unrelated';
-    const p = formatPValue(combinedLn!);
+    const p = formatPValue(combinedLn!, floorLn);
     reason = shared.shared ? `no weight lineage found (${p}); they share ${shared.what}` : `no weight lineage found (${p}) and no shared tokenizer or architecture`;
+  } else if (noTestAcrossWidths && shared.shared) {
+    verdict = 'same-family';
+    reason = `no valid weight lineage test applies across these widths (${dA} vs ${dB}: ${widthTestDetail}), so none is claimed; they share ${shared.what}`;
   } else if (!shared.shared && (a.tensors.length > 0 && b.tensors.length > 0 || architecturesDiffer(a, b))) {
     verdict = 'unrelated';
     reason = `no shared structure: ${describeMismatch(a, b)}`;
@@ -189,6 +221,7 @@ export function compareFingerprints(a: Fingerprint, b: Fingerprint, options: Com
     verdict,
     reason,
     lineageLog10P,
+    lineageFloorLog10P: floorLn === undefined ? undefined : log10FromLn(floorLn),
     evidence,
     layers,
     alignment: alignmentNote,
@@ -210,7 +243,7 @@ function combine(families: AxisTest[]): number {
   return ran.length ? bonferroniLogP(ran.map((f) => f.logP)) : 0;
 }
 
-function sideSummary(fp: Fingerprint): SideSummary {
+export function sideSummary(fp: Fingerprint): SideSummary {
   const arch = fp.architecture;
   return {
     name: fp.model.name,

@@ -8,7 +8,8 @@ import type { Fingerprint, TokenRowsSignal } from '../fingerprint/types';
 import { openModel, type OpenedModel } from '../model/openModel';
 import { mapTensorRoles } from '../model/roles';
 import { compareVocabularies } from '../tokenizers/compare';
-import { compareFingerprints, type CompareOptions } from './compare';
+import { compareAdapter, describeAdapter } from './adapter';
+import { compareFingerprints, DEFAULT_THRESHOLD_LOG10P, type CompareOptions } from './compare';
 import { pairRowsByToken } from './pairing';
 import type { Comparison, TokenizerComparison } from './types';
 
@@ -42,6 +43,13 @@ export async function closeSide(side: ModelSide): Promise<void> {
 }
 
 export async function compareSides(a: ModelSide, b: ModelSide, options: CompareOptions = {}): Promise<Comparison> {
+  // An adapter folder holds LoRA factors, not a model: it is checked for fit and declared base, or as part of a merge.
+  for (const [adapterSide, other, adapterIsA] of [[a, b, true], [b, a, false]] as const) {
+    const adapter = adapterSide.model && (await describeAdapter(adapterSide.model));
+    if (adapter && adapterSide.model) {
+      return compareAdapter(adapterSide.model, adapterSide.fingerprint, adapter, other.fingerprint, adapterIsA, options.thresholdLog10P ?? DEFAULT_THRESHOLD_LOG10P, options.adapterBase);
+    }
+  }
   let fa = a.fingerprint;
   let fb = b.fingerprint;
   let tokenizer = options.tokenizer;

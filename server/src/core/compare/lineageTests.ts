@@ -1,14 +1,20 @@
 // The weight-lineage tests. Each one states its null ("B was initialized independently of A, so the
-// network axis it permutes is exchangeable") and returns a closed-form log p-value (Hoeffding CLT).
+// network axis it permutes is exchangeable") and returns a certified log p-value (a concentration bound, never below 1/|group|).
 import type { Fingerprint } from '../fingerprint/types';
 import { maxScoreAssignment } from './assignment';
-import { identityLayerMap, pairMatrices, pairVectors, type LayerMap, type MatrixPair, type TokenRowsPair, type VectorPair } from './pairing';
-import { fisherCombineLogP, logBetaCosineSf, logGamma, logMaxOfIndependentSf, logSumExp, permutationSumTest, rankTransformRows, transpose } from './stats';
+import { identityLayerMap, pairMatrices, pairVectors, type LayerMap, type MatrixPair, type OutputRowPair, type TokenRowsPair, type VectorPair } from './pairing';
+import { fisherCombineLogP, logGamma, permutationSumTest, rademacherLogBound, rankTransformRows, signFlipFloorLogP, transpose } from './stats';
 
 export interface AxisTest {
-  family: 'residual' | 'neuron' | 'token' | 'aligned-residual' | 'width';
+  family: 'residual' | 'neuron' | 'token' | 'aligned-residual' | 'width' | 'composed';
+  /** ln of a certified upper bound on p under the test's null, never below floorLogP. */
   logP: number;
+  /** ln of the smallest p this test can certify (1/n! for a permutation over n, 2^-k for k signs, combined accordingly). */
+  floorLogP: number;
+  /** Standardized statistic (T − E T)/sd under the null, reported beside p. */
   z: number;
+  /** The observed statistic, in words ("T = 12.3, z = 9.1"). */
+  statistic: string;
   rows: number;
   /** Size of the permuted axis. */
   n: number;
@@ -134,6 +140,8 @@ export function residualAxisTest(
  */
 export function neuronAxisTest(matrices: readonly MatrixPair[]): AxisTest {
   const logPs: number[] = [];
+  const floors: number[] = [];
+  const zs: number[] = [];
   let rows = 0;
   let n = 0;
   for (const m of matrices) {
@@ -142,12 +150,21 @@ export function neuronAxisTest(matrices: readonly MatrixPair[]): AxisTest {
     const t = rankedPermutationTest(Float64Array.from(m.a.values), Float64Array.from(m.b.values), k, m.a.cols);
     if (!t.testable) continue;
     logPs.push(t.logP);
+    floors.push(t.floorLogP);
+    zs.push(t.z);
     rows += k;
     n = m.a.cols;
   }
   if (logPs.length === 0) return notTestable('neuron', 'no MLP output rows with matching shapes');
-  const logP = fisherCombineLogP(logPs);
-  return { family: 'neuron', logP, z: 0, rows, n, testable: true, detail: `${logPs.length} layer(s), ${rows} rows over ${n} neurons, Fisher-combined` };
+  // Fisher is monotone in every p, so certified per-layer bounds give a certified combination, floored by the floors'.
+  const floorLogP = fisherCombineLogP(floors);
+  const logP = Math.max(floorLogP, fisherCombineLogP(logPs));
+  const chiSquare = -2 * logPs.reduce((s, x) => s + x, 0);
+  const medianZ = [...zs].sort((x, y) => x - y)[Math.floor(zs.length / 2)]!;
+  return {
+    family: 'neuron', logP, floorLogP, z: 0, statistic: `Fisher χ² = ${chiSquare.toFixed(1)} on ${2 * logPs.length} df (median layer z = ${medianZ.toFixed(1)})`,
+    rows, n, testable: true, detail: `${logPs.length} layer(s), ${rows} rows over ${n} neurons, Fisher-combined`,
+  };
 }
 
 /**
@@ -218,50 +235,108 @@ export function alignResidualChannels(pair: TokenRowsPair): ResidualAlignment | 
 }
 
 /**
- * Width mismatch (pruned or grown hidden size): does each channel of the narrower model match some
- * channel of the wider one far beyond chance? Null per channel: correlations of independent random
- * directions in (k-1) dimensions, maximized over the wider model's channels; the count of matched
- * channels is then binomial.
+ * Residual channels of the narrower model mapped into the wider one (pruned or grown hidden size): a linear assignment on
+ * |correlation| of embedding columns over the shared anchor tokens, with the sign of each matched correlation. This is
+ * only a selection: its similarity is never a test statistic (independent models trained on one tokenizer share token
+ * structure, so their columns correlate at 0.4 to 0.8 without any lineage).
  */
-export function widthMismatchTest(pair: TokenRowsPair): AxisTest {
-  const k = pair.tokens.length;
-  if (k < 16) return notTestable('width', 'too few shared anchor tokens');
+export interface WidthMap {
+  /** True when A is the narrower model (then wideOfNarrow indexes B's channels). */
+  narrowIsA: boolean;
+  narrow: number;
+  wide: number;
+  wideOfNarrow: Int32Array;
+  sign: Float32Array;
+  meanAbsCorrelation: number;
+  anchors: number;
+}
+
+export function matchChannelsAcrossWidths(pair: TokenRowsPair): WidthMap | undefined {
+  if (pair.tokens.length < 16) return undefined;
   const { corr, da, db } = columnCorrelations(pair);
   const narrowIsA = da <= db;
   const narrow = narrowIsA ? da : db;
   const wide = narrowIsA ? db : da;
-  const perChannelAlpha = 1e-6;
-  let matched = 0;
+  if (narrow < 2) return undefined;
+  const corrAt = (i: number, j: number) => (narrowIsA ? corr[i * db + j]! : corr[j * db + i]!);
+  const score = new Float64Array(narrow * wide);
+  for (let i = 0; i < narrow; i++) for (let j = 0; j < wide; j++) score[i * wide + j] = Math.abs(corrAt(i, j));
+  const { columnOfRow } = maxScoreAssignment(score, narrow, wide);
+  const sign = new Float32Array(narrow);
+  let total = 0;
   for (let i = 0; i < narrow; i++) {
-    let best = 0;
-    for (let j = 0; j < wide; j++) {
-      const c = Math.abs(narrowIsA ? corr[i * db + j]! : corr[j * db + i]!);
-      if (c > best) best = c;
-    }
-    const logP = logMaxOfIndependentSf(Math.min(0, Math.log(2) + logBetaCosineSf(best, k - 1)), wide);
-    if (logP < Math.log(perChannelAlpha)) matched++;
+    const c = corrAt(i, columnOfRow[i]!);
+    sign[i] = c < 0 ? -1 : 1;
+    total += Math.abs(c);
   }
-  const logP = binomialLogSf(narrow, perChannelAlpha, matched);
+  return { narrowIsA, narrow, wide, wideOfNarrow: columnOfRow, sign, meanAbsCorrelation: total / narrow, anchors: pair.tokens.length };
+}
+
+/**
+ * Sign-flip test on output units: value-projection rows (negating one, with the matching o_proj column) and
+ * up-projection rows of gated MLPs (negating one, with its down_proj column) leave the network's function unchanged,
+ * and under independent initialization (symmetric init, sign-equivariant training) each such sign of B is a fair coin,
+ * independent of everything the residual map was selected from (the embeddings). Statistic: T = Σ_r s·cos(a_r, b_r)
+ * with rows compared in the mapped residual basis; Hoeffding's inequality for Rademacher sums bounds its tail, and
+ * 2^-k (k rows) is the floor. Selection (the map) and test (the rows) never share data, so the null holds for models
+ * trained on the same data and tokenizer.
+ */
+export function signFlipRowTest(rows: readonly OutputRowPair[], map: WidthMap | undefined): AxisTest {
+  const cosines: number[] = [];
+  for (const r of rows) {
+    const c = mappedCosine(r.a, r.b, map);
+    if (c !== undefined) cosines.push(c);
+  }
+  const k = cosines.length;
+  if (k < 8) return notTestable('width', `only ${k} value/up-projection row(s) shared at the same positions`);
+  let total = 0;
+  let sumSquares = 0;
+  for (const c of cosines) {
+    total += c;
+    sumSquares += c * c;
+  }
+  const floorLogP = signFlipFloorLogP(k);
+  const logP = Math.max(floorLogP, rademacherLogBound(total, sumSquares));
+  const z = sumSquares > 0 ? total / Math.sqrt(sumSquares) : 0;
+  const byRole = (role: string) => rows.filter((r) => r.role === role).length;
   return {
     family: 'width',
     logP,
-    z: 0,
+    floorLogP,
+    z,
+    statistic: `T = Σ cos = ${total.toFixed(2)} over ${k} rows, z = ${z.toFixed(1)}`,
     rows: k,
-    n: narrow,
+    n: k,
     testable: true,
-    detail: `${matched} of ${narrow} channels of the narrower model match a channel of the wider one (per-channel p < 1e-6)`,
+    detail: `${byRole('v')} value and ${byRole('up')} up-projection rows${map ? `, residual channels mapped by embedding columns over ${map.anchors} anchors (${map.narrow} of ${map.wide}, mean |corr| ${map.meanAbsCorrelation.toFixed(2)}, selection only)` : ''}`,
   };
 }
 
-/** ln P(X >= observed) for X ~ Binomial(n, p). */
-export function binomialLogSf(n: number, p: number, observed: number): number {
-  if (observed <= 0) return 0;
-  if (observed > n) return -Infinity;
-  const terms: number[] = [];
-  for (let k = observed; k <= n; k++) {
-    terms.push(logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1) + k * Math.log(p) + (n - k) * Math.log1p(-p));
+/** cos of the two rows over the narrower model's channels (each taken from its mapped wide channel, with its sign). */
+function mappedCosine(a: Float32Array, b: Float32Array, map: WidthMap | undefined): number | undefined {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  if (!map) {
+    if (a.length !== b.length) return undefined;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i]! * b[i]!;
+      na += a[i]! * a[i]!;
+      nb += b[i]! * b[i]!;
+    }
+  } else {
+    const narrowRow = map.narrowIsA ? a : b;
+    const wideRow = map.narrowIsA ? b : a;
+    if (narrowRow.length !== map.narrow || wideRow.length !== map.wide) return undefined;
+    for (let i = 0; i < map.narrow; i++) {
+      const x = narrowRow[i]!;
+      const y = wideRow[map.wideOfNarrow[i]!]! * map.sign[i]!;
+      dot += x * y;
+      na += x * x;
+      nb += y * y;
+    }
   }
-  return Math.min(0, logSumExp(terms));
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : undefined;
 }
 
 /**
@@ -314,12 +389,26 @@ export function alignLayers(a: Fingerprint, b: Fingerprint, layersA: number, lay
   return { map, logSearchSize };
 }
 
-function toAxisTest(family: AxisTest['family'], t: { logP: number; z: number; rows: number; n: number; testable: boolean }, detail: string): AxisTest {
-  return { family, logP: t.testable ? t.logP : 0, z: t.testable ? t.z : 0, rows: t.rows, n: t.n, testable: t.testable, detail };
+function toAxisTest(
+  family: AxisTest['family'],
+  t: { logP: number; floorLogP: number; statistic: number; z: number; rows: number; n: number; testable: boolean },
+  detail: string,
+): AxisTest {
+  return {
+    family,
+    logP: t.testable ? t.logP : 0,
+    floorLogP: t.floorLogP,
+    z: t.testable ? t.z : 0,
+    statistic: t.testable ? `T = ${t.statistic.toPrecision(4)}, z = ${t.z.toFixed(1)}` : '',
+    rows: t.rows,
+    n: t.n,
+    testable: t.testable,
+    detail,
+  };
 }
 
 function notTestable(family: AxisTest['family'], detail: string): AxisTest {
-  return { family, logP: 0, z: 0, rows: 0, n: 0, testable: false, detail };
+  return { family, logP: 0, floorLogP: 0, z: 0, statistic: '', rows: 0, n: 0, testable: false, detail };
 }
 
 export function log10FromLn(logP: number): number {

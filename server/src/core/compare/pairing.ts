@@ -76,6 +76,41 @@ export function pairMatrices(a: Fingerprint, b: Fingerprint, layers: LayerMap): 
   return out;
 }
 
+/** One output unit read in both models (same role, layer and row index); values along each model's residual axis. */
+export interface OutputRowPair {
+  role: 'v' | 'up';
+  layer: number;
+  row: number;
+  a: Float32Array;
+  b: Float32Array;
+}
+
+/**
+ * Value-projection rows, and up-projection rows of gated MLPs, that both fingerprints read at the same row index of the
+ * same layer, whatever the residual widths (the sampled positions are intersected). These are the output units whose
+ * sign can be flipped without changing the function (with the matching o_proj / down_proj column).
+ */
+export function pairOutputRows(a: Fingerprint, b: Fingerprint, layers: LayerMap): OutputRowPair[] {
+  const gated = (fp: Fingerprint, layer: number | undefined) => fp.matrices.some((m) => m.role === 'gate' && m.layer === layer);
+  const byKey = new Map(b.matrices.map((m) => [matrixKey(m, m.layer), m]));
+  const out: OutputRowPair[] = [];
+  for (const ma of a.matrices) {
+    if ((ma.role !== 'v' && ma.role !== 'up') || ma.colAxis !== 'residual' || ma.layer === undefined) continue;
+    const lb = layers.get(ma.layer);
+    if (lb === undefined) continue;
+    const mb = byKey.get(matrixKey(ma, lb));
+    if (!mb || mb.colAxis !== 'residual' || mb.rows !== ma.rows) continue;
+    if (ma.role === 'up' && !(gated(a, ma.layer) && gated(b, lb))) continue;
+    const rowOfB = new Map(mb.rowIndices.map((r, i) => [r, i]));
+    ma.rowIndices.forEach((row, i) => {
+      const j = rowOfB.get(row);
+      if (j === undefined) return;
+      out.push({ role: ma.role as 'v' | 'up', layer: ma.layer!, row, a: ma.values.subarray(i * ma.cols, (i + 1) * ma.cols), b: mb.values.subarray(j * mb.cols, (j + 1) * mb.cols) });
+    });
+  }
+  return out;
+}
+
 /** Token rows of the same role for the anchor strings both fingerprints sampled (widths may differ). */
 export function pairTokenRows(a: Fingerprint, b: Fingerprint): TokenRowsPair[] {
   const out: TokenRowsPair[] = [];

@@ -89,28 +89,51 @@ export function log10P(logP: number): number {
   return logP / LN_10;
 }
 
+/** ln(n!) for a non-negative integer n (exact table to 170, Stirling beyond). */
+export function logFactorial(n: number): number {
+  return logGamma(n + 1);
+}
+
 /**
- * Human-readable p-value: "p = 0.031" (2 significant digits) down to 0.001, "p = 3.2e-5" down to 1e-300, then
- * "p ≈ 1e-1234" (only the order of magnitude, taken from logP/ln 10 so it never underflows; normal-approximation tails
- * that far out are not accurate beyond that). logP = −Infinity (an impossible observation under the null) gives "p = 0".
+ * The certified floor of a permutation test over n exchangeable units: no p-value it reports can be below 1/n!,
+ * the probability of the single most extreme of the n! equally likely arrangements. Natural log.
  */
-export function formatPValue(logP: number): string {
-  if (Number.isNaN(logP)) return 'p = NaN';
-  if (logP >= 0) return 'p = 1';
-  if (logP === -Infinity) return 'p = 0';
-  const p = Math.exp(logP);
-  if (p >= 1e-3) return `p = ${Number(p.toPrecision(2))}`;
-  const decimalLog = log10P(logP);
-  if (decimalLog >= -300) {
-    let exponent = Math.floor(decimalLog);
-    let mantissa = Math.round(10 ** (decimalLog - exponent) * 10) / 10;
-    if (mantissa >= 10) {
-      mantissa = 1;
-      exponent += 1;
-    }
-    return `p = ${mantissa.toFixed(1)}e${exponent}`;
-  }
-  return `p ≈ 1e${Math.round(decimalLog)}`;
+export function permutationFloorLogP(n: number): number {
+  return n >= 1 ? -logFactorial(n) : 0;
+}
+
+/** The certified floor of a sign-flip test over k independent fair signs: 2^−k. Natural log. */
+export function signFlipFloorLogP(k: number): number {
+  return -k * LN_2;
+}
+
+export { formatPValue } from '../util/pValueText';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Tail bounds that hold at any sample size (the normal approximation does not: far out it is off by orders of magnitude)
+
+/** Cantelli's one-sided Chebyshev inequality: P(X − E X >= z·sd) <= 1/(1 + z²) for z > 0. Natural log. */
+export function cantelliLogBound(z: number): number {
+  return z > 0 ? -Math.log1p(z * z) : 0;
+}
+
+/**
+ * Chatterjee (2007, "Stein's method for concentration inequalities", Prop. 1.1): for X = Σ_i a_{i,π(i)} with
+ * a_ij ∈ [0, 1] and π uniform, P(|X − E X| >= t) <= 2 exp(−t² / (4 E X + 2t)). Natural log of the bound on the upper
+ * tail, given t > 0 and E X, both in the [0, 1] scale.
+ */
+export function chatterjeeLogBound(t: number, meanInUnitScale: number): number {
+  if (!(t > 0)) return 0;
+  return Math.min(0, LN_2 - (t * t) / (4 * Math.max(0, meanInUnitScale) + 2 * t));
+}
+
+/**
+ * Hoeffding's inequality for a Rademacher sum: P(Σ_r s_r c_r >= t) <= exp(−t² / (2 Σ c_r²)) with independent fair signs
+ * s_r. Natural log.
+ */
+export function rademacherLogBound(t: number, sumSquares: number): number {
+  if (!(t > 0) || !(sumSquares > 0)) return 0;
+  return -(t * t) / (2 * sumSquares);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -176,8 +199,15 @@ export interface PermutationTestResult {
   nullVariance: number;
   /** (statistic − nullMean) / sqrt(nullVariance); 0 when not testable. */
   z: number;
-  /** ln of the one-sided upper-tail p-value (normal approximation); 0 (p = 1) when not testable. */
+  /**
+   * ln of the one-sided upper-tail p-value: a true upper bound on the permutation probability (the smaller of Cantelli's
+   * and Chatterjee's inequalities), never below the floor; 0 (p = 1) when not testable.
+   */
   logP: number;
+  /** ln of the normal approximation to the same tail: for ranking and display only, it is not a certified bound. */
+  normalLogP: number;
+  /** ln of the smallest p-value the test can certify (1/n! for a permutation of n units). */
+  floorLogP: number;
   /** Size of the permuted axis. */
   n: number;
   /** False when the permuted axis is too short, the null variance vanishes, or the inputs are not finite. */
@@ -254,17 +284,20 @@ function sumSquaredDoubleCentered(xCentered: Float64Array, yCentered: Float64Arr
  * Index-aligned sum test. x and y are row-major rows×cols; T = Σ_r Σ_j x[r,j]·y[r,j]. Null: one uniformly random
  * permutation π of the column axis applied to every row of y (B's units exchangeable w.r.t. A's). With M = xᵀy,
  * T(π) = Σ_j M[j,π(j)], whose exact permutation mean is Σ M / n and exact variance Σ d² / (n−1), d the double-centered M
- * (Hoeffding 1951, combinatorial CLT); logP is the upper tail of the normal approximation. Transpose to permute rows.
+ * (Hoeffding 1951, combinatorial CLT). logP is a certified bound: min(Cantelli, Chatterjee 2007) floored at 1/n!, or
+ * the exact permutation p-value by enumeration when n <= 8;
+ * z and normalLogP are the normal approximation, reported beside it. Transpose to permute rows.
  */
 export function permutationSumTest(x: Matrix, y: Matrix, rows: number, cols: number): PermutationSumTestResult {
   checkMatrix('permutationSumTest x', x, rows, cols);
   checkMatrix('permutationSumTest y', y, rows, cols);
   const n = cols;
+  const floorLogP = permutationFloorLogP(n);
   let statistic = 0;
   for (let i = 0; i < x.length; i++) statistic += x[i]! * y[i]!;
-  if (rows === 0 || n === 0) {
-    return { statistic, nullMean: 0, nullVariance: 0, z: 0, logP: 0, n, rows, testable: false };
-  }
+  const untestable = (nullMean: number, nullVariance: number): PermutationSumTestResult =>
+    ({ statistic, nullMean, nullVariance, z: 0, logP: 0, normalLogP: 0, floorLogP, n, rows, testable: false });
+  if (rows === 0 || n === 0) return untestable(0, 0);
   const { centered: xCentered, rowSums: xRowSums } = centerRows(x, rows, cols);
   const { centered: yCentered, rowSums: yRowSums } = centerRows(y, rows, cols);
   let nullMean = 0;
@@ -283,9 +316,156 @@ export function permutationSumTest(x: Matrix, y: Matrix, rows: number, cols: num
   const varianceBound = n >= 2 ? (xEnergy * yEnergy) / (n - 1) : 0;
   const testable =
     n >= 3 && Number.isFinite(statistic) && Number.isFinite(nullVariance) && nullVariance > 1e-10 * varianceBound && nullVariance > 0;
-  if (!testable) return { statistic, nullMean, nullVariance, z: 0, logP: 0, n, rows, testable };
+  if (!testable) return untestable(nullMean, nullVariance);
   const z = centeredStatistic / Math.sqrt(nullVariance);
-  return { statistic, nullMean, nullVariance, z, logP: logNormalSf(z), n, rows, testable };
+  // T(π) − E = Σ_j d[j, π(j)] =: f with d the double-centered M (rows and columns sum to 0). Two certified tails from
+  // Chatterjee's exchangeable pair (π, π∘(I J)), I, J uniform: Prop. 1.1 on d rescaled to [0, 1], and Thm 1.5 with
+  // Δ(π) = (1/4n) Σ_ij (d_iπi + d_jπj − d_iπj − d_jπi)² = (1/4n)(2nΣ_i d_iπi² + 2f² + 2S + 2 tr(E²)) (cross terms vanish
+  // because d is double-centered; E_ij = d_iπj), so Δ <= R/2 + F²/(2n) + S/n with S = Σ d², R >= Σ_i d_iπi² and F >= |f|
+  // for every π (row or column maxima of d).
+  const sumSquares = nullVariance * (n - 1);
+  const { min, max, maxSquares, maxAbsSum } = doubleCenteredExtremes(xCentered, yCentered, rows, cols);
+  const range = max - min;
+  const chatterjee = range > 0 ? chatterjeeLogBound(centeredStatistic / range, (-min * n) / range) : 0;
+  const exchangeablePairs = exchangeablePairsLogBound(centeredStatistic, maxSquares / 2 + (maxAbsSum * maxAbsSum) / (2 * n) + sumSquares / n);
+  let logP = Math.max(floorLogP, Math.min(cantelliLogBound(z), chatterjee, exchangeablePairs));
+  // Few units: the exact permutation p-value by enumeration (at most 8! = 40,320 arrangements).
+  if (n <= EXACT_ENUMERATION_MAX_UNITS) logP = Math.log(exactPermutationTail(doubleCentered(xCentered, yCentered, rows, cols), n, centeredStatistic));
+  return { statistic, nullMean, nullVariance, z, logP, normalLogP: logNormalSf(z), floorLogP, n, rows, testable };
+}
+
+const EXACT_ENUMERATION_MAX_UNITS = 8;
+
+/** d = x̃ᵀỹ as a dense cols×cols matrix (only for small cols). */
+function doubleCentered(xCentered: Float64Array, yCentered: Float64Array, rows: number, cols: number): Float64Array {
+  const d = new Float64Array(cols * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < cols; i++) {
+      const weight = xCentered[r * cols + i]!;
+      for (let k = 0; k < cols; k++) d[i * cols + k]! += weight * yCentered[r * cols + k]!;
+    }
+  }
+  return d;
+}
+
+/** Fraction of the n! permutations π with Σ_i d[i, π(i)] >= observed (Heap's algorithm; ties count, with a tolerance). */
+function exactPermutationTail(d: Float64Array, n: number, observed: number): number {
+  const permutation = Int32Array.from({ length: n }, (_, i) => i);
+  const counters = new Int32Array(n);
+  let scale = 0;
+  for (let i = 0; i < d.length; i++) scale = Math.max(scale, Math.abs(d[i]!));
+  const tolerance = 1e-9 * scale * n;
+  const sum = () => {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += d[i * n + permutation[i]!]!;
+    return total;
+  };
+  let atLeast = sum() >= observed - tolerance ? 1 : 0;
+  let total = 1;
+  for (let i = 1; i < n; ) {
+    if (counters[i]! < i) {
+      const j = i % 2 === 0 ? 0 : counters[i]!;
+      [permutation[j], permutation[i]] = [permutation[i]!, permutation[j]!];
+      total++;
+      if (sum() >= observed - tolerance) atLeast++;
+      counters[i]!++;
+      i = 1;
+    } else {
+      counters[i] = 0;
+      i++;
+    }
+  }
+  return atLeast / total;
+}
+
+/**
+ * Chatterjee (2007, Thm 1.5) with B = 0: when Δ(X) <= C for the exchangeable pair, P(f(X) >= t) <= exp(−t²/(2C)).
+ * Natural log.
+ */
+export function exchangeablePairsLogBound(t: number, c: number): number {
+  if (!(t > 0) || !(c > 0)) return 0;
+  return -(t * t) / (2 * c);
+}
+
+/** Above this many multiply-adds the entries of d are bounded by Cauchy–Schwarz instead of computed. */
+const EXACT_RANGE_MAX_WORK = 64e6;
+
+/**
+ * Extremes of d = x̃ᵀỹ (cols×cols, the double-centered M) that bound every permutation's sum: the smallest and largest
+ * entry, maxSquares >= Σ_i d_iπ(i)² and maxAbsSum >= |Σ_i d_iπ(i)| for all π (the smaller of the row-wise and column-wise
+ * sums of maxima). Exact when rows·cols² is affordable, else from |d_ik| <= ‖x̃ column i‖·‖ỹ column k‖ (Cauchy–Schwarz),
+ * looser values that keep the bounds valid.
+ */
+function doubleCenteredExtremes(
+  xCentered: Float64Array,
+  yCentered: Float64Array,
+  rows: number,
+  cols: number,
+): { min: number; max: number; maxSquares: number; maxAbsSum: number } {
+  if (rows * cols * cols <= EXACT_RANGE_MAX_WORK) {
+    let min = Infinity;
+    let max = -Infinity;
+    let rowSquares = 0;
+    let rowPositive = 0;
+    let rowNegative = 0;
+    const columnSquare = new Float64Array(cols);
+    const columnMax = new Float64Array(cols).fill(-Infinity);
+    const columnMin = new Float64Array(cols).fill(Infinity);
+    const dRow = new Float64Array(cols);
+    for (let i = 0; i < cols; i++) {
+      dRow.fill(0);
+      for (let r = 0; r < rows; r++) {
+        const weight = xCentered[r * cols + i]!;
+        if (weight === 0) continue;
+        const offset = r * cols;
+        for (let k = 0; k < cols; k++) dRow[k]! += weight * yCentered[offset + k]!;
+      }
+      let rowMax = -Infinity;
+      let rowMin = Infinity;
+      for (let k = 0; k < cols; k++) {
+        const value = dRow[k]!;
+        if (value < rowMin) rowMin = value;
+        if (value > rowMax) rowMax = value;
+        if (value * value > columnSquare[k]!) columnSquare[k] = value * value;
+        if (value > columnMax[k]!) columnMax[k] = value;
+        if (value < columnMin[k]!) columnMin[k] = value;
+      }
+      min = Math.min(min, rowMin);
+      max = Math.max(max, rowMax);
+      rowSquares += Math.max(rowMax * rowMax, rowMin * rowMin);
+      rowPositive += rowMax;
+      rowNegative += rowMin;
+    }
+    let columnSquares = 0;
+    let columnPositive = 0;
+    let columnNegative = 0;
+    for (let k = 0; k < cols; k++) {
+      columnSquares += columnSquare[k]!;
+      columnPositive += columnMax[k]!;
+      columnNegative += columnMin[k]!;
+    }
+    const maxAbsSum = Math.min(Math.max(rowPositive, -rowNegative), Math.max(columnPositive, -columnNegative));
+    return { min, max, maxSquares: Math.min(rowSquares, columnSquares), maxAbsSum };
+  }
+  const columnNormSquares = (m: Float64Array) => {
+    const squares = new Float64Array(cols);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) squares[j]! += m[r * cols + j]! * m[r * cols + j]!;
+    return squares;
+  };
+  const xSquares = columnNormSquares(xCentered);
+  const ySquares = columnNormSquares(yCentered);
+  let yMax = 0;
+  let xMax = 0;
+  let xTotal = 0;
+  let xNormSum = 0;
+  for (let j = 0; j < cols; j++) {
+    yMax = Math.max(yMax, ySquares[j]!);
+    xMax = Math.max(xMax, xSquares[j]!);
+    xTotal += xSquares[j]!;
+    xNormSum += Math.sqrt(xSquares[j]!);
+  }
+  const bound = Math.sqrt(xMax * yMax);
+  return { min: -bound, max: bound, maxSquares: xTotal * yMax, maxAbsSum: xNormSum * Math.sqrt(yMax) };
 }
 
 /** Row-major transpose: rows×cols in, cols×rows out, same element type. */
@@ -377,8 +557,8 @@ function offDiagonalMoments(matrix: Matrix, n: number): OffDiagonalMoments {
  * Exact moments: E = S1a·S1b / (n(n−1)); after centering the off-diagonal entries (S1 = 0, which leaves Var unchanged),
  * Var = 2·S2a·S2b/n₂ + 4(S3a−S2a)(S3b−S2b)/n₃ + (2S2a−4S3a)(2S2b−4S3b)/n₄ with n_k the falling factorial n(n−1)···
  * (pairs sharing both, one, or no index; cf. Mantel 1967, Hubert 1987 "Assignment Methods in Combinatorial Data
- * Analysis"). Needs n >= 4. logP is the upper tail of the normal approximation, which is rough for small n or skewed
- * matrices; prefer it for ranking evidence, not for p near the 0.05 boundary.
+ * Analysis"). Needs n >= 4. logP is Cantelli's bound from those exact moments (conservative, always valid);
+ * normalLogP is the normal approximation, for ranking only.
  */
 export function mantelTest(a: Matrix, b: Matrix, n: number): PermutationTestResult {
   checkMatrix('mantelTest a', a, n, n);
@@ -390,7 +570,8 @@ export function mantelTest(a: Matrix, b: Matrix, n: number): PermutationTestResu
       statistic += ((a[i * n + j]! + a[j * n + i]!) / 2) * ((b[i * n + j]! + b[j * n + i]!) / 2);
     }
   }
-  if (n < 4) return { statistic, nullMean: 0, nullVariance: 0, z: 0, logP: 0, n, testable: false };
+  const floorLogP = permutationFloorLogP(n);
+  if (n < 4) return { statistic, nullMean: 0, nullVariance: 0, z: 0, logP: 0, normalLogP: 0, floorLogP, n, testable: false };
   const momentsA = offDiagonalMoments(a, n);
   const momentsB = offDiagonalMoments(b, n);
   const pairs = n * (n - 1);
@@ -407,9 +588,10 @@ export function mantelTest(a: Matrix, b: Matrix, n: number): PermutationTestResu
   const varianceBound = momentsA.sumSquares * momentsB.sumSquares;
   const testable =
     Number.isFinite(statistic) && Number.isFinite(nullVariance) && nullVariance > 0 && nullVariance > 1e-12 * varianceBound;
-  if (!testable) return { statistic, nullMean, nullVariance, z: 0, logP: 0, n, testable };
+  if (!testable) return { statistic, nullMean, nullVariance, z: 0, logP: 0, normalLogP: 0, floorLogP, n, testable };
   const z = (statistic - nullMean) / Math.sqrt(nullVariance);
-  return { statistic, nullMean, nullVariance, z, logP: logNormalSf(z), n, testable };
+  // A quadratic assignment statistic has no Chatterjee-type bound here: Cantelli (exact moments) is the certified tail.
+  return { statistic, nullMean, nullVariance, z, logP: Math.max(floorLogP, cantelliLogBound(z)), normalLogP: logNormalSf(z), floorLogP, n, testable };
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

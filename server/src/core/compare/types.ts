@@ -18,9 +18,13 @@ export interface EvidenceRow {
   /** The test and its null, e.g. "residual-channel permutation null (Hoeffding), 1,234 rows x 64 channels". */
   test: string;
   outcome: EvidenceOutcome;
-  /** log10 of the p-value under the stated null (very negative = strong lineage evidence). */
+  /** log10 of a certified upper bound on the p-value under the stated null (very negative = strong lineage evidence). */
   log10P?: number;
+  /** log10 of the smallest p-value the test can certify (1/n! for a permutation of n units, 2^-k for k signs). */
+  floorLog10P?: number;
   z?: number;
+  /** The observed statistic beside its p-value ("T = 41.2 over 64 rows, z = 7.3"). */
+  statistic?: string;
   detail: string;
 }
 
@@ -72,6 +76,8 @@ export interface Comparison {
   reason: string;
   /** Combined lineage p-value (log10) under "B was initialized independently of A", when weight tests ran. */
   lineageLog10P?: number;
+  /** log10 of the smallest combined p-value the tests that ran can certify (their floors, combined by Bonferroni). */
+  lineageFloorLog10P?: number;
   thresholdLog10P: number;
   evidence: EvidenceRow[];
   layers: LayerEvidence[];

@@ -8,7 +8,7 @@ import { RELATED_VERDICTS, VERDICT_STRENGTH, type Comparison, type DeclaredCheck
 import { minhashJaccard } from '../fingerprint/sampling';
 import type { Fingerprint } from '../fingerprint/types';
 import { candidateQueryOf } from './keys';
-import { sketchEvidence } from './sketches';
+import { codeAgreementLogP, geometrySketch, sketchEvidence } from './sketches';
 import type { AsyncRegistry, CandidateQuery, Registry, RegistryEntry, RetrievalLimits, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
 
 export interface ScanOptions {
@@ -24,6 +24,8 @@ export interface ScanOptions {
   maxBlockSize?: number;
   /** Candidates re-compared with residual-channel alignment when nothing related was found (default 4). */
   alignmentBudget?: number;
+  /** Entries of the query's tokenizer at other hidden sizes considered for a cross-width compare (default 64). */
+  maxWidthCandidates?: number;
 }
 
 export type TokenizerRelation = 'identical' | 'extends-known' | 'subset-of-known' | 'overlapping';
@@ -71,7 +73,7 @@ export interface ScanResult {
   notes: string[];
 }
 
-const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxBlockSize: 64, alignmentBudget: 4 };
+const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxBlockSize: 64, alignmentBudget: 4, maxWidthCandidates: 64 };
 /** Vocabularies below this Jaccard and containment are not reported as a tokenizer match. */
 const TOKENIZER_MATCH_MIN = 0.5;
 const LN10 = Math.LN10;
@@ -131,10 +133,15 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
     ? tokenizerMatches((yield { op: 'vocabularies', minhash: query.tokenizer.minhash, tokensHash: query.tokenizer.tokensHash }) as VocabularyCandidate[], query)
     : [];
 
-  const candidates = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
-  const ranked = candidates
-    .map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) }))
-    .sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
+  const sameWidth = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
+  // The index blocks by hidden size; a pruned or grown relative is reached through the tokenizer instead.
+  const otherWidths = yield* widthCandidates(query, tokenizer, new Set(sameWidth.map((c) => c.id)), settings.maxWidthCandidates, notes);
+  const candidates = [...sameWidth, ...otherWidths.map((w) => w.candidate)];
+  const decoded = new Map(otherWidths.map((w) => [w.candidate.id, w.known]));
+  const ranked = [
+    ...sameWidth.map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) })),
+    ...otherWidths.map((w) => ({ candidate: w.candidate, sketch: { logP: w.sketchLogP } })),
+  ].sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
   // Exact compares run in rank order and stop once top-k related matches are in hand: a derivative of
   // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
   // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
@@ -144,11 +151,11 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
     if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
     const onlyLsh = candidate.routes.every((r) => r === 'lsh');
     if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
-    const known = (yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined;
+    const known = decoded.get(candidate.id) ?? ((yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined)?.fingerprint;
     if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
-    const comparison = compareFingerprints(known.fingerprint, query, { thresholdLog10P: threshold, alignResidual: false });
+    const comparison = compareFingerprints(known, query, { thresholdLog10P: threshold, alignResidual: false });
     if (RELATED_VERDICTS.has(comparison.verdict)) relatedSoFar++;
-    compared.push({ candidate, sketchLogP: sketch.logP, known: known.fingerprint, comparison });
+    compared.push({ candidate, sketchLogP: sketch.logP, known, comparison });
   }
   if (ranked.length > compared.length) notes.push(`${ranked.length} candidates retrieved, ${compared.length} compared exactly (strongest sketch agreement first); the rest count with p = 1 in the correction`);
   // Alignment costs O(d^2) per pair, so only a few same-width candidates get it, and only when the direct tests found nothing.
@@ -196,6 +203,35 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
     related,
     notes,
   };
+}
+
+/**
+ * Weight entries that share the query's vocabulary (identical, extended or contained) at another hidden size, ranked
+ * by agreement of the width-invariant anchor-geometry sketch (computed from the decoded fingerprints: it is not in the
+ * index yet, so at most `limit` entries are decoded, taken in id order).
+ */
+function* widthCandidates(
+  query: Fingerprint,
+  tokenizer: TokenizerFamilyMatch[],
+  retrieved: ReadonlySet<string>,
+  limit: number,
+  notes: string[],
+): Generator<RegistryAsk, Array<{ candidate: WeightCandidate; known: Fingerprint; sketchLogP: number }>, unknown> {
+  const width = hiddenSize(query);
+  const code = geometrySketch(query);
+  if (width === undefined || !code || limit <= 0) return [];
+  const ids = [...new Set(tokenizer.filter((t) => t.relation !== 'overlapping').flatMap((t) => t.entryIds))].filter((id) => !retrieved.has(id)).sort(compareIds);
+  if (ids.length > limit) notes.push(`${ids.length} entries share the tokenizer; the first ${limit} were considered at other widths`);
+  const out: Array<{ candidate: WeightCandidate; known: Fingerprint; sketchLogP: number }> = [];
+  for (const id of ids.slice(0, limit)) {
+    const entry = (yield { op: 'get', id }) as RegistryEntry | undefined;
+    if (!entry || entry.meta.kind !== 'weights') continue;
+    const otherWidth = hiddenSize(entry.fingerprint);
+    const otherCode = otherWidth !== undefined && otherWidth !== width ? geometrySketch(entry.fingerprint) : undefined;
+    if (!otherCode) continue;
+    out.push({ candidate: { id, hiddenSize: otherWidth, sketches: {}, routes: ['width'], bandHits: 0 }, known: entry.fingerprint, sketchLogP: codeAgreementLogP(code, otherCode) });
+  }
+  return out;
 }
 
 /** Identity and declared-parent candidates are compared first, whatever their sketches say. */

@@ -243,6 +243,52 @@ export function sketchEvidence(query: WeightSketches, candidate: WeightSketches)
   return { logP: compared ? Math.min(0, best + Math.log(compared)) : 0, agreement };
 }
 
+// ---- width-invariant retrieval sketch -------------------------------------------------------------
+
+/** Anchors whose pairwise geometry the width-invariant sketch keeps (2,016 pairs). */
+const GEOMETRY_ANCHORS = 64;
+const GEOMETRY_BITS = 256;
+const GEOMETRY_SEED = 0x67656f6d;
+
+/**
+ * SimHash of the anchor-token embedding geometry: the cosine of every pair among the first anchors (bottom-k by token
+ * string, so two vocabularies that share strings share anchors), keyed by the pair's strings. Cosines between token rows
+ * do not depend on the basis or the width of the residual stream, so a pruned, grown or rotated model keeps its parent's
+ * code. Independent models on one tokenizer agree partly too (shared token structure): retrieval only, never evidence.
+ */
+export function geometrySketch(fp: Fingerprint): Uint8Array | undefined {
+  const rows = fp.tokenRows.find((t) => t.role === 'embed') ?? fp.tokenRows.find((t) => t.role === 'lm_head');
+  if (!rows) return undefined;
+  const count = Math.min(GEOMETRY_ANCHORS, rows.tokens.length);
+  const units: Array<Float64Array | undefined> = [];
+  for (let r = 0; r < count; r++) units.push(centeredUnit(rows.values.subarray(r * rows.cols, (r + 1) * rows.cols), true));
+  // Pair keys need a canonical order of the two strings, whatever order each fingerprint lists them in.
+  const order = Array.from({ length: count }, (_, i) => i).sort((x, y) => (rows.tokens[x]! < rows.tokens[y]! ? -1 : rows.tokens[x]! > rows.tokens[y]! ? 1 : 0));
+  const builder = new SimHashBuilder(GEOMETRY_BITS);
+  // Center the cosines on their mean so a global offset (every pair similar) does not set all bits alike.
+  const cosines: Array<{ key: number; value: number }> = [];
+  for (let i = 0; i < count; i++) {
+    for (let j = i + 1; j < count; j++) {
+      const a = units[order[i]!];
+      const b = units[order[j]!];
+      if (!a || !b) continue;
+      let dot = 0;
+      for (let c = 0; c < a.length; c++) dot += a[c]! * b[c]!;
+      cosines.push({ key: hashString32(`${rows.tokens[order[i]!]!}\u0000${rows.tokens[order[j]!]!}`, GEOMETRY_SEED), value: dot });
+    }
+  }
+  const mean = cosines.reduce((s, c) => s + c.value, 0) / Math.max(1, cosines.length);
+  for (const c of cosines) builder.add(c.key, c.value - mean);
+  return builder.finish();
+}
+
+/** ln p of the agreement of two codes under independence (each bit agrees with probability 1/2), normal tail. */
+export function codeAgreementLogP(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length || a.length === 0) return 0;
+  const bits = a.length * 8;
+  return logNormalSf((2 * agreeingBits(a, b) - bits) / Math.sqrt(bits));
+}
+
 /** Expected byte length of a stored code, for validating what a registry file holds. */
 export function sketchBytes(kind: SketchKind): number {
   return SKETCH_BITS[kind] / 8;

@@ -64,7 +64,8 @@ export interface VocabularyCandidate {
   entryIds: string[];
 }
 
-export type RetrievalRoute = 'identity' | 'declared' | 'lsh' | 'block';
+/** 'width': an entry of the query's tokenizer at another hidden size, ranked by the width-invariant geometry sketch. */
+export type RetrievalRoute = 'identity' | 'declared' | 'lsh' | 'block' | 'width';
 
 /** A weight-bearing entry retrieved for a query, with its stored sketches (no fingerprint decoded yet). */
 export interface WeightCandidate {
