@@ -3,6 +3,7 @@
 import { ModelFormatError } from '../errors';
 import { BinaryCursor } from '../io/binaryReader';
 import type { ByteSource } from '../io/byteSource';
+import { appendAll } from '../util/arrays';
 
 export type PickleValue = null | boolean | number | bigint | string | PickleObject;
 
@@ -391,10 +392,10 @@ class PickleMachine {
     if (typeof target !== 'object' || target === null) this.fail(`${opName} on a ${describeValue(target)}`);
     if (target.kind === 'list') {
       this.checkItems(target.items.length + items.length);
-      target.items.push(...items);
+      appendAll(target.items, items);
     } else if (target.kind === 'call') {
       this.checkItems(target.listItems.length + items.length);
-      target.listItems.push(...items);
+      appendAll(target.listItems, items);
     } else {
       this.fail(`${opName} on a ${target.kind}`);
     }
@@ -405,10 +406,10 @@ class PickleMachine {
     if (typeof target !== 'object' || target === null) this.fail(`${opName} on a ${describeValue(target)}`);
     if (target.kind === 'dict') {
       this.checkItems(target.entries.length + entries.length);
-      target.entries.push(...entries);
+      appendAll(target.entries, entries);
     } else if (target.kind === 'call') {
       this.checkItems(target.dictItems.length + entries.length);
-      target.dictItems.push(...entries);
+      appendAll(target.dictItems, entries);
     } else {
       this.fail(`${opName} on a ${target.kind}`);
     }
@@ -625,7 +626,7 @@ class PickleMachine {
           const target = stack.top('ADDITEMS');
           if (typeof target !== 'object' || target === null || target.kind !== 'set') this.fail(`ADDITEMS on a ${describeValue(target)}`);
           this.checkItems(target.items.length + items.length);
-          target.items.push(...items);
+          appendAll(target.items, items);
           this.nest(target, items);
           break;
         }

@@ -19,6 +19,7 @@ import {
 } from './pickle';
 import { globalFindings, parseErrorFinding } from './pickleSafety';
 import { isContiguous } from './tensorStore';
+import { appendAll } from '../util/arrays';
 import type { SecurityFinding, TensorInfo } from './types';
 import { looksLikeZip, readZipDirectory, readZipEntry, storedEntrySource, type ZipDirectory } from './zip';
 
@@ -310,14 +311,15 @@ class FindingCollector {
     try {
       const result = await walk();
       this.remember(result.globals);
-      this.findings.push(...this.findingsFor(result.globals, where));
+      appendAll(this.findings, this.findingsFor(result.globals, where));
       return result;
     } catch (err) {
       if (!(err instanceof PickleError)) throw err;
       const findings = this.findingsFor(err.globals, where);
       if (findings.length === 0) throw err;
       this.remember(err.globals);
-      this.findings.push(...findings, parseErrorFinding(this.file, where, err.message));
+      appendAll(this.findings, findings);
+      this.findings.push(parseErrorFinding(this.file, where, err.message));
       return undefined;
     }
   }

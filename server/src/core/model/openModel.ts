@@ -17,6 +17,7 @@ import { collectDeclaredLineage, type DeclaredLineage } from './declared';
 import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
 import { parseModelReference } from './reference';
 import { PICKLE_EXTENSIONS } from './weightExtensions';
+import { appendAll } from '../util/arrays';
 
 export type FileRole = 'weights' | 'tokenizer' | 'config' | 'card' | 'adapter' | 'other';
 
@@ -90,7 +91,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
         } else {
           for (const file of weights.files) {
             const st = await readSafetensorsFile(file);
-            tensors.push(...st.tensors);
+            appendAll(tensors, st.tensors);
             safetensorsMetadata ??= st.metadata;
           }
           assertUniqueTensorNames(tensors, weights.files);
@@ -107,8 +108,8 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
         for (const file of weights.files) {
           const ckpt = await readPytorchCheckpoint(file);
           format = ckpt.format;
-          tensors.push(...ckpt.tensors);
-          findings.push(...ckpt.findings);
+          appendAll(tensors, ckpt.tensors);
+          appendAll(findings, ckpt.findings);
         }
         break;
       }
@@ -116,7 +117,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
         if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
         const onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder });
         tensors = onnx.tensors;
-        findings.push(...onnx.findings);
+        appendAll(findings, onnx.findings);
         openSource = onnxSourceOpener(onnx);
         for (const skipped of onnx.skippedTensors) problems.push(`${path.basename(onnx.file)}: tensor ${skipped.name} not read (${skipped.reason})`);
         break;
@@ -129,7 +130,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
     if (f.role !== 'weights' || weights?.files.includes(f.path) || !PICKLE_EXTENSIONS.has(path.extname(f.path).toLowerCase())) continue;
     try {
       const ckpt = await readPytorchCheckpoint(f.path);
-      findings.push(...ckpt.findings);
+      appendAll(findings, ckpt.findings);
     } catch (err) {
       problems.push(errorMessage(err));
     }
