@@ -6,9 +6,10 @@ import { RELATED_VERDICTS, type Comparison } from '../core/compare/types';
 import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
 import { formatBytes, formatCount, renderTable } from './terminal';
 
-export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P]
+export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P] [--fail-on-danger]
 
 Decides whether B shares ancestry with A: identical, same-weights, quantized, derived,
 merge, same-family, unrelated or inconclusive, with a p-value under the null hypothesis
@@ -18,12 +19,16 @@ repo id in the local Hugging Face cache, or a fingerprint JSON file.
   --json          print the full comparison as one JSON document
   --explain       add per-layer evidence and notes
   --threshold P   p-value below which lineage is declared (default 1e-12)
+${failOnDangerUsage}
+
+Dangerous findings of either model go to stderr, and under "securityFindings" in --json.
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
-            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
+            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage,
+            4 dangerous findings under --fail-on-danger`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, ...FAIL_ON_DANGER_OPTION }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
@@ -35,9 +40,11 @@ export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
         progress.done();
       }
     }
+    for (const side of sides) warnDangerousFindings(side.target, side.model?.findings ?? []);
     const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P });
-    process.stdout.write(flag(args, 'json') ? JSON.stringify(comparison, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
-    return exitCodeFor(comparison);
+    const securityFindings = { A: sides[0]!.model?.findings ?? [], B: sides[1]!.model?.findings ?? [] };
+    process.stdout.write(flag(args, 'json') ? JSON.stringify({ ...comparison, securityFindings }, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
+    return exitCodeWithDanger(args, exitCodeFor(comparison), [...securityFindings.A, ...securityFindings.B]);
   } finally {
     for (const s of sides) await closeSide(s);
   }
