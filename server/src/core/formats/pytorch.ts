@@ -54,8 +54,9 @@ export interface TensorRef {
   stride: number[];
 }
 
-export async function readPytorchCheckpoint(path: string): Promise<PytorchCheckpoint> {
-  return withLocalFile(path, readPytorchCheckpointFrom);
+/** Reads a checkpoint file confined to `root` (default: its own folder, see LocalFileSource.open). */
+export async function readPytorchCheckpoint(path: string, root?: string): Promise<PytorchCheckpoint> {
+  return withLocalFile(path, readPytorchCheckpointFrom, root);
 }
 
 export async function readPytorchCheckpointFrom(source: ByteSource): Promise<PytorchCheckpoint> {
