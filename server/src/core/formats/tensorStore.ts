@@ -144,6 +144,46 @@ export class TensorStore {
     return this.readElements(name, 0, total);
   }
 
+  /**
+   * Decodes several whole tensors. Contiguous tensors that sit back to back in the same file are read
+   * together, up to `windowBytes` per read: a model of 100k tiny tensors (norm vectors, biases)
+   * otherwise costs 100k positional reads. The bytes read are exactly the tensors' bytes.
+   */
+  async readAllMany(names: readonly string[], windowBytes = 1 << 20): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    const batchable: Array<{ t: TensorInfo; total: number; bytes: number }> = [];
+    for (const name of names) {
+      const t = this.info(name);
+      const total = elementCount(t.shape);
+      const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+      const bytes = (total / blockElements) * blockBytes;
+      if (isContiguous(t) && total % blockElements === 0 && bytes <= windowBytes && total <= DEFAULT_MAX_DECODED_ELEMENTS) batchable.push({ t, total, bytes });
+      else out.set(name, await this.readAll(name));
+    }
+    batchable.sort((a, b) => (a.t.file < b.t.file ? -1 : a.t.file > b.t.file ? 1 : a.t.dataOffset - b.t.dataOffset));
+    for (let i = 0; i < batchable.length; ) {
+      const first = batchable[i]!;
+      let end = first.t.dataOffset + first.bytes;
+      let j = i + 1;
+      while (j < batchable.length) {
+        const next = batchable[j]!;
+        if (next.t.file !== first.t.file || next.t.dataOffset !== end || end + next.bytes - first.t.dataOffset > windowBytes) break;
+        end += next.bytes;
+        j++;
+      }
+      const window = await (await this.source(first.t.file)).read(first.t.dataOffset, end - first.t.dataOffset);
+      for (let k = i; k < j; k++) {
+        const { t, total, bytes } = batchable[k]!;
+        const at = t.dataOffset - first.t.dataOffset;
+        const values = new Float32Array(total);
+        decodeInto(t.dtype, window.subarray(at, at + bytes), total, values, 0, t.file);
+        out.set(t.name, values);
+      }
+      i = j;
+    }
+    return out;
+  }
+
   /** Non-contiguous (strided) tensors: decode the storage span they cover, then gather. */
   private async gatherStridedRows(t: TensorInfo, rowIndices: readonly number[], rowElements: number, out: Float32Array): Promise<Float32Array> {
     const strides = t.strides!;

@@ -9,7 +9,7 @@ import { ModelFormatError } from '../errors';
 import { vocabularyFromGgufMetadata } from './ggufTokenizer';
 import { readSentencePieceModel } from './sentencepiece';
 import { isJsonObject, readTokenizerJsonFile } from './tokenizerFiles';
-import { vocabularyFromTokenizerJson } from './tokenizerJson';
+import { readTokenizerJson, vocabularyFromTokenizerJson } from './tokenizerJson';
 import { readVocabJsonMerges } from './vocabJsonMerges';
 import { readVocabTxt } from './vocabTxt';
 import type { Vocabulary } from './vocabulary';
@@ -35,7 +35,7 @@ export async function loadVocabularyFromFolder(folder: string, options: LoadVoca
   const find = (name: string): Promise<string | undefined> => containedFile(folder, name, root);
 
   const tokenizerJson = await find('tokenizer.json');
-  if (tokenizerJson !== undefined) return vocabularyFromTokenizerJson(await readTokenizerJsonFile(tokenizerJson, root), tokenizerJson);
+  if (tokenizerJson !== undefined) return readTokenizerJson(tokenizerJson, root);
 
   const vocabJson = await find('vocab.json');
   const mergesTxt = await find('merges.txt');
@@ -70,6 +70,7 @@ export async function loadVocabularyFromFile(filePath: string, options: LoadVoca
     case 'sentencepiece':
       return readSentencePieceModel(file, root);
     case 'json': {
+      if (path.basename(file) === 'tokenizer.json') return readTokenizerJson(file, root);
       const json = await readTokenizerJsonFile(file, root);
       if (isJsonObject(json) && isJsonObject(json['model'])) return vocabularyFromTokenizerJson(json, file);
       const merges = await containedFile(folder, 'merges.txt', root);
