@@ -9,7 +9,11 @@ import { walkPickle } from '../../../server/src/core/formats/pickle';
 import { readPytorchCheckpointFrom } from '../../../server/src/core/formats/pytorch';
 import { BufferSource } from '../../../server/src/core/io/byteSource';
 import { openModel } from '../../../server/src/core/model/openModel';
-import { hugeAppendsPickle, hugeAppendsZip, manyTensorSafetensors } from '../../fixtures/hostileInputs';
+import { UnsupportedError } from '../../../server/src/core/errors';
+import { extractFingerprint } from '../../../server/src/core/fingerprint/extract';
+import { parseOnnxModel } from '../../../server/src/core/formats/onnx';
+import { GgufBytes, writeGgufKv, writeGgufPreamble, writeGgufTensorInfo } from '../../fixtures/ggufWriter';
+import { hugeAppendsPickle, hugeAppendsZip, junkFieldOnnx, manyTensorSafetensors } from '../../fixtures/hostileInputs';
 
 const ITEMS = 200_000;
 
@@ -54,6 +58,31 @@ describe('huge inputs do not overflow the call stack (issue 12)', function () {
       assert.equal(model.tensors.length, ITEMS);
       assert.equal(model.tensors[ITEMS - 1]!.name, `t${ITEMS - 1}`);
       assert.deepEqual(Array.from(await model.store.readAll(`t${ITEMS / 2}`)), [0.5]);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('an ONNX model with 8 MiB of junk fields reads to its one tensor', async () => {
+    const model = await parseOnnxModel(new BufferSource('/nowhere/junk.onnx', junkFieldOnnx(8 << 20)));
+    assert.deepEqual(model.tensors.map((t) => [t.name, t.shape]), [['w', [4]]]);
+  });
+
+  it('a GGUF tensor of an unknown ggml type: the fingerprint fails naming the file and the tensor', async () => {
+    const out = new GgufBytes();
+    writeGgufPreamble(out, 1, 1);
+    writeGgufKv(out, 'general.architecture', 'llama');
+    writeGgufTensorInfo(out, 'blk.0.attn_norm.weight', [64], 200, 0);
+    const header = out.finish();
+    const file = path.join(tmp, 'unknown-type.gguf');
+    await writeFile(file, Buffer.concat([header, Buffer.alloc((32 - (header.length % 32)) % 32), Buffer.alloc(256)]));
+    const model = await openModel(file);
+    try {
+      await assert.rejects(extractFingerprint(model), (err: unknown) => {
+        assert.ok(err instanceof UnsupportedError);
+        assert.match(err.message, /unknown-type\.gguf: tensor blk\.0\.attn_norm\.weight cannot be decoded/);
+        return true;
+      });
     } finally {
       await model.close();
     }

@@ -81,7 +81,7 @@ export class TensorStore {
     if (rowIndices.length === 0 || rowElements === 0) return out;
     if (!isContiguous(t)) return this.gatherStridedRows(t, rowIndices, rowElements, out);
 
-    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    const { blockElements, blockBytes } = layoutOf(t);
     if (rowElements % blockElements !== 0) {
       throw new UnsupportedError(`${t.file}: ${name} rows of ${rowElements} elements do not fill whole ${t.dtype} blocks`);
     }
@@ -120,7 +120,7 @@ export class TensorStore {
       const all = await this.readAll(name);
       return all.slice(start, start + count);
     }
-    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    const { blockElements, blockBytes } = layoutOf(t);
     if (start % blockElements !== 0 || count % blockElements !== 0) {
       throw new UnsupportedError(`${name}: element range must align to ${t.dtype} blocks of ${blockElements}`);
     }
@@ -155,7 +155,7 @@ export class TensorStore {
     for (const name of names) {
       const t = this.info(name);
       const total = elementCount(t.shape);
-      const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+      const { blockElements, blockBytes } = layoutOf(t);
       const bytes = (total / blockElements) * blockBytes;
       if (isContiguous(t) && total % blockElements === 0 && bytes <= windowBytes && total <= DEFAULT_MAX_DECODED_ELEMENTS) batchable.push({ t, total, bytes });
       else out.set(name, await this.readAll(name));
@@ -187,7 +187,7 @@ export class TensorStore {
   /** Non-contiguous (strided) tensors: decode the storage span they cover, then gather. */
   private async gatherStridedRows(t: TensorInfo, rowIndices: readonly number[], rowElements: number, out: Float32Array): Promise<Float32Array> {
     const strides = t.strides!;
-    const { blockElements, blockBytes } = dtypeLayout(t.dtype);
+    const { blockElements, blockBytes } = layoutOf(t);
     if (blockElements !== 1) throw new UnsupportedError(`${t.file}: strided ${t.dtype} tensors are not supported`);
     let span = 1;
     for (let d = 0; d < t.shape.length; d++) span += (t.shape[d]! - 1) * strides[d]!;
@@ -222,6 +222,16 @@ export class TensorStore {
       }
     }
     this.sources.clear();
+  }
+}
+
+/** The block layout of a tensor's dtype; an unknown one is an error naming the file and the tensor. */
+function layoutOf(t: TensorInfo): ReturnType<typeof dtypeLayout> {
+  try {
+    return dtypeLayout(t.dtype);
+  } catch (err) {
+    if (!(err instanceof UnsupportedError)) throw err;
+    throw new UnsupportedError(`${t.file}: tensor ${t.name} cannot be decoded (${err.message})`);
   }
 }
 
