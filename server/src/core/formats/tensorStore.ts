@@ -75,7 +75,7 @@ export class TensorStore {
     const t = this.info(name);
     const { rows, rowElements } = this.rowShape(name);
     for (const r of rowIndices) {
-      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new UnsupportedError(`${name}: row ${r} is outside 0..${rows - 1}`);
+      if (!Number.isInteger(r) || r < 0 || r >= rows) throw new UnsupportedError(`${t.file}: ${name}: row ${r} is outside 0..${rows - 1}`);
     }
     const out = new Float32Array(rowIndices.length * rowElements);
     if (rowIndices.length === 0 || rowElements === 0) return out;
@@ -115,14 +115,14 @@ export class TensorStore {
   async readElements(name: string, start: number, count: number): Promise<Float32Array> {
     const t = this.info(name);
     const total = elementCount(t.shape);
-    if (start < 0 || count < 0 || start + count > total) throw new UnsupportedError(`${name}: elements ${start}..${start + count} outside 0..${total}`);
+    if (start < 0 || count < 0 || start + count > total) throw new UnsupportedError(`${t.file}: ${name}: elements ${start}..${start + count} outside 0..${total}`);
     if (!isContiguous(t)) {
       const all = await this.readAll(name);
       return all.slice(start, start + count);
     }
     const { blockElements, blockBytes } = layoutOf(t);
     if (start % blockElements !== 0 || count % blockElements !== 0) {
-      throw new UnsupportedError(`${name}: element range must align to ${t.dtype} blocks of ${blockElements}`);
+      throw new UnsupportedError(`${t.file}: ${name}: element range must align to ${t.dtype} blocks of ${blockElements}`);
     }
     const source = await this.source(t.file);
     const bytes = await source.read(t.dataOffset + (start / blockElements) * blockBytes, (count / blockElements) * blockBytes);
@@ -135,7 +135,7 @@ export class TensorStore {
   async readAll(name: string, maxElements = DEFAULT_MAX_DECODED_ELEMENTS): Promise<Float32Array> {
     const t = this.info(name);
     const total = elementCount(t.shape);
-    if (total > maxElements) throw new UnsupportedError(`${name}: ${total} elements exceed the decode limit of ${maxElements}`);
+    if (total > maxElements) throw new UnsupportedError(`${t.file}: ${name}: ${total} elements exceed the decode limit of ${maxElements}`);
     if (!isContiguous(t)) {
       const { rowElements } = this.rowShape(name);
       const rows = t.shape.length === 0 ? 1 : t.shape[0]!;
@@ -193,7 +193,7 @@ export class TensorStore {
     for (let d = 0; d < t.shape.length; d++) span += (t.shape[d]! - 1) * strides[d]!;
     if (elementCount(t.shape) === 0) return out;
     if (span * blockBytes > t.byteLength) throw new ModelFormatError(t.file, `${t.name}: strides reach past the tensor's storage`);
-    if (span > DEFAULT_MAX_DECODED_ELEMENTS) throw new UnsupportedError(`${t.name}: strided tensor spans too many elements (${span})`);
+    if (span > DEFAULT_MAX_DECODED_ELEMENTS) throw new UnsupportedError(`${t.file}: ${t.name}: strided tensor spans too many elements (${span})`);
     const source = await this.source(t.file);
     const storage = new Float32Array(span);
     decodeInto(t.dtype, await source.read(t.dataOffset, span * blockBytes), span, storage, 0, t.file);
