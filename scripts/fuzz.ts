@@ -8,6 +8,7 @@
 // it: a case over 2 s is reported as a hang (and the worker is restarted past 10 s). Crashes (an
 // untyped error, or a typed one without the file name) and hangs are saved under .fuzz-artifacts/
 // with the reason. Prints per format: cases, cases/s, crashes, hangs, slowest case, peak RSS.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -152,7 +153,17 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  process.stdout.write(`fuzz seed ${runSeed} (reproduce: --seed ${runSeed}); ${seconds} s per format; artifacts in ${ARTIFACTS}\n`);
+  if (!args.includes('--quiet')) process.stdout.write(`fuzz seed ${runSeed} (reproduce: --seed ${runSeed}); ${seconds} s per format; artifacts in ${ARTIFACTS}\n`);
+  if (formats.length > 1) {
+    // One process per format, so each peak RSS is that format's own.
+    let status = 0;
+    for (const format of formats) {
+      const child = spawnSync(process.execPath, [...process.execArgv, __filename, '--format', format, '--seconds', String(seconds), '--seed', String(runSeed), '--quiet'], { stdio: 'inherit' });
+      status = Math.max(status, child.status ?? 1);
+    }
+    process.exitCode = status;
+    return;
+  }
   let failures = 0;
   for (const format of formats) {
     const r = await fuzzFormat(format, seconds, runSeed);

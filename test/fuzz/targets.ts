@@ -94,9 +94,14 @@ export function applyMutations(seed: Uint8Array, mutations: readonly Mutation[])
       case 'truncate':
         bytes = bytes.subarray(0, at);
         break;
-      case 'insert':
-        bytes = Uint8Array.from([...bytes.subarray(0, at), ...m.bytes, ...bytes.subarray(at)]);
+      case 'insert': {
+        const out = new Uint8Array(bytes.length + m.bytes.length);
+        out.set(bytes.subarray(0, at));
+        out.set(m.bytes, at);
+        out.set(bytes.subarray(at), at + m.bytes.length);
+        bytes = out;
         break;
+      }
       case 'duplicate': {
         const chunk = bytes.subarray(at, at + m.length);
         const out = new Uint8Array(bytes.length + chunk.length);
