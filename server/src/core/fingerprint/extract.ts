@@ -58,6 +58,8 @@ interface RoledTensor {
 
 /** Elements of small whole tensors decoded ahead at once (16 MB of floats). */
 const WHOLE_READ_CHUNK_ELEMENTS = 4 * 1024 * 1024;
+/** ... and at most this many tensors (a model of 100k tiny tensors must not hold them all at once). */
+const WHOLE_READ_CHUNK_TENSORS = 1024;
 
 export async function extractFingerprint(model: OpenedModel, options: ExtractOptions = {}): Promise<Fingerprint> {
   const plan = options.plan ?? DEFAULT_SAMPLING_PLAN;
@@ -130,7 +132,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   const takeWhole = async (name: string): Promise<Float32Array | undefined> => {
     if (!wholeValues.has(name) && nextWholeRead < wholeReads.length && wholeReads[nextWholeRead]!.info.name === name) {
       const chunk: string[] = [];
-      for (let elements = 0; nextWholeRead < wholeReads.length && elements < WHOLE_READ_CHUNK_ELEMENTS; nextWholeRead++) {
+      for (let elements = 0; nextWholeRead < wholeReads.length && elements < WHOLE_READ_CHUNK_ELEMENTS && chunk.length < WHOLE_READ_CHUNK_TENSORS; nextWholeRead++) {
         chunk.push(wholeReads[nextWholeRead]!.info.name);
         elements += elementCount(wholeReads[nextWholeRead]!.info.shape);
       }
