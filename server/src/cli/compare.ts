@@ -6,10 +6,11 @@ import { RELATED_VERDICTS, type Comparison } from '../core/compare/types';
 import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
 import { formatBytes, formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 
-export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P] [--base MODEL]
+export const compareUsage = `usage: lineage compare <A> <B> [--json] [--explain] [--threshold P] [--base MODEL] [--fail-on-danger]
 
 Decides whether B shares ancestry with A: identical, same-weights, quantized, derived,
 merge, same-family, unrelated or inconclusive, with a p-value under the null hypothesis
@@ -21,12 +22,16 @@ repo id in the local Hugging Face cache, or a fingerprint JSON file.
   --threshold P   p-value below which lineage is declared (default 1e-12)
   --base MODEL    when one side is a LoRA adapter folder: the base it was trained on, so the
                   other side is tested as "base + this adapter"
+${failOnDangerUsage}
+
+Dangerous findings of either model go to stderr, and under "securityFindings" in --json.
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
-            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
+            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage,
+            4 dangerous findings under --fail-on-danger`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' } }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' }, ...FAIL_ON_DANGER_OPTION }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
@@ -39,9 +44,11 @@ export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
         progress.done();
       }
     }
+    for (const side of sides) warnDangerousFindings(side.target, side.model?.findings ?? []);
     const comparison = await compareSides(sides[0]!, sides[1]!, { thresholdLog10P, adapterBase: sides[2]?.fingerprint });
-    process.stdout.write(flag(args, 'json') ? JSON.stringify(comparison, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
-    return exitCodeFor(comparison);
+    const securityFindings = { A: sides[0]!.model?.findings ?? [], B: sides[1]!.model?.findings ?? [] };
+    process.stdout.write(flag(args, 'json') ? JSON.stringify({ ...comparison, securityFindings }, null, 2) + '\n' : renderComparison(comparison, flag(args, 'explain')));
+    return exitCodeWithDanger(args, exitCodeFor(comparison), [...securityFindings.A, ...securityFindings.B]);
   } finally {
     for (const s of sides) await closeSide(s);
   }

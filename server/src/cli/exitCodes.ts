@@ -9,6 +9,8 @@ export const ExitCode = {
   usage: 2,
   /** A model could not be read, or the verdict is inconclusive. */
   unreadable: 3,
+  /** --fail-on-danger: a model carries dangerous security findings (whatever the verdict). */
+  dangerous: 4,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -4,22 +4,27 @@ import { serializeFingerprint } from '../core/fingerprint/encoding';
 import { extractFingerprint } from '../core/fingerprint/extract';
 import { openModel } from '../core/model/openModel';
 import { parseCommandArgs, stringOption } from './args';
+import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
 import { ExitCode, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatBytes } from './terminal';
 
-export const fingerprintUsage = `usage: lineage fingerprint <path | repo-id[@revision]> [-o file.json]
+export const fingerprintUsage = `usage: lineage fingerprint <path | repo-id[@revision]> [-o file.json] [--fail-on-danger]
 
 Reads a few MB of a model (headers, norm vectors, anchor-token rows, sampled matrix rows)
 and writes its deterministic fingerprint as JSON: to the file given with -o, else to stdout.
 The same bytes always give the same JSON; compare and scan accept it in place of the model.
 
-  -o, --output FILE   write the fingerprint to FILE (a one-line summary goes to stderr)`;
+  -o, --output FILE   write the fingerprint to FILE (a one-line summary goes to stderr)
+${failOnDangerUsage}
+
+Dangerous findings (see lineage inspect) are always printed to stderr.`;
 
 export async function runFingerprint(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, ...FAIL_ON_DANGER_OPTION }, { min: 1, max: 1 });
   const target = args.positionals[0]!;
   const model = await openModel(target);
+  warnDangerousFindings(target, model.findings);
   const progress = extractionProgress('fingerprinting');
   try {
     const fp = await extractFingerprint(model, progress.options);
@@ -36,5 +41,5 @@ export async function runFingerprint(argv: string[]): Promise<ExitCodeValue> {
     progress.done();
     await model.close();
   }
-  return ExitCode.ok;
+  return exitCodeWithDanger(args, ExitCode.ok, model.findings);
 }

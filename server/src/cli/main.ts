@@ -1,5 +1,6 @@
 // Entry point of the `lineage` command: dispatches to one module per command and maps
-// errors to stable exit codes (0 ok/related, 1 not related, 2 usage, 3 unreadable/inconclusive).
+// errors to stable exit codes (0 ok/related, 1 not related, 2 usage, 3 unreadable/inconclusive,
+// 4 dangerous findings under --fail-on-danger).
 import { ModelFormatError, ModelNotFoundError, UnsupportedError } from '../core/errors';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { compareUsage, runCompare } from './compare';
@@ -28,7 +29,8 @@ usage: lineage <command> [options]
 commands:
 ${Object.values(commands).map((c) => '  ' + c.usage.split('\n')[0]!.replace('usage: ', '')).join('\n')}
 
-exit codes: 0 ok / related, 1 not related, 2 usage error, 3 unreadable or inconclusive
+exit codes: 0 ok / related, 1 not related, 2 usage error, 3 unreadable or inconclusive,
+            4 dangerous findings (with --fail-on-danger)
 Run "lineage <command> --help" for details.`;
 
 export async function main(argv: string[]): Promise<ExitCodeValue> {

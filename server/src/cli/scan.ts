@@ -8,8 +8,9 @@ import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
+import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
 
-export const scanUsage = `usage: lineage scan <model> [--top-k N] [--db FILE] [--json] [--threshold P]
+export const scanUsage = `usage: lineage scan <model> [--top-k N] [--db FILE] [--json] [--threshold P] [--fail-on-danger]
 
 Searches a reference registry for models the given one is related to: candidates are
 retrieved by blocking keys and LSH over sketches, the shortlist is compared exactly, and the
@@ -21,17 +22,21 @@ file, a repo id in the local Hugging Face cache, or a fingerprint JSON file.
                   else the embedded data/reference.sqlite)
   --json          print the scan result as one JSON document
   --threshold P   corrected p-value below which lineage is declared (default 1e-12)
+${failOnDangerUsage}
+
+Dangerous findings of the model go to stderr, and under "securityFindings" in --json.
 
 A tokenizer match names a tokenizer family ("Llama 3"), never weight lineage.
 
-exit codes: 0 a related known model found, 1 none found, 3 unreadable model or registry, 2 usage`;
+exit codes: 0 a related known model found, 1 none found, 3 unreadable model or registry, 2 usage,
+            4 dangerous findings under --fail-on-danger`;
 
 export async function runScan(argv: string[]): Promise<ExitCodeValue> {
   return withRegistryErrors('scan', () => scan(argv));
 }
 
 async function scan(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' }, ...FAIL_ON_DANGER_OPTION }, { min: 1, max: 1 });
   const topK = integerOption(args, 'top-k', 5, 1);
   const thresholdText = stringOption(args, 'threshold');
   const threshold = thresholdText === undefined ? undefined : Number(thresholdText);
@@ -43,9 +48,11 @@ async function scan(argv: string[]): Promise<ExitCodeValue> {
     const progress = extractionProgress(`reading ${args.positionals[0]!}`);
     const side = await loadSide(args.positionals[0]!, progress.options).finally(() => progress.done());
     await closeSide(side);
+    const securityFindings = side.model?.findings ?? [];
+    warnDangerousFindings(args.positionals[0]!, securityFindings);
     const result = await scanRegistryAsync(registry, side.fingerprint, { topK, thresholdLog10P: threshold === undefined ? undefined : Math.log10(threshold) });
-    process.stdout.write(flag(args, 'json') ? JSON.stringify(result, null, 2) + '\n' : renderScan(result));
-    return result.related ? ExitCode.ok : ExitCode.notRelated;
+    process.stdout.write(flag(args, 'json') ? JSON.stringify({ ...result, securityFindings }, null, 2) + '\n' : renderScan(result));
+    return exitCodeWithDanger(args, result.related ? ExitCode.ok : ExitCode.notRelated, securityFindings);
   } finally {
     await registry.close();
   }

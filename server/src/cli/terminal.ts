@@ -1,5 +1,6 @@
 // Human output helpers for the CLI: aligned tables, number formatting and a TTY progress bar.
 // Nothing here knows about models; commands pass plain rows.
+import { maxOf } from '../core/util/arrays';
 
 // Sizes and counts are worded once for every view (protocol/wording.ts).
 import { formatBytes } from '../protocol';
@@ -8,7 +9,7 @@ export { formatBytes, formatCount } from '../protocol';
 /** Renders rows as an aligned plain-text table (first row is the header). */
 export function renderTable(rows: string[][], indent = '  '): string {
   if (rows.length === 0) return '';
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
+  const widths = rows[0]!.map((_, col) => maxOf(rows.map((r) => (r[col] ?? '').length), 0));
   return rows
     .map((r, i) => {
       const line = indent + r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ');
@@ -19,7 +20,7 @@ export function renderTable(rows: string[][], indent = '  '): string {
 
 /** Renders key/value facts, keys aligned. */
 export function renderFacts(facts: Array<[string, string]>, indent = '  '): string {
-  const width = Math.max(0, ...facts.map(([k]) => k.length));
+  const width = maxOf(facts.map(([k]) => k.length), 0);
   return facts.map(([k, v]) => `${indent}${(k + ':').padEnd(width + 1)} ${v}`).join('\n');
 }
 

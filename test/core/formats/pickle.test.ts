@@ -136,9 +136,9 @@ describe('pickle walker: CPython pickles of each protocol family', () => {
     const extra2 = rootEntries(p2.value).get('extra') as PickleCall;
     assert.equal(extra2.kind, 'call');
     assert.deepEqual(extra2.callee, { kind: 'global', module: '__builtin__', name: 'bytearray' });
-    const findings = globalFindings(p2.globals, 'p2', 'data.pkl');
-    assert.deepEqual(findings.map((f) => [f.severity, f.code]), [['low', 'pickle-unknown-global']]);
-    assert.match(findings[0]!.message, /_codecs\.encode/);
+    // _codecs.encode (numpy's bytes in protocol 2) and bytearray are harmless: no finding.
+    assert.ok(p2.globals.some((g) => g.module === '_codecs' && g.name === 'encode'));
+    assert.deepEqual(globalFindings(p2.globals, 'p2', 'data.pkl'), []);
   });
 });
 
@@ -308,7 +308,7 @@ describe('pickle safety classification', () => {
     assert.deepEqual(classifyGlobal(ref('mylib.layers', 'Block')).severity, 'medium');
     assert.equal(classifyGlobal(ref('__torch__.vad', 'Model')).severity, 'medium');
     assert.equal(classifyGlobal(ref('__torch__.vad', 'Model'), { torchscript: true }).severity, 'info');
-    assert.equal(classifyGlobal(ref('_codecs', 'encode')).severity, 'low');
+    assert.equal(classifyGlobal(ref('_codecs', 'encode')).verdict, 'allowed');
     assert.equal(classifyGlobal({ module: '<copyreg extension>', name: '7', resolved: false, opcode: 'EXT' }).severity, 'medium');
   });
 });

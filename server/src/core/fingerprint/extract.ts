@@ -56,6 +56,11 @@ interface RoledTensor {
   transposed: boolean;
 }
 
+/** Elements of small whole tensors decoded ahead at once (16 MB of floats). */
+const WHOLE_READ_CHUNK_ELEMENTS = 4 * 1024 * 1024;
+/** ... and at most this many tensors (a model of 100k tiny tensors must not hold them all at once). */
+const WHOLE_READ_CHUNK_TENSORS = 1024;
+
 export async function extractFingerprint(model: OpenedModel, options: ExtractOptions = {}): Promise<Fingerprint> {
   const plan = options.plan ?? DEFAULT_SAMPLING_PLAN;
   const store = model.store;
@@ -115,6 +120,29 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   });
   const matrices = await runWithConcurrency(matrixJobs, CONCURRENT_READS);
 
+  // Small tensors digested whole are read in batches of neighbours (one read per run, not per tensor).
+  const wholeReads = roled.filter((t) => {
+    const n = elementCount(t.info.shape);
+    if (n > plan.fullDigestMaxElements || sampledValues.get(t.info.name)?.length === n) return false;
+    return !(t.info.shape.length === 2 && storedRowMapping(model, t, t.info.shape[0]!));
+  });
+  // Prefetched a chunk at a time (bounded memory), in the order the loop below digests them.
+  const wholeValues = new Map<string, Float32Array>();
+  let nextWholeRead = 0;
+  const takeWhole = async (name: string): Promise<Float32Array | undefined> => {
+    if (!wholeValues.has(name) && nextWholeRead < wholeReads.length && wholeReads[nextWholeRead]!.info.name === name) {
+      const chunk: string[] = [];
+      for (let elements = 0; nextWholeRead < wholeReads.length && elements < WHOLE_READ_CHUNK_ELEMENTS && chunk.length < WHOLE_READ_CHUNK_TENSORS; nextWholeRead++) {
+        chunk.push(wholeReads[nextWholeRead]!.info.name);
+        elements += elementCount(wholeReads[nextWholeRead]!.info.shape);
+      }
+      for (const [k, v] of await store.readAllMany(chunk)) wholeValues.set(k, v);
+    }
+    const values = wholeValues.get(name);
+    wholeValues.delete(name);
+    return values;
+  };
+
   const tensors: TensorDigest[] = [];
   for (const t of roled) {
     const n = elementCount(t.info.shape);
@@ -122,6 +150,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     let coverage: TensorDigest['coverage'] = 'full';
     if (n <= plan.fullDigestMaxElements) {
       values = sampledValues.get(t.info.name);
+      if (!values || values.length !== n) values = await takeWhole(t.info.name);
       if (!values || values.length !== n) {
         const storedRow = t.info.shape.length === 2 ? storedRowMapping(model, t, t.info.shape[0]!) : undefined;
         const rows = t.info.shape[0] ?? 1;

@@ -40,6 +40,8 @@ export interface GgufReadOptions {
   initialChunkBytes?: number;
   /** Hard cap on header bytes (further capped by the file size). Default 256 MiB. */
   maxHeaderBytes?: number;
+  /** Folder the file must resolve inside (readGgufFile; default: its own folder, see LocalFileSource.open). */
+  root?: string;
 }
 
 /**
@@ -251,7 +253,7 @@ export async function readGgufHeader(source: ByteSource, options: GgufReadOption
 
 /** Opens a local GGUF file, reads its header, and closes it. */
 export async function readGgufFile(path: string, options?: GgufReadOptions): Promise<GgufFile> {
-  return withLocalFile(path, (source) => readGgufHeader(source, options));
+  return withLocalFile(path, (source) => readGgufHeader(source, options), options?.root);
 }
 
 interface RawTensorInfo {

@@ -1,10 +1,11 @@
 // Reads an ONNX model (a ModelProto protobuf) into tensor descriptions without loading its weights:
 // field headers are read positionally, raw_data payloads are skipped and later read in place.
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '../errors';
 import { BinaryCursor, decodeUtf8 } from '../io/binaryReader';
 import { BufferSource, LocalFileSource, type ByteSource } from '../io/byteSource';
+import { confinementRoot, PathEscapeError, resolveConfined } from '../io/confinedPath';
 import {
   WindowedByteReader,
   WireType,
@@ -81,8 +82,10 @@ export interface OnnxModel {
 export interface OnnxReadOptions {
   /** Files up to this size are read whole (one read); larger ones are walked by positional reads. */
   inMemoryLimitBytes?: number;
-  /** Folder that external data must stay inside; defaults to the model file's folder. */
+  /** Folder that external data locations are relative to; defaults to the model file's folder. */
   modelDirectory?: string;
+  /** Folder every file read must resolve inside; defaults to confinementRoot(modelDirectory). */
+  root?: string;
 }
 
 export const ONNX_IN_MEMORY_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -157,6 +160,8 @@ interface ReadContext {
   file: string;
   reader: WindowedByteReader;
   modelDirectory: string;
+  /** Confinement root for external data (real path), resolved on first use. */
+  root?: string;
   tensors: TensorInfo[];
   names: Set<string>;
   origins: Map<string, OnnxTensorOrigin>;
@@ -173,7 +178,7 @@ interface ReadContext {
 
 /** Reads an ONNX model file. Throws ModelFormatError for malformed or truncated files. */
 export async function readOnnxModel(modelPath: string, options: OnnxReadOptions = {}): Promise<OnnxModel> {
-  const file = await LocalFileSource.open(modelPath);
+  const file = await LocalFileSource.open(modelPath, options.root);
   try {
     const limit = options.inMemoryLimitBytes ?? ONNX_IN_MEMORY_LIMIT_BYTES;
     // Small models are cheaper to walk from memory; large ones must never be read whole.
@@ -191,6 +196,7 @@ export async function parseOnnxModel(source: ByteSource, options: OnnxReadOption
     file,
     reader: new WindowedByteReader(source),
     modelDirectory: path.resolve(options.modelDirectory ?? path.dirname(file)),
+    root: options.root,
     tensors: [],
     names: new Set(),
     origins: new Map(),
@@ -605,20 +611,20 @@ async function locateExternalData(
   const externalPath = path.resolve(ctx.modelDirectory, location);
   let sizeBytes = ctx.externalFileSizes.get(externalPath);
   if (sizeBytes === undefined) {
-    let realFile: string;
-    let realDirectory: string;
     try {
       const info = await stat(externalPath);
       if (!info.isFile()) return `external data "${location}" is not a regular file`;
-      realFile = await realpath(externalPath);
-      realDirectory = await realpath(ctx.modelDirectory);
       sizeBytes = info.size;
     } catch {
       return `external data file "${location}" is missing beside the model; download it to read this tensor`;
     }
-    // A symlink inside the folder can still point elsewhere; judge where it really leads.
-    if (!isInside(realDirectory, realFile)) {
-      reportEscapingPath(ctx, name, location, `resolves (through a link) to ${realFile}, outside the model folder`);
+    // A symlink inside the folder can still point elsewhere; judge where it really leads (reads are confined again).
+    ctx.root ??= await confinementRoot(ctx.modelDirectory);
+    try {
+      await resolveConfined(externalPath, ctx.root);
+    } catch (err) {
+      if (!(err instanceof PathEscapeError)) throw err;
+      reportEscapingPath(ctx, name, location, `resolves (through a link) to ${err.realPath}, outside the model folder`);
       return `external data location "${location}" leads outside the model folder`;
     }
     ctx.externalFileSizes.set(externalPath, sizeBytes);
@@ -627,11 +633,6 @@ async function locateExternalData(
     throw new ModelFormatError(externalPath, `tensor ${name} needs bytes ${offset}..${offset + byteLength} but the file has ${sizeBytes} (truncated external data)`);
   }
   return { file: externalPath, offset };
-}
-
-function isInside(directory: string, candidate: string): boolean {
-  const relative = path.relative(directory, candidate);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 function reportEscapingPath(ctx: ReadContext, name: string, location: string, reason: string): void {

@@ -3,6 +3,7 @@
 import { ModelFormatError } from '../errors';
 import { BinaryCursor } from '../io/binaryReader';
 import type { ByteSource } from '../io/byteSource';
+import { appendAll } from '../util/arrays';
 
 export type PickleValue = null | boolean | number | bigint | string | PickleObject;
 
@@ -126,6 +127,15 @@ export interface PickleResult {
   end: number;
   protocol: number;
   opcodeCount: number;
+  /** Framing no pickler writes (opcodes straddling a FRAME end, overlapping frames): scanner evasions. */
+  frameAnomalies: PickleAnomaly[];
+}
+
+/** Something legal for CPython's unpickler but never written by a pickler: a sign of a crafted file. */
+export interface PickleAnomaly {
+  /** Absolute offset of the opcode concerned. */
+  offset: number;
+  message: string;
 }
 
 /** A pickle that cannot be read. Carries every global met before the fault (they are still findings). */
@@ -138,6 +148,7 @@ export class PickleError extends ModelFormatError {
     readonly globals: PickleGlobalRef[],
     /** The bytes ended before STOP (more bytes might complete it). */
     readonly truncated: boolean,
+    readonly frameAnomalies: PickleAnomaly[] = [],
   ) {
     super(file, `pickle: ${reason}`, offset);
     this.name = 'PickleError';
@@ -191,7 +202,8 @@ export function walkPickleStream(bytes: Uint8Array, fileName: string, options: W
     } catch (err) {
       if (err instanceof PickleError) {
         // Earlier pickles' globals belong in the report as much as the broken one's.
-        throw new PickleError(err.file, err.reason, err.offset ?? 0, [...results.flatMap((r) => r.globals), ...err.globals], err.truncated);
+        const globals = appendAll(results.flatMap((r) => r.globals), err.globals);
+        throw new PickleError(err.file, err.reason, err.offset ?? 0, globals, err.truncated, appendAll(results.flatMap((r) => r.frameAnomalies), err.frameAnomalies));
       }
       throw err;
     }
@@ -282,6 +294,9 @@ class PickleMachine {
   private readonly depths = new WeakMap<object, number>();
   private opcodeOffset = 0;
   private protocol = 0;
+  /** Cursor position where the current FRAME ends; undefined outside frames. */
+  private frameEnd: number | undefined;
+  private readonly frameAnomalies: PickleAnomaly[] = [];
 
   constructor(
     bytes: Uint8Array,
@@ -295,7 +310,7 @@ class PickleMachine {
   }
 
   private fail(message: string, truncated = false): never {
-    throw new PickleError(this.fileName, message, this.cursor.baseOffset + this.opcodeOffset, [...this.globals], truncated);
+    throw new PickleError(this.fileName, message, this.cursor.baseOffset + this.opcodeOffset, [...this.globals], truncated, [...this.frameAnomalies]);
   }
 
   /** Bounds check for operands: running out of bytes is truncation, not a malformed opcode. */
@@ -359,6 +374,24 @@ class PickleMachine {
     if (count > this.limits.maxContainerItems) this.fail(`container exceeds ${this.limits.maxContainerItems} items`);
   }
 
+  private anomaly(offset: number, message: string): void {
+    // A handful proves the point; a hostile file must not grow this list without bound.
+    if (this.frameAnomalies.length < 16) this.frameAnomalies.push({ offset: this.cursor.baseOffset + offset, message });
+  }
+
+  /**
+   * CPython's C unpickler treats FRAME only as a read-ahead hint: opcodes may straddle a frame's end
+   * and still run. Walk on regardless (every opcode is seen), and note the straddle as an evasion.
+   */
+  private checkFrameBoundary(previousOpcode: number): void {
+    if (this.frameEnd === undefined) return;
+    const position = this.cursor.position;
+    if (position > this.frameEnd) {
+      this.anomaly(previousOpcode, `opcode at byte ${this.cursor.baseOffset + previousOpcode} runs across the end of its FRAME (byte ${this.cursor.baseOffset + this.frameEnd})`);
+    }
+    if (position >= this.frameEnd) this.frameEnd = undefined;
+  }
+
   private recordGlobal(module: string, name: string, opcode: GlobalOpcode, operandsFromMemo = false, resolved = true): PickleGlobal {
     this.globals.push({ module, name, opcode, offset: this.cursor.baseOffset + this.opcodeOffset, operandsFromMemo, resolved });
     return { kind: 'global', module, name };
@@ -391,10 +424,10 @@ class PickleMachine {
     if (typeof target !== 'object' || target === null) this.fail(`${opName} on a ${describeValue(target)}`);
     if (target.kind === 'list') {
       this.checkItems(target.items.length + items.length);
-      target.items.push(...items);
+      appendAll(target.items, items);
     } else if (target.kind === 'call') {
       this.checkItems(target.listItems.length + items.length);
-      target.listItems.push(...items);
+      appendAll(target.listItems, items);
     } else {
       this.fail(`${opName} on a ${target.kind}`);
     }
@@ -405,10 +438,10 @@ class PickleMachine {
     if (typeof target !== 'object' || target === null) this.fail(`${opName} on a ${describeValue(target)}`);
     if (target.kind === 'dict') {
       this.checkItems(target.entries.length + entries.length);
-      target.entries.push(...entries);
+      appendAll(target.entries, entries);
     } else if (target.kind === 'call') {
       this.checkItems(target.dictItems.length + entries.length);
-      target.dictItems.push(...entries);
+      appendAll(target.dictItems, entries);
     } else {
       this.fail(`${opName} on a ${target.kind}`);
     }
@@ -436,6 +469,7 @@ class PickleMachine {
     const stack = this.stack;
     for (let count = 1; ; count++) {
       if (count > this.limits.maxOpcodes) this.fail(`more than ${this.limits.maxOpcodes} opcodes`);
+      this.checkFrameBoundary(this.opcodeOffset);
       this.opcodeOffset = this.cursor.position;
       if (this.cursor.remaining === 0) this.fail('data ends before the STOP opcode', true);
       const op = this.cursor.u8();
@@ -446,15 +480,23 @@ class PickleMachine {
           this.protocol = version;
           break;
         }
-        case OP.FRAME:
+        case OP.FRAME: {
           // Frames only batch reads. A frame longer than the data is not rejected here: walking on
           // until the bytes really end still reports the globals before the cut (nullifAI).
-          this.u64('frame');
+          const length = this.u64('frame');
+          if (this.frameEnd !== undefined && this.opcodeOffset < this.frameEnd) {
+            this.anomaly(this.opcodeOffset, `FRAME at byte ${this.cursor.baseOffset + this.opcodeOffset} starts inside the previous frame (which ends at byte ${this.cursor.baseOffset + this.frameEnd})`);
+          }
+          this.frameEnd = this.cursor.position + length;
           break;
+        }
         case OP.STOP: {
           const value = stack.pop('STOP');
+          if (this.frameEnd !== undefined && this.frameEnd > this.cursor.position) {
+            this.anomaly(this.opcodeOffset, `STOP at byte ${this.cursor.baseOffset + this.opcodeOffset} comes before the end of its FRAME (byte ${this.cursor.baseOffset + this.frameEnd}): bytes hidden after the pickle`);
+          }
           const end = this.cursor.baseOffset + this.cursor.position;
-          return { value, globals: this.globals, start, end, protocol: this.protocol, opcodeCount: count };
+          return { value, globals: this.globals, start, end, protocol: this.protocol, opcodeCount: count, frameAnomalies: this.frameAnomalies };
         }
         case OP.MARK:
           stack.mark();
@@ -625,7 +667,7 @@ class PickleMachine {
           const target = stack.top('ADDITEMS');
           if (typeof target !== 'object' || target === null || target.kind !== 'set') this.fail(`ADDITEMS on a ${describeValue(target)}`);
           this.checkItems(target.items.length + items.length);
-          target.items.push(...items);
+          appendAll(target.items, items);
           this.nest(target, items);
           break;
         }

@@ -17,8 +17,9 @@ import {
   type PickleResult,
   type PickleValue,
 } from './pickle';
-import { globalFindings, parseErrorFinding } from './pickleSafety';
+import { frameAnomalyFindings, globalFindings, parseErrorFinding } from './pickleSafety';
 import { isContiguous } from './tensorStore';
+import { appendAll } from '../util/arrays';
 import type { SecurityFinding, TensorInfo } from './types';
 import { looksLikeZip, readZipDirectory, readZipEntry, storedEntrySource, type ZipDirectory } from './zip';
 
@@ -53,8 +54,9 @@ export interface TensorRef {
   stride: number[];
 }
 
-export async function readPytorchCheckpoint(path: string): Promise<PytorchCheckpoint> {
-  return withLocalFile(path, readPytorchCheckpointFrom);
+/** Reads a checkpoint file confined to `root` (default: its own folder, see LocalFileSource.open). */
+export async function readPytorchCheckpoint(path: string, root?: string): Promise<PytorchCheckpoint> {
+  return withLocalFile(path, readPytorchCheckpointFrom, root);
 }
 
 export async function readPytorchCheckpointFrom(source: ByteSource): Promise<PytorchCheckpoint> {
@@ -310,14 +312,16 @@ class FindingCollector {
     try {
       const result = await walk();
       this.remember(result.globals);
-      this.findings.push(...this.findingsFor(result.globals, where));
+      appendAll(this.findings, this.findingsFor(result.globals, where));
+      appendAll(this.findings, frameAnomalyFindings(result.frameAnomalies, this.file, where));
       return result;
     } catch (err) {
       if (!(err instanceof PickleError)) throw err;
-      const findings = this.findingsFor(err.globals, where);
+      const findings = appendAll(this.findingsFor(err.globals, where), frameAnomalyFindings(err.frameAnomalies, this.file, where));
       if (findings.length === 0) throw err;
       this.remember(err.globals);
-      this.findings.push(...findings, parseErrorFinding(this.file, where, err.message));
+      appendAll(this.findings, findings);
+      this.findings.push(parseErrorFinding(this.file, where, err.message));
       return undefined;
     }
   }
@@ -337,10 +341,8 @@ async function readZipCheckpoint(source: ByteSource): Promise<PytorchCheckpoint>
   const zip = await readZipDirectory(source);
   const dataPickles = zip.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (dataPickles.length !== 1) {
-    throw new ModelFormatError(
-      file,
-      dataPickles.length === 0 ? 'zip archive has no <archive>/data.pkl: not a PyTorch checkpoint' : `zip archive has ${dataPickles.length} top-level data.pkl entries (ambiguous)`,
-    );
+    const problem = dataPickles.length === 0 ? 'zip archive has no <archive>/data.pkl: not a PyTorch checkpoint' : `zip archive has ${dataPickles.length} top-level data.pkl entries (ambiguous)`;
+    return scanForeignZip(source, zip, problem);
   }
   const prefix = dataPickles[0]!.name.slice(0, -'/data.pkl'.length);
   await checkByteOrder(source, zip, prefix);
@@ -358,8 +360,7 @@ async function readZipCheckpoint(source: ByteSource): Promise<PytorchCheckpoint>
   }
 
   // Every pickle in the archive is scanned, not only the ones torch.load reads (picklescan's rule).
-  const pickleEntries = zip.entries.filter((e) => e.name.endsWith('.pkl'));
-  if (pickleEntries.length > MAX_PICKLE_ENTRIES) throw new ModelFormatError(file, `zip archive holds ${pickleEntries.length} pickles (limit ${MAX_PICKLE_ENTRIES})`);
+  const pickleEntries = pickleEntriesOf(zip, file);
   let dataPickle: PickleResult | undefined;
   for (const entry of [dataPickles[0]!, ...pickleEntries.filter((e) => e !== dataPickles[0])]) {
     const bytes = await readZipEntry(source, entry, MAX_PICKLE_BYTES);
@@ -382,6 +383,35 @@ async function readZipCheckpoint(source: ByteSource): Promise<PytorchCheckpoint>
     }
   }
   return { file, format: torchscript ? 'torchscript' : 'pytorch-zip', tensors, globals: collector.globals, findings: collector.findings };
+}
+
+/** Zip entries that hold pickles by name (`.pkl`, `.pickle`, `data.pkl` at any depth). */
+function pickleEntriesOf(zip: ZipDirectory, file: string): ZipDirectory['entries'] {
+  const entries = zip.entries.filter((e) => /\.(?:pkl|pickle)$/i.test(e.name));
+  if (entries.length > MAX_PICKLE_ENTRIES) throw new ModelFormatError(file, `zip archive holds ${entries.length} pickles (limit ${MAX_PICKLE_ENTRIES})`);
+  return entries;
+}
+
+/**
+ * A zip that is not laid out as a torch.save archive may still hold pickles something will load
+ * (numpy .npz object arrays, joblib dumps, hand-made archives): scan them all. Any finding makes it
+ * a (tensor-less) checkpoint with findings; a zip with nothing to report stays the layout error.
+ */
+async function scanForeignZip(source: ByteSource, zip: ZipDirectory, layoutProblem: string): Promise<PytorchCheckpoint> {
+  const file = source.name;
+  const collector = new FindingCollector(file, false);
+  for (const entry of pickleEntriesOf(zip, file)) {
+    const bytes = await readZipEntry(source, entry, MAX_PICKLE_BYTES);
+    try {
+      await collector.record(() => walkPickle(bytes, file, { baseOffset: entry.dataOffset }), entry.name);
+    } catch (err) {
+      // A damaged pickle with nothing dangerous in it is not worth more than the layout error below.
+      if (!(err instanceof PickleError)) throw err;
+    }
+  }
+  if (collector.findings.length === 0) throw new ModelFormatError(file, layoutProblem);
+  collector.findings.push({ severity: 'medium', code: 'pickle-foreign-zip', file, message: `${layoutProblem}; its pickles were scanned and no tensors were read` });
+  return { file, format: 'pytorch-zip', tensors: [], globals: collector.globals, findings: collector.findings };
 }
 
 async function checkByteOrder(source: ByteSource, zip: ZipDirectory, prefix: string): Promise<void> {

@@ -1,9 +1,10 @@
 // Reads safetensors files (single and sharded by model.safetensors.index.json) into TensorInfo lists.
 // Only headers are read; every length, offset, shape and shard path is validated before it is trusted.
-import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '../errors';
 import { withLocalFile, type ByteSource } from '../io/byteSource';
+import { confinementRoot, PathEscapeError, resolveConfined } from '../io/confinedPath';
+import { appendAll } from '../util/arrays';
 import { byteLengthOf, type ElementDType } from './dtypes';
 import type { TensorInfo } from './types';
 
@@ -106,9 +107,9 @@ export async function readSafetensorsHeader(source: ByteSource): Promise<Safeten
   return { file, headerBytes, metadata, tensors };
 }
 
-/** Opens `filePath`, reads its safetensors header, and closes it. */
-export async function readSafetensorsFile(filePath: string): Promise<SafetensorsFile> {
-  return withLocalFile(filePath, readSafetensorsHeader);
+/** Opens `filePath` (confined to `root`, see LocalFileSource.open), reads its safetensors header, and closes it. */
+export async function readSafetensorsFile(filePath: string, root?: string): Promise<SafetensorsFile> {
+  return withLocalFile(filePath, readSafetensorsHeader, root);
 }
 
 /**
@@ -117,26 +118,26 @@ export async function readSafetensorsFile(filePath: string): Promise<Safetensors
  * into the repository's `blobs/` folder, where the cache keeps the real files behind symlinks).
  * Fails when a mapped tensor is missing from its shard or one tensor name is stored in two shards.
  */
-export async function readShardedSafetensors(indexPath: string): Promise<ShardedSafetensors> {
+export async function readShardedSafetensors(indexPath: string, root?: string): Promise<ShardedSafetensors> {
   const indexText = await withLocalFile(indexPath, async (source) => {
     if (source.sizeBytes > MAX_INDEX_BYTES) {
       throw new ModelFormatError(indexPath, `index file of ${source.sizeBytes} bytes exceeds the limit of ${MAX_INDEX_BYTES} bytes`);
     }
     return decodeStrictUtf8(await source.read(0, source.sizeBytes), indexPath, 'index');
-  });
+  }, root);
   const index = parseJsonObject(indexText, indexPath, 'index');
   const metadata = parseIndexMetadata(index['metadata'], indexPath);
   const tensorNamesByShard = parseWeightMap(index['weight_map'], indexPath);
 
   const folder = path.dirname(path.resolve(indexPath));
-  const allowedRoots = await allowedShardRoots(folder);
+  const shardRoot = root ?? (await confinementRoot(folder));
   const shards: SafetensorsFile[] = [];
   const tensors: TensorInfo[] = [];
   const unmappedTensorNames: string[] = [];
   const shardOfTensor = new Map<string, string>();
   for (const [shardName, mappedNames] of [...tensorNamesByShard].sort(([a], [b]) => compareStrings(a, b))) {
-    const shardPath = await resolveShardPath(folder, allowedRoots, shardName, indexPath);
-    const shard = await readSafetensorsFile(shardPath);
+    const shardPath = await resolveShardPath(folder, shardRoot, shardName, indexPath);
+    const shard = await readSafetensorsFile(shardPath, shardRoot);
     const stored = new Set(shard.tensors.map((t) => t.name));
     for (const name of mappedNames) {
       if (!stored.has(name)) {
@@ -151,8 +152,8 @@ export async function readShardedSafetensors(indexPath: string): Promise<Sharded
       }
       shardOfTensor.set(t.name, shardName);
       if (!mapped.has(t.name)) unmappedTensorNames.push(t.name);
-      tensors.push(t);
     }
+    appendAll(tensors, shard.tensors);
     shards.push(shard);
   }
   return { indexFile: indexPath, metadata, shards, tensors, unmappedTensorNames };
@@ -300,34 +301,16 @@ function checkShardName(shardName: string, indexPath: string): void {
   if (shardName.split('/').some((segment) => segment === '' || segment === '.')) refuse('has an empty or "." path segment');
 }
 
-/**
- * Folders a shard's real path may lie in: the index's folder and, when that folder is a Hugging Face
- * cache snapshot (`models--org--name/snapshots/<revision>`), the repository's `blobs/` folder.
- */
-async function allowedShardRoots(folder: string): Promise<string[]> {
-  const roots = [await realpath(folder)];
-  const snapshots = path.dirname(folder);
-  if (path.basename(snapshots) === 'snapshots') {
-    try {
-      roots.push(await realpath(path.join(path.dirname(snapshots), 'blobs')));
-    } catch {
-      // Not a cache layout after all (no blobs folder): only the folder itself is allowed.
-    }
-  }
-  return roots;
-}
-
-async function resolveShardPath(folder: string, allowedRoots: readonly string[], shardName: string, indexPath: string): Promise<string> {
+/** Checks that the shard resolves inside the model's confinement root; the read itself is confined again. */
+async function resolveShardPath(folder: string, root: string, shardName: string, indexPath: string): Promise<string> {
   const shardPath = path.join(folder, shardName);
-  let realShardPath: string;
   try {
-    realShardPath = await realpath(shardPath);
-  } catch {
+    await resolveConfined(shardPath, root);
+  } catch (err) {
+    if (err instanceof PathEscapeError) {
+      throw new ModelFormatError(indexPath, `shard file ${quoted(shardName)} resolves to ${err.realPath}, outside the model folder ${folder}`);
+    }
     throw new ModelFormatError(indexPath, `shard file ${quoted(shardName)} named in weight_map does not exist in ${folder}`);
-  }
-  // Compare real paths so that a symlink (or a symlinked sub-folder) cannot point outside the model.
-  if (!allowedRoots.some((root) => realShardPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep))) {
-    throw new ModelFormatError(indexPath, `shard file ${quoted(shardName)} resolves to ${realShardPath}, outside the model folder ${folder}`);
   }
   return shardPath;
 }

@@ -1,7 +1,8 @@
 // Byte access for model files. Everything that reads a model goes through a ByteSource so that
 // reads are positional (never a whole weight file), bounded, and counted.
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { ModelFormatError } from '../errors';
+import { openConfined } from './confinedPath';
 
 export interface ReadStats {
   /** Bytes delivered by read() since the source was opened. */
@@ -51,16 +52,13 @@ export class LocalFileSource implements ByteSource {
     private readonly handle: FileHandle,
   ) {}
 
-  static async open(path: string): Promise<LocalFileSource> {
-    const handle = await open(path, 'r');
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new ModelFormatError(path, 'not a regular file');
-      return new LocalFileSource(path, info.size, handle);
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
+  /**
+   * Opens a model file through openConfined: it must resolve inside `root` (default: its own folder,
+   * or the repo folder for a Hugging Face cache snapshot). Errors and `name` keep the path as given.
+   */
+  static async open(path: string, root?: string): Promise<LocalFileSource> {
+    const { handle, stats } = await openConfined(path, root);
+    return new LocalFileSource(path, stats.size, handle);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
@@ -125,9 +123,9 @@ export class SliceSource implements ByteSource {
   async close(): Promise<void> {}
 }
 
-/** Opens a local file, runs `body`, and always closes the file. */
-export async function withLocalFile<T>(path: string, body: (source: ByteSource) => Promise<T>): Promise<T> {
-  const source = await LocalFileSource.open(path);
+/** Opens a local model file (confined to `root`, see LocalFileSource.open), runs `body`, and always closes it. */
+export async function withLocalFile<T>(path: string, body: (source: ByteSource) => Promise<T>, root?: string): Promise<T> {
+  const source = await LocalFileSource.open(path, root);
   try {
     return await body(source);
   } finally {

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { readMetadataTextFile } from './config';
 import { parseModelReference, type ModelReference } from './reference';
 import { flowNestingExceeds, MAX_FLOW_NESTING } from '../util/yamlSafety';
+import { appendAll } from '../util/arrays';
 
 export interface ModelCardMetadata {
   /** `base_model` as a list (the Hub accepts a string or a list), trimmed, duplicates removed. */
@@ -96,7 +97,7 @@ export function parseCardMetadata(yamlText: string): { metadata?: ModelCardMetad
     if (doc.errors.length > 0) {
       return { warnings: distinct(doc.errors.map((e) => `card front matter is not valid YAML: ${firstLine(e.message)}`)) };
     }
-    warnings.push(...distinct(doc.warnings.map((w) => `card front matter: ${firstLine(w.message)}`)));
+    appendAll(warnings, distinct(doc.warnings.map((w) => `card front matter: ${firstLine(w.message)}`)));
     raw = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     // yaml throws (a ReferenceError) when aliases expand beyond maxAliasCount.
@@ -202,7 +203,7 @@ export function parseModelCard(text: string, file: string): ModelCard {
   if (frontMatter) {
     const { metadata, warnings } = parseCardMetadata(frontMatter.yaml);
     if (metadata) card.metadata = metadata;
-    card.warnings.push(...warnings);
+    appendAll(card.warnings, warnings);
   }
   return card;
 }

@@ -1,11 +1,10 @@
 // Reads a model's config.json (or GGUF metadata) into one normalized ArchitectureTuple, whatever
 // the naming scheme (n_embd / hidden_size / d_model ...), plus a canonical hash of that tuple.
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFormatError } from '../errors';
-import { isPinnedRevision } from './reference';
+import { confinementRoot, openConfined } from '../io/confinedPath';
 
 export type NormType = 'rmsnorm' | 'layernorm' | 'unknown';
 export type PositionalEncoding = 'rope' | 'alibi' | 'absolute' | 'relative' | 'unknown';
@@ -55,33 +54,10 @@ function isObject(value: unknown): value is JsonObject {
 // ---------------------------------------------------------------------------------------------
 // Bounded, contained reads of metadata files (shared by card.ts, adapter.ts and hfCache.ts refs).
 
-export function isPathInside(parent: string, child: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
-}
+export { isPathInside } from '../io/confinedPath';
 
-/** How far up from a model folder to look for an enclosing HF cache snapshot. */
-const MAX_SNAPSHOT_NESTING = 34;
-
-/**
- * The folder whose contents a model file may link to: the repo's cache folder when `folder` is
- * inside `<cache>/models--x--y/snapshots/<commit>/` (snapshot entries are links into ../../blobs),
- * otherwise the folder itself. Both are real paths.
- */
-export async function allowedRootForModelFolder(folder: string): Promise<string> {
-  const real = await realpath(folder);
-  let current = real;
-  for (let i = 0; i < MAX_SNAPSHOT_NESTING; i++) {
-    const parent = path.dirname(current);
-    if (parent === current) break;
-    const repoFolder = path.dirname(parent);
-    if (path.basename(parent) === 'snapshots' && isPinnedRevision(path.basename(current)) && /^(?:models|datasets|spaces)--/.test(path.basename(repoFolder))) {
-      return repoFolder;
-    }
-    current = parent;
-  }
-  return real;
-}
+/** The folder whose contents a model file may link to (see confinementRoot). */
+export const allowedRootForModelFolder = confinementRoot;
 
 export interface MetadataFileOptions {
   maxBytes?: number;
@@ -98,24 +74,21 @@ export async function readMetadataTextFile(folder: string, name: string, options
   const file = path.join(folder, name);
   const info = await stat(file).catch(() => undefined);
   if (!info) return undefined;
-  const allowedRoot = options.allowedRoot ?? (await allowedRootForModelFolder(folder));
-  const target = await realpath(file);
-  if (!isPathInside(allowedRoot, target)) throw new ModelFormatError(file, `links outside the model folder (to ${target}); not read`);
-  return { file, text: await readBoundedTextFile(file, options.maxBytes ?? MAX_METADATA_FILE_BYTES) };
+  return { file, text: await readBoundedTextFile(file, options.maxBytes ?? MAX_METADATA_FILE_BYTES, options.allowedRoot ?? (await confinementRoot(folder))) };
 }
 
-/** Reads a whole small text file after checking it is a regular file of at most `maxBytes`. */
-export async function readBoundedTextFile(file: string, maxBytes: number): Promise<string> {
-  // O_NONBLOCK: opening a FIFO planted under a metadata name must not hang the reader.
-  const handle = await open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+/**
+ * Reads a whole small text file (UTF-8, BOM removed) after checking it is a regular file of at most
+ * `maxBytes` whose real path lies inside `root` (default: its folder; see openConfined).
+ */
+export async function readBoundedTextFile(file: string, maxBytes: number, root?: string): Promise<string> {
+  const { handle, stats } = await openConfined(file, root);
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new ModelFormatError(file, 'not a regular file');
-    if (info.size > maxBytes) throw new ModelFormatError(file, `is ${info.size} bytes; metadata files over ${maxBytes} bytes are not read`);
-    const buffer = Buffer.alloc(info.size);
+    if (stats.size > maxBytes) throw new ModelFormatError(file, `is ${stats.size} bytes; metadata files over ${maxBytes} bytes are not read`);
+    const buffer = Buffer.alloc(stats.size);
     let filled = 0;
-    while (filled < info.size) {
-      const { bytesRead } = await handle.read(buffer, filled, info.size - filled, filled);
+    while (filled < stats.size) {
+      const { bytesRead } = await handle.read(buffer, filled, stats.size - filled, filled);
       if (bytesRead === 0) break;
       filled += bytesRead;
     }

@@ -6,6 +6,7 @@ import { readAdapterConfig, type AdapterConfig } from './adapter';
 import { readModelCard, type ModelCard } from './card';
 import { readConfigJson } from './config';
 import { parseModelReference } from './reference';
+import { appendAll } from '../util/arrays';
 
 export type ClaimSource =
   | 'card'
@@ -142,18 +143,18 @@ export async function collectDeclaredLineage(folder: string, options: CollectDec
   await attempt('model card', async () => {
     const card = await readModelCard(folder);
     if (!card) return;
-    claims.push(...claimsFromCard(card));
-    warnings.push(...card.warnings.map((w) => `${card.file}: ${w}`));
+    appendAll(claims, claimsFromCard(card));
+    appendAll(warnings, card.warnings.map((w) => `${card.file}: ${w}`));
   });
   await attempt('adapter config', async () => {
     const adapter = await readAdapterConfig(folder);
-    if (adapter) claims.push(...claimsFromAdapterConfig(adapter));
+    if (adapter) appendAll(claims, claimsFromAdapterConfig(adapter));
   });
   await attempt('config', async () => {
     const config = options.config ?? (await readConfigJson(folder));
-    if (config) claims.push(...claimsFromConfig(config, path.join(folder, 'config.json')));
+    if (config) appendAll(claims, claimsFromConfig(config, path.join(folder, 'config.json')));
   });
-  if (options.ggufMetadata) claims.push(...claimsFromGgufMetadata(options.ggufMetadata, options.ggufFile ?? folder));
+  if (options.ggufMetadata) appendAll(claims, claimsFromGgufMetadata(options.ggufMetadata, options.ggufFile ?? folder));
   const lineage: DeclaredLineage = { claims };
   if (warnings.length > 0) lineage.warnings = warnings;
   return lineage;

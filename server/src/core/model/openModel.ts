@@ -1,6 +1,7 @@
 // Opens a model reference (folder, single file, or cached Hugging Face repo id) into one
 // OpenedModel: its weight tensors, tokenizer, architecture, declared lineage and security findings.
 import { readdir, realpath, stat } from 'node:fs/promises';
+import { confinementRoot, PathEscapeError, resolveConfined } from '../io/confinedPath';
 import * as path from 'node:path';
 import { errorMessage, ModelFormatError, ModelNotFoundError } from '../errors';
 import { LocalFileSource } from '../io/byteSource';
@@ -18,6 +19,7 @@ import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
 import { parseModelReference } from './reference';
 import { chooseRepoFile } from './resolve';
 import { isWeightFileName, PICKLE_EXTENSIONS } from './weightExtensions';
+import { appendAll } from '../util/arrays';
 
 export type FileRole = 'weights' | 'tokenizer' | 'config' | 'card' | 'adapter' | 'other';
 
@@ -69,29 +71,31 @@ const TOKENIZER_FILES = new Set(['tokenizer.json', 'tokenizer.model', 'vocab.jso
 
 export async function openModel(target: string, options: OpenModelOptions = {}): Promise<OpenedModel> {
   const location = await resolveLocation(target, options);
-  const files = await listModelFiles(location);
-  const problems: string[] = (location.snapshot?.problems ?? []).map((p) => `cache: ${p.relativePath ?? ''} ${p.message}`.trim());
+  // Every file of the model is opened confined to this root (the repo folder for a cache snapshot).
+  const root = await confinementRoot(location.folder);
   const findings: SecurityFinding[] = [];
+  const files = await listModelFiles(location, root, findings);
+  const problems: string[] = (location.snapshot?.problems ?? []).map((p) => `cache: ${p.relativePath ?? ''} ${p.message}`.trim());
 
   const weights = chooseWeights(location, files);
   let tensors: TensorInfo[] = [];
   let format: OpenedModel['format'] = 'none';
   let gguf: GgufFile | undefined;
   let safetensorsMetadata: Record<string, string> | undefined;
-  let openSource: SourceOpener = (p) => LocalFileSource.open(p);
+  let openSource: SourceOpener = (p) => LocalFileSource.open(p, root);
 
   if (weights) {
     format = weights.format;
     switch (weights.format) {
       case 'safetensors': {
         if (weights.indexFile) {
-          const sharded = await readShardedSafetensors(weights.indexFile);
+          const sharded = await readShardedSafetensors(weights.indexFile, root);
           tensors = sharded.tensors;
           safetensorsMetadata = sharded.shards[0]?.metadata;
         } else {
           for (const file of weights.files) {
-            const st = await readSafetensorsFile(file);
-            tensors.push(...st.tensors);
+            const st = await readSafetensorsFile(file, root);
+            appendAll(tensors, st.tensors);
             safetensorsMetadata ??= st.metadata;
           }
           assertUniqueTensorNames(tensors, weights.files);
@@ -99,26 +103,26 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
         break;
       }
       case 'gguf':
-        gguf = await readGgufFile(weights.files[0]!);
+        gguf = await readGgufFile(weights.files[0]!, { root });
         tensors = gguf.tensors;
         break;
       case 'pytorch-zip':
       case 'pytorch-legacy':
       case 'torchscript': {
         for (const file of weights.files) {
-          const ckpt = await readPytorchCheckpoint(file);
+          const ckpt = await readPytorchCheckpoint(file, root);
           format = ckpt.format;
-          tensors.push(...ckpt.tensors);
-          findings.push(...ckpt.findings);
+          appendAll(tensors, ckpt.tensors);
+          appendAll(findings, ckpt.findings);
         }
         break;
       }
       case 'onnx': {
         if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
-        const onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder });
+        const onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder, root });
         tensors = onnx.tensors;
-        findings.push(...onnx.findings);
-        openSource = onnxSourceOpener(onnx);
+        appendAll(findings, onnx.findings);
+        openSource = onnxSourceOpener(onnx, openSource);
         for (const skipped of onnx.skippedTensors) problems.push(`${path.basename(onnx.file)}: tensor ${skipped.name} not read (${skipped.reason})`);
         break;
       }
@@ -129,8 +133,8 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
   for (const f of files) {
     if (f.role !== 'weights' || weights?.files.includes(f.path) || !PICKLE_EXTENSIONS.has(path.extname(f.path).toLowerCase())) continue;
     try {
-      const ckpt = await readPytorchCheckpoint(f.path);
-      findings.push(...ckpt.findings);
+      const ckpt = await readPytorchCheckpoint(f.path, root);
+      appendAll(findings, ckpt.findings);
     } catch (err) {
       problems.push(errorMessage(err));
     }
@@ -140,7 +144,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
   try {
     vocabulary = gguf && gguf.metadata.has('tokenizer.ggml.tokens')
       ? vocabularyFromGgufMetadata(gguf.metadata, gguf.file)
-      : await loadVocabularyFromFolder(location.folder, { allowedRoot: location.snapshot?.repoFolder });
+      : await loadVocabularyFromFolder(location.folder, { allowedRoot: root });
   } catch (err) {
     problems.push(`tokenizer: ${errorMessage(err)}`);
   }
@@ -218,7 +222,11 @@ export async function resolveLocation(target: string, options: OpenModelOptions 
   };
 }
 
-async function listModelFiles(location: ModelLocation): Promise<ModelFile[]> {
+/**
+ * The model's files. A folder entry that resolves outside `root` (a symlink to /etc/passwd, to
+ * another model, ...) is left out, so it is never read or hashed, and reported as a finding.
+ */
+async function listModelFiles(location: ModelLocation, root: string, findings: SecurityFinding[]): Promise<ModelFile[]> {
   // In the HF cache, list only the entries the cache module vetted (its symlinks stay inside the repo).
   if (location.snapshot) {
     const files = location.snapshot.files
@@ -230,7 +238,19 @@ async function listModelFiles(location: ModelLocation): Promise<ModelFile[]> {
   const files: ModelFile[] = [];
   for (const e of entries) {
     const p = path.join(location.folder, e.name);
-    // Snapshot entries in the HF cache are symlinks to blobs; stat follows them (the cache module vets targets).
+    try {
+      await resolveConfined(p, root);
+    } catch (err) {
+      if (err instanceof PathEscapeError) {
+        findings.push({
+          severity: 'high',
+          code: 'file-outside-model-folder',
+          file: p,
+          message: `${e.name} links outside the model folder (to ${err.realPath}); it was not read or hashed`,
+        });
+      }
+      continue; // escaping, dangling or unreadable: not a file of this model
+    }
     const info = await stat(p).catch(() => undefined);
     if (!info?.isFile()) continue;
     files.push({ path: p, relativePath: e.name, sizeBytes: info.size, role: fileRole(e.name) });

@@ -1,14 +1,15 @@
 // Finds and reads the tokenizer of a model folder, or of one tokenizer file, choosing the reader
 // by which files exist (folder) or by name and first bytes (file). Never leaves the folder.
-import { lstat, realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { readGgufFile } from '../formats/gguf';
 import { LocalFileSource } from '../io/byteSource';
+import { resolveConfined } from '../io/confinedPath';
 import { ModelFormatError } from '../errors';
 import { vocabularyFromGgufMetadata } from './ggufTokenizer';
 import { readSentencePieceModel } from './sentencepiece';
 import { isJsonObject, readTokenizerJsonFile } from './tokenizerFiles';
-import { vocabularyFromTokenizerJson } from './tokenizerJson';
+import { readTokenizerJson, vocabularyFromTokenizerJson } from './tokenizerJson';
 import { readVocabJsonMerges } from './vocabJsonMerges';
 import { readVocabTxt } from './vocabTxt';
 import type { Vocabulary } from './vocabulary';
@@ -34,19 +35,19 @@ export async function loadVocabularyFromFolder(folder: string, options: LoadVoca
   const find = (name: string): Promise<string | undefined> => containedFile(folder, name, root);
 
   const tokenizerJson = await find('tokenizer.json');
-  if (tokenizerJson !== undefined) return vocabularyFromTokenizerJson(await readTokenizerJsonFile(tokenizerJson), tokenizerJson);
+  if (tokenizerJson !== undefined) return readTokenizerJson(tokenizerJson, root);
 
   const vocabJson = await find('vocab.json');
   const mergesTxt = await find('merges.txt');
-  if (vocabJson !== undefined && mergesTxt !== undefined) return readVocabJsonMerges(vocabJson, mergesTxt);
+  if (vocabJson !== undefined && mergesTxt !== undefined) return readVocabJsonMerges(vocabJson, mergesTxt, root);
 
   for (const name of SENTENCEPIECE_FILE_NAMES) {
     const model = await find(name);
-    if (model !== undefined) return readSentencePieceModel(model);
+    if (model !== undefined) return readSentencePieceModel(model, root);
   }
 
   const vocabTxt = await find('vocab.txt');
-  if (vocabTxt !== undefined) return readVocabTxt(vocabTxt);
+  if (vocabTxt !== undefined) return readVocabTxt(vocabTxt, root);
   return undefined;
 }
 
@@ -61,26 +62,27 @@ export async function loadVocabularyFromFile(filePath: string, options: LoadVoca
   const file = await containedFile(folder, path.basename(filePath), root);
   if (file === undefined) throw new ModelFormatError(filePath, 'is not a regular file inside its folder');
 
-  switch (await sniffTokenizerFile(file)) {
+  switch (await sniffTokenizerFile(file, root)) {
     case 'gguf': {
-      const gguf = await readGgufFile(file);
+      const gguf = await readGgufFile(file, { root });
       return vocabularyFromGgufMetadata(gguf.metadata, file);
     }
     case 'sentencepiece':
-      return readSentencePieceModel(file);
+      return readSentencePieceModel(file, root);
     case 'json': {
-      const json = await readTokenizerJsonFile(file);
+      if (path.basename(file) === 'tokenizer.json') return readTokenizerJson(file, root);
+      const json = await readTokenizerJsonFile(file, root);
       if (isJsonObject(json) && isJsonObject(json['model'])) return vocabularyFromTokenizerJson(json, file);
       const merges = await containedFile(folder, 'merges.txt', root);
-      return readVocabJsonMerges(file, merges);
+      return readVocabJsonMerges(file, merges, root);
     }
     case 'text': {
       if (path.basename(file) === 'merges.txt') {
         const vocab = await containedFile(folder, 'vocab.json', root);
         if (vocab === undefined) throw new ModelFormatError(file, 'merges.txt needs a vocab.json beside it');
-        return readVocabJsonMerges(vocab, file);
+        return readVocabJsonMerges(vocab, file, root);
       }
-      return readVocabTxt(file);
+      return readVocabTxt(file, root);
     }
   }
 }
@@ -88,8 +90,8 @@ export async function loadVocabularyFromFile(filePath: string, options: LoadVoca
 type TokenizerFileKind = 'gguf' | 'sentencepiece' | 'json' | 'text';
 
 /** Decides the reader from the first bytes, falling back to the file name. */
-async function sniffTokenizerFile(file: string): Promise<TokenizerFileKind> {
-  const source = await LocalFileSource.open(file);
+async function sniffTokenizerFile(file: string, root: string): Promise<TokenizerFileKind> {
+  const source = await LocalFileSource.open(file, root);
   let head: Uint8Array;
   try {
     head = await source.read(0, Math.min(16, source.sizeBytes));
@@ -107,20 +109,14 @@ async function sniffTokenizerFile(file: string): Promise<TokenizerFileKind> {
 }
 
 /**
- * `folder/name` if it is a regular file whose real path stays inside `root` (symlinks are
- * resolved and must not lead out), otherwise undefined.
+ * `folder/name` if it resolves to a regular file inside `root` (symlinks are resolved and must not
+ * lead out), otherwise undefined. Reads open it again through the confined opener.
  */
 async function containedFile(folder: string, name: string, root: string): Promise<string | undefined> {
   const candidate = path.join(folder, name);
-  let real: string;
-  try {
-    real = await realpath(candidate);
-  } catch {
-    return undefined; // missing, or a dangling symlink
-  }
-  const relative = path.relative(root, real);
-  if (relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) return undefined;
-  const info = await lstat(real);
+  // Escaping links are skipped here; openModel reports them as findings when it lists the folder.
+  const real = await resolveConfined(candidate, root).catch(() => undefined); // or missing, or dangling
+  const info = real === undefined ? undefined : await stat(real).catch(() => undefined);
   // The in-folder name, not the link target, so that errors name the file the user knows.
-  return info.isFile() ? candidate : undefined;
+  return info?.isFile() ? candidate : undefined;
 }

@@ -60,8 +60,8 @@ interface TrainerSpec {
   specialTokenIds: SpecialTokenIds;
 }
 
-export async function readSentencePieceModel(path: string): Promise<Vocabulary> {
-  return vocabularyFromSentencePieceModel(await readTokenizerFileBytes(path), path);
+export async function readSentencePieceModel(path: string, root?: string): Promise<Vocabulary> {
+  return vocabularyFromSentencePieceModel(await readTokenizerFileBytes(path, undefined, root), path);
 }
 
 export function vocabularyFromSentencePieceModel(bytes: Uint8Array, file: string): Vocabulary {

@@ -6,9 +6,12 @@ import { ModelFormatError } from '../errors';
 /** Largest tokenizer file we read (the biggest real tokenizer.json files are about 20 MB). */
 export const MAX_TOKENIZER_FILE_BYTES = 64 * 1024 * 1024;
 
-/** Reads a whole tokenizer file, refusing anything larger than `maxBytes`. */
-export async function readTokenizerFileBytes(path: string, maxBytes = MAX_TOKENIZER_FILE_BYTES): Promise<Uint8Array> {
-  const source = await LocalFileSource.open(path);
+/**
+ * Reads a whole tokenizer file, refusing anything larger than `maxBytes`. The file must resolve
+ * inside `root` (default: its own folder, see LocalFileSource.open).
+ */
+export async function readTokenizerFileBytes(path: string, maxBytes = MAX_TOKENIZER_FILE_BYTES, root?: string): Promise<Uint8Array> {
+  const source = await LocalFileSource.open(path, root);
   try {
     if (source.sizeBytes > maxBytes) {
       throw new ModelFormatError(path, `file is ${source.sizeBytes} bytes; tokenizer files larger than ${maxBytes} bytes are refused`);
@@ -33,8 +36,8 @@ export function decodeTextFile(bytes: Uint8Array, file: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-export async function readTokenizerTextFile(path: string): Promise<string> {
-  return decodeTextFile(await readTokenizerFileBytes(path), path);
+export async function readTokenizerTextFile(path: string, root?: string): Promise<string> {
+  return decodeTextFile(await readTokenizerFileBytes(path, MAX_TOKENIZER_FILE_BYTES, root), path);
 }
 
 /** Parses JSON into `unknown`; callers narrow it. */
@@ -46,8 +49,8 @@ export function parseJsonText(text: string, file: string): unknown {
   }
 }
 
-export async function readTokenizerJsonFile(path: string): Promise<unknown> {
-  return parseJsonText(await readTokenizerTextFile(path), path);
+export async function readTokenizerJsonFile(path: string, root?: string): Promise<unknown> {
+  return parseJsonText(await readTokenizerTextFile(path, root), path);
 }
 
 export type JsonObject = { readonly [key: string]: unknown };

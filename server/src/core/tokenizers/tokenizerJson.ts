@@ -1,7 +1,8 @@
 // Reads a Hugging Face `tokenizer.json` (BPE, WordPiece, Unigram, WordLevel + added tokens)
 // into a normalized Vocabulary, detecting the token spelling from the pre-tokenizer/decoder.
 import { ModelFormatError } from '../errors';
-import { isJsonObject, readTokenizerJsonFile, type JsonObject } from './tokenizerFiles';
+import { findValueSpan, flatObjectEntries, JsonScanError } from '../util/jsonSpans';
+import { isJsonObject, parseJsonText, readTokenizerTextFile, type JsonObject } from './tokenizerFiles';
 import {
   MAX_MERGES,
   MAX_VOCABULARY_TOKENS,
@@ -12,12 +13,45 @@ import {
   type Vocabulary,
 } from './vocabulary';
 
-export async function readTokenizerJson(path: string): Promise<Vocabulary> {
-  return vocabularyFromTokenizerJson(await readTokenizerJsonFile(path), path);
+/** Reads a tokenizer.json (confined to `root`, see LocalFileSource.open) into a Vocabulary. */
+export async function readTokenizerJson(path: string, root?: string): Promise<Vocabulary> {
+  return vocabularyFromTokenizerJsonText(await readTokenizerTextFile(path, root), path);
 }
 
-/** Builds the vocabulary of an already parsed tokenizer.json (`file` names it in errors). */
-export function vocabularyFromTokenizerJson(json: unknown, file: string): Vocabulary {
+/** Below this size JSON.parse of the whole file is fast whatever it holds. */
+const WHOLE_PARSE_MAX_CHARS = 1 << 20;
+
+/**
+ * The vocabulary of tokenizer.json text. A large `model.vocab` object is scanned on its own into a Map
+ * (JSON.parse makes a million-key object a slow dictionary: seconds and hundreds of MB); the rest of
+ * the file is parsed normally. Past MAX_VOCABULARY_TOKENS entries the scan stops with a clear error.
+ */
+export function vocabularyFromTokenizerJsonText(text: string, file: string): Vocabulary {
+  let span: { start: number; end: number } | undefined;
+  if (text.length > WHOLE_PARSE_MAX_CHARS) {
+    try {
+      span = findValueSpan(text, ['model', 'vocab']);
+    } catch {
+      span = undefined; // not well-formed: JSON.parse below reports it
+    }
+  }
+  if (span === undefined || text.charCodeAt(span.start) !== 0x7b) return vocabularyFromTokenizerJson(parseJsonText(text, file), file);
+  let entries: Map<string, unknown>;
+  try {
+    entries = flatObjectEntries(text, span.start, MAX_VOCABULARY_TOKENS);
+  } catch (err) {
+    if (err instanceof JsonScanError && /more than/.test(err.message)) throw new ModelFormatError(file, `model.vocab has more than ${MAX_VOCABULARY_TOKENS} tokens`);
+    throw new ModelFormatError(file, `is not valid JSON (model.vocab: ${err instanceof Error ? err.message : String(err)})`);
+  }
+  const rest = parseJsonText(`${text.slice(0, span.start)}{}${text.slice(span.end)}`, file);
+  return vocabularyFromTokenizerJson(rest, file, entries);
+}
+
+/**
+ * Builds the vocabulary of an already parsed tokenizer.json (`file` names it in errors). `vocabEntries`
+ * replaces `model.vocab` when the caller scanned it separately (see vocabularyFromTokenizerJsonText).
+ */
+export function vocabularyFromTokenizerJson(json: unknown, file: string, vocabEntries?: ReadonlyMap<string, unknown>): Vocabulary {
   if (!isJsonObject(json)) throw new ModelFormatError(file, 'tokenizer.json must hold a JSON object');
   const model = json['model'];
   if (!isJsonObject(model)) throw new ModelFormatError(file, 'has no "model" object');
@@ -30,7 +64,7 @@ export function vocabularyFromTokenizerJson(json: unknown, file: string): Vocabu
     case 'BPE':
     case 'WordPiece':
     case 'WordLevel':
-      readVocabMap(model['vocab'], builder, file);
+      readVocabMap(vocabEntries ?? model['vocab'], builder, file);
       readMerges(model['merges'], builder, file, modelType);
       setUnkByName(model['unk_token'], builder, specialTokenIds);
       break;
@@ -108,11 +142,12 @@ function componentsOf(value: unknown, depth = 0): JsonObject[] {
 }
 
 function readVocabMap(vocab: unknown, builder: VocabularyBuilder, file: string): void {
-  if (!isJsonObject(vocab)) throw new ModelFormatError(file, 'model.vocab must be an object mapping token to id');
+  if (!(vocab instanceof Map) && !isJsonObject(vocab)) throw new ModelFormatError(file, 'model.vocab must be an object mapping token to id');
+  // Object.keys then index: for-in over a dictionary-mode object is several times slower.
+  const entries: Iterable<[string, unknown]> = vocab instanceof Map ? (vocab as Map<string, unknown>) : Object.keys(vocab).map((k) => [k, vocab[k]]);
   let count = 0;
-  for (const token in vocab) {
+  for (const [token, id] of entries) {
     if (++count > MAX_VOCABULARY_TOKENS) throw new ModelFormatError(file, `model.vocab has more than ${MAX_VOCABULARY_TOKENS} tokens`);
-    const id = vocab[token];
     if (typeof id !== 'number') throw new ModelFormatError(file, `model.vocab id of ${JSON.stringify(token.slice(0, 40))} is not a number`);
     builder.set({ id, raw: token, kind: 'normal' });
   }

@@ -7,9 +7,9 @@ import { MAX_VOCABULARY_TOKENS, VocabularyBuilder, type SpecialTokenIds, type Vo
 /** GPT-2-family special tokens are spelled `<|name|>` (`<|endoftext|>`). */
 const SPECIAL_TOKEN_PATTERN = /^<\|[^|]{1,64}\|>$/;
 
-export async function readVocabJsonMerges(vocabPath: string, mergesPath?: string): Promise<Vocabulary> {
-  const vocabText = await readTokenizerTextFile(vocabPath);
-  const mergesText = mergesPath === undefined ? undefined : await readTokenizerTextFile(mergesPath);
+export async function readVocabJsonMerges(vocabPath: string, mergesPath?: string, root?: string): Promise<Vocabulary> {
+  const vocabText = await readTokenizerTextFile(vocabPath, root);
+  const mergesText = mergesPath === undefined ? undefined : await readTokenizerTextFile(mergesPath, root);
   return vocabularyFromVocabJsonMerges(vocabText, vocabPath, mergesText, mergesPath);
 }
 

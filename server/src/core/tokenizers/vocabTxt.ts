@@ -6,8 +6,8 @@ import { VocabularyBuilder, type SpecialTokenIds, type Vocabulary } from './voca
 /** The special tokens BERT's tokenizer defines by default; other bracketed tokens are ordinary. */
 const BERT_SPECIAL_TOKENS = new Set(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
 
-export async function readVocabTxt(path: string): Promise<Vocabulary> {
-  return vocabularyFromVocabTxt(await readTokenizerTextFile(path), path);
+export async function readVocabTxt(path: string, root?: string): Promise<Vocabulary> {
+  return vocabularyFromVocabTxt(await readTokenizerTextFile(path, root), path);
 }
 
 export function vocabularyFromVocabTxt(text: string, file: string): Vocabulary {

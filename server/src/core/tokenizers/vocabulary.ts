@@ -67,10 +67,10 @@ export interface Vocabulary {
   addedTokenCount: number;
 }
 
-/** Largest vocabulary we accept (real ones reach about 1M); bounds every id-indexed allocation. */
-export const MAX_VOCABULARY_TOKENS = 4_000_000;
+/** Largest vocabulary we accept (the largest real one, XLM-V, has 901,629 tokens); bounds every id-indexed allocation. */
+export const MAX_VOCABULARY_TOKENS = 2_000_000;
 /** Largest merge list we accept. */
-export const MAX_MERGES = 4_000_000;
+export const MAX_MERGES = 2_000_000;
 
 const SENTENCEPIECE_SPACE = '\u2581';
 const BYTE_PIECE_PATTERN = /^<0[xX]([0-9a-fA-F]{2})>$/;
