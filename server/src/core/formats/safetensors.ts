@@ -124,19 +124,30 @@ export async function readShardedSafetensors(indexPath: string): Promise<Sharded
     }
     return decodeStrictUtf8(await source.read(0, source.sizeBytes), indexPath, 'index');
   });
+  const folder = path.dirname(path.resolve(indexPath));
+  const allowedRoots = await allowedShardRoots(folder);
+  return readShardedSafetensorsFrom(indexText, indexPath, async (shardName) => readSafetensorsFile(await resolveShardPath(folder, allowedRoots, shardName, indexPath)));
+}
+
+/**
+ * The shard-combining half of readShardedSafetensors, for any storage: `readShard` opens a shard by
+ * the name the index gives (the caller confines names to the model) and reads its header.
+ */
+export async function readShardedSafetensorsFrom(
+  indexText: string,
+  indexPath: string,
+  readShard: (shardName: string) => Promise<SafetensorsFile>,
+): Promise<ShardedSafetensors> {
   const index = parseJsonObject(indexText, indexPath, 'index');
   const metadata = parseIndexMetadata(index['metadata'], indexPath);
   const tensorNamesByShard = parseWeightMap(index['weight_map'], indexPath);
 
-  const folder = path.dirname(path.resolve(indexPath));
-  const allowedRoots = await allowedShardRoots(folder);
   const shards: SafetensorsFile[] = [];
   const tensors: TensorInfo[] = [];
   const unmappedTensorNames: string[] = [];
   const shardOfTensor = new Map<string, string>();
   for (const [shardName, mappedNames] of [...tensorNamesByShard].sort(([a], [b]) => compareStrings(a, b))) {
-    const shardPath = await resolveShardPath(folder, allowedRoots, shardName, indexPath);
-    const shard = await readSafetensorsFile(shardPath);
+    const shard = await readShard(shardName);
     const stored = new Set(shard.tensors.map((t) => t.name));
     for (const name of mappedNames) {
       if (!stored.has(name)) {
