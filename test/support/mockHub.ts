@@ -56,7 +56,7 @@ export interface StorageFaults {
   ignoreRange?: boolean;
   /** Answers only one range of a multi-range request (as some CDNs do). */
   singleRangeOnly?: boolean;
-  /** After this many answers, the file's ETag (and content) change. */
+  /** After this many more storage answers, the file's ETag (and content) change. */
   changeEtagAfter?: number;
   /** Storage redirects every request once more, to a third origin that serves it. */
   redirectToThirdOrigin?: boolean;
@@ -127,7 +127,6 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
   for (const repo of repos) {
     for (const files of Object.values(repo.contents ?? {})) for (const f of Object.values(files)) if (f.lfsSha256) blobs.set(f.lfsSha256, f);
   }
-  let storageAnswers = 0;
 
   const route = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
     if (hub.override?.(req, res, url)) return;
@@ -201,9 +200,9 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
   const serveRanges = (req: http.IncomingMessage, res: http.ServerResponse, file: MockFileContent, etag: string, headers: Record<string, string>, isStorage: boolean): void => {
     const faults = hub.faults;
     let flip = false;
-    if (isStorage) {
-      storageAnswers++;
-      if (faults.changeEtagAfter !== undefined && storageAnswers > faults.changeEtagAfter) flip = true;
+    if (isStorage && faults.changeEtagAfter !== undefined) {
+      if (faults.changeEtagAfter <= 0) flip = true;
+      else faults.changeEtagAfter -= 1;
     }
     const bytesOf = (start: number, end: number): Uint8Array => {
       const bytes = file.read(start, end);

@@ -172,7 +172,7 @@ export async function openRemoteModel(
         && (isIndex || (role !== 'weights' && role !== 'other') || (role === 'other' && f.lfsSha256 === undefined && size <= MAX_HASHED_GIT_FILE_BYTES));
       if (wantWhole) {
         const local = path.join(folder, name);
-        await writeAtomically(local, await openRemote(f).read(0, size));
+        await writeAtomically(local, verifiedWhole(f, remoteName(f.path), await openRemote(f).read(0, size)));
         files.push({ path: local, relativePath: name, sizeBytes: size, role });
       } else {
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
@@ -264,7 +264,7 @@ export async function openRemoteModel(
           if (size > ONNX_IN_MEMORY_LIMIT_BYTES) throw new ModelFormatError(weights.files[0]!, `an ONNX file of ${size} bytes is not read remotely (limit ${ONNX_IN_MEMORY_LIMIT_BYTES}); download it`);
           if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
           const local = path.join(folder, onnxFile.path.slice(folderPrefix.length));
-          await writeAtomically(local, await openRemote(onnxFile).read(0, size));
+          await writeAtomically(local, verifiedWhole(onnxFile, remoteName(onnxFile.path), await openRemote(onnxFile).read(0, size)));
           const entry = files.find((f) => f.path === weights.files[0]);
           if (entry) {
             entry.path = local;
@@ -419,4 +419,16 @@ function countedView(source: ByteSource): ByteSource {
     },
     async close(): Promise<void> {},
   };
+}
+
+/** A file read whole must hash to what the listing publishes (LFS sha256, or git blob id). */
+function verifiedWhole(file: HubFile, name: string, bytes: Uint8Array): Uint8Array {
+  if (file.lfsSha256 !== undefined) {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== file.lfsSha256) throw new RemoteReadError('changed', `${name}: the bytes served hash to sha256 ${actual}, the Hub publishes ${file.lfsSha256}`);
+  } else if (file.gitOid !== undefined) {
+    const actual = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+    if (actual !== file.gitOid) throw new RemoteReadError('changed', `${name}: the bytes served have git id ${actual}, the Hub lists ${file.gitOid}`);
+  }
+  return bytes;
 }
