@@ -1,10 +1,10 @@
 // `lineage inspect <path | repo-id[@rev]>`: what a model is made of, read from headers only
 // (plus streamed sha256 per file with --hash).
 import { sha256File } from '../core/checks/cacheIntegrity';
-import { openModel } from '../core/model/openModel';
 import { summarizeModel, type ModelSummary } from '../core/model/summary';
 import { flag, parseCommandArgs } from './args';
-import { ExitCode, type ExitCodeValue } from './exitCodes';
+import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
+import { cliModelOpener, REMOTE_OPTIONS, remoteCostJson, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, ProgressBar, renderFacts, renderTable } from './terminal';
 
 export const inspectUsage = `usage: lineage inspect <path | repo-id[@revision]> [--hash] [--json]
@@ -14,16 +14,23 @@ lineage and security findings of a model folder, a single weight file, or a mode
 local Hugging Face cache. Reads headers only.
 
   --hash   also stream every file through sha256
-  --json   print one JSON document`;
+  --json   print one JSON document (with "remote": bytes and requests, for a Hub model)
+
+${remoteUsage}`;
 
 export async function runInspect(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { hash: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { hash: { type: 'boolean' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, { min: 1, max: 1 });
   const target = args.positionals[0]!;
-  const model = await openModel(target);
+  const model = await cliModelOpener(args)(target);
   try {
     const summary = summarizeModel(model, target);
-    if (flag(args, 'hash')) await addFileHashes(summary);
-    process.stdout.write(flag(args, 'json') ? JSON.stringify(summary, null, 2) + '\n' : renderInspect(summary));
+    if (flag(args, 'hash')) {
+      if (model.location.kind === 'hub-remote') throw new UsageError('--hash reads every byte: download the model first (a Hub model read remotely shows the sha256 the Hub publishes)');
+      await addFileHashes(summary);
+    }
+    reportRemoteCost(model);
+    const remote = remoteCostJson(model);
+    process.stdout.write(flag(args, 'json') ? JSON.stringify(remote ? { ...summary, remote } : summary, null, 2) + '\n' : renderInspect(summary));
   } finally {
     await model.close();
   }

@@ -132,11 +132,10 @@ export class ReadCache implements RangeCache {
     return { folder: this.folder, files: identities.length, ranges, bytes, maxBytes: this.maxBytes };
   }
 
-  /** Removes every cached range; returns the bytes freed. */
+  /** Removes everything under the cache folder (ranges, listings, files fetched whole); returns the range bytes freed. */
   async clean(): Promise<number> {
     const { bytes } = await this.info();
-    await rm(this.rangesFolder(), { recursive: true, force: true });
-    await rm(this.metadataFolder(), { recursive: true, force: true });
+    await rm(this.folder, { recursive: true, force: true });
     this.loaded.clear();
     return bytes;
   }
