@@ -27,6 +27,7 @@ import { collectDeclaredLineage, type DeclaredLineage } from './declared';
 import { chooseWeights, fileRole, openModel, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from './openModel';
 import { isPinnedRevision, parseModelReference } from './reference';
 import { PICKLE_EXTENSIONS } from './weightExtensions';
+import { runWithConcurrency } from '../util/concurrency';
 
 export interface RemoteOpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -69,6 +70,8 @@ export const DEFAULT_REMOTE_MAX_BYTES = 256 * 1024 * 1024;
 export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Other files stored in git (not LFS) are fetched whole to hash them up to this size, as a local fingerprint hashes them. */
 const MAX_HASHED_GIT_FILE_BYTES = 16 * 1024 * 1024;
+/** Small files fetched at once (each is its own request). */
+const WHOLE_FILES_IN_FLIGHT = 8;
 
 /**
  * openModel for any target: a local path or cached repo first; a Hub id that is not on this
@@ -162,6 +165,7 @@ export async function openRemoteModel(
   try {
     // Small files whole: what the local loaders read, and what a local fingerprint hashes.
     const files: ModelFile[] = [];
+    const fetches: Array<() => Promise<void>> = [];
     for (const f of listed) {
       const name = f.path.slice(folderPrefix.length);
       const role = fileRole(name);
@@ -172,12 +176,13 @@ export async function openRemoteModel(
         && (isIndex || (role !== 'weights' && role !== 'other') || (role === 'other' && f.lfsSha256 === undefined && size <= MAX_HASHED_GIT_FILE_BYTES));
       if (wantWhole) {
         const local = path.join(folder, name);
-        await writeAtomically(local, verifiedWhole(f, remoteName(f.path), await openRemote(f).read(0, size)));
+        fetches.push(async () => writeAtomically(local, verifiedWhole(f, remoteName(f.path), await openRemote(f).read(0, size))));
         files.push({ path: local, relativePath: name, sizeBytes: size, role });
       } else {
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
       }
     }
+    await runWithConcurrency(fetches, WHOLE_FILES_IN_FLIGHT);
     files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
     const byPath = new Map(listed.map((f) => [remoteName(f.path), f]));
 
@@ -410,6 +415,7 @@ function countedView(source: ByteSource): ByteSource {
   return {
     name: source.name,
     sizeBytes: source.sizeBytes,
+    parallelReads: source.parallelReads,
     stats,
     async read(offset: number, length: number): Promise<Uint8Array> {
       const bytes = await source.read(offset, length);
