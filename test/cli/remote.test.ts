@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLI_PATH, type CliRun } from '../support/cli';
+import { writeHfCache } from '../support/hfCacheWriter';
 import { commitOf, repoFromFolder, startMockHub, type MockHub } from '../support/mockHub';
 import { zooPath } from '../support/zoo';
 
@@ -83,5 +84,16 @@ describe('lineage CLI with Hub models not on disk', function () {
     assert.equal(byEnv.status, 3);
     assert.match(byEnv.stderr, /HF_HUB_OFFLINE=1/);
     assert.equal(hub.requests.length + hub.storage.requests.length, before, 'the mock saw no request');
+  });
+
+  it('inspect --verify-hub reports a cached file modified after download (exit 3)', async () => {
+    const hubCache = path.join(home, 'verify-cache');
+    await writeHfCache(hubCache, zooPath('tiny-gpt2-medical'), MEDICAL, commitOf(MEDICAL), 'model.safetensors');
+    const run = await runCliAsync(['inspect', MEDICAL, '--verify-hub'], { ...env, HF_HUB_CACHE: hubCache });
+    assert.equal(run.status, 3, run.stderr);
+    assert.match(run.stdout, /model\.safetensors: modified after download: its sha256 is [0-9a-f]{64}, the Hub publishes [0-9a-f]{64} for zoo\/tiny-gpt2-medical@/);
+    const offline = await runCliAsync(['inspect', MEDICAL, '--verify-hub', '--offline'], { ...env, HF_HUB_CACHE: hubCache });
+    assert.equal(offline.status, 2);
+    assert.match(offline.stderr, /network is off/);
   });
 });
