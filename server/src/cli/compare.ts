@@ -6,6 +6,7 @@ import { RELATED_VERDICTS, type Comparison } from '../core/compare/types';
 import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 
@@ -21,17 +22,22 @@ repo id in the local Hugging Face cache, or a fingerprint JSON file.
   --threshold P   p-value below which lineage is declared (default 1e-12)
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
-            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage`;
+            1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage
+
+${remoteUsage}`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, ...REMOTE_OPTIONS }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
     for (const target of args.positionals) {
       const progress = extractionProgress(`reading ${target}`);
       try {
-        sides.push(await loadSide(target, progress.options));
+        const side = await loadSide(target, progress.options, cliModelOpener(args));
+        sides.push(side);
+        progress.done();
+        reportRemoteCost(side.model);
       } finally {
         progress.done();
       }

@@ -18,6 +18,7 @@ import {
 import { flag, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, renderFacts, renderTable } from './terminal';
 
 export const dbUsage = `usage: lineage db <add|list|remove|stats|verify|export|import> [options] [--db FILE]
@@ -37,6 +38,8 @@ Manages a reference registry (one SQLite file) that "lineage scan" searches.
 registry file: --db FILE, else $LINEAGE_DB, else for add/remove/import the user registry
 $LINEAGE_CACHE_DIR/registry.sqlite (default ~/.cache/lineage-lens/registry.sqlite), and for
 list/stats/verify/export the reference database shipped in data/reference.sqlite.
+
+db add: ${remoteUsage}
 
 exit codes: 0 ok, 2 usage, 3 unreadable model or registry (verify: problems found)`;
 
@@ -85,7 +88,7 @@ async function withRegistry(args: ParsedArgs, writable: boolean, body: (registry
 async function runAdd(argv: string[]): Promise<ExitCodeValue> {
   const args = parseCommandArgs(
     argv,
-    { ...DB_OPTION, id: { type: 'string' }, revision: { type: 'string' }, licence: { type: 'string' }, source: { type: 'string' }, 'tokenizer-family': { type: 'string' } },
+    { ...DB_OPTION, id: { type: 'string' }, revision: { type: 'string' }, licence: { type: 'string' }, source: { type: 'string' }, 'tokenizer-family': { type: 'string' }, ...REMOTE_OPTIONS },
     { min: 1, max: 10_000 },
   );
   if (args.positionals.length > 1 && (stringOption(args, 'id') || stringOption(args, 'revision'))) throw new UsageError('--id and --revision name one model: add models one at a time to use them');
@@ -93,7 +96,8 @@ async function runAdd(argv: string[]): Promise<ExitCodeValue> {
   const prepared: Array<RegistryEntry & { target: string }> = [];
   for (const target of args.positionals) {
     const progress = extractionProgress(`reading ${target}`);
-    const side = await loadSide(target, progress.options).finally(() => progress.done());
+    const side = await loadSide(target, progress.options, cliModelOpener(args)).finally(() => progress.done());
+    reportRemoteCost(side.model);
     await closeSide(side);
     prepared.push({
       target,

@@ -2,10 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import { serializeFingerprint } from '../core/fingerprint/encoding';
 import { extractFingerprint } from '../core/fingerprint/extract';
-import { openModel } from '../core/model/openModel';
 import { parseCommandArgs, stringOption } from './args';
 import { ExitCode, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes } from './terminal';
 
 export const fingerprintUsage = `usage: lineage fingerprint <path | repo-id[@revision]> [-o file.json]
@@ -14,16 +14,19 @@ Reads a few MB of a model (headers, norm vectors, anchor-token rows, sampled mat
 and writes its deterministic fingerprint as JSON: to the file given with -o, else to stdout.
 The same bytes always give the same JSON; compare and scan accept it in place of the model.
 
-  -o, --output FILE   write the fingerprint to FILE (a one-line summary goes to stderr)`;
+  -o, --output FILE   write the fingerprint to FILE (a one-line summary goes to stderr)
+
+${remoteUsage}`;
 
 export async function runFingerprint(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { output: { type: 'string', short: 'o' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, ...REMOTE_OPTIONS }, { min: 1, max: 1 });
   const target = args.positionals[0]!;
-  const model = await openModel(target);
+  const model = await cliModelOpener(args)(target);
   const progress = extractionProgress('fingerprinting');
   try {
     const fp = await extractFingerprint(model, progress.options);
     progress.done();
+    reportRemoteCost(model);
     const output = stringOption(args, 'output');
     const json = serializeFingerprint(fp);
     if (output) {

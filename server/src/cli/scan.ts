@@ -6,6 +6,7 @@ import { flag, integerOption, parseCommandArgs, stringOption } from './args';
 import { withRegistryErrors } from './db';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 
@@ -23,6 +24,8 @@ file, a repo id in the local Hugging Face cache, or a fingerprint JSON file.
 
 A tokenizer match names a tokenizer family ("Llama 3"), never weight lineage.
 
+${remoteUsage}
+
 exit codes: 0 a related known model found, 1 none found, 3 unreadable model or registry, 2 usage`;
 
 export async function runScan(argv: string[]): Promise<ExitCodeValue> {
@@ -30,7 +33,7 @@ export async function runScan(argv: string[]): Promise<ExitCodeValue> {
 }
 
 async function scan(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' }, ...REMOTE_OPTIONS }, { min: 1, max: 1 });
   const topK = integerOption(args, 'top-k', 5, 1);
   const thresholdText = stringOption(args, 'threshold');
   const threshold = thresholdText === undefined ? undefined : Number(thresholdText);
@@ -40,7 +43,8 @@ async function scan(argv: string[]): Promise<ExitCodeValue> {
   const registry = await openSqliteRegistry(choice.path);
   try {
     const progress = extractionProgress(`reading ${args.positionals[0]!}`);
-    const side = await loadSide(args.positionals[0]!, progress.options).finally(() => progress.done());
+    const side = await loadSide(args.positionals[0]!, progress.options, cliModelOpener(args)).finally(() => progress.done());
+    reportRemoteCost(side.model);
     await closeSide(side);
     const result = scanRegistry(registry, side.fingerprint, { topK, thresholdLog10P: threshold === undefined ? undefined : Math.log10(threshold) });
     process.stdout.write(flag(args, 'json') ? JSON.stringify(result, null, 2) + '\n' : renderScan(result));

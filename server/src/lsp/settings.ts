@@ -1,7 +1,7 @@
 // The server's configuration: `lineage.*` settings from the client, read defensively (severities are
 // settled with the workspace policy in analysis/findings/severity.ts). Pure functions.
 import { parseSeverityMap } from '../analysis/findings/severity';
-import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubMetadata';
+import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubEnvironment';
 import type { LineageSettings } from '../protocol';
 
 export const DEFAULT_SETTINGS: LineageSettings = {

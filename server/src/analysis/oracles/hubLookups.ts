@@ -6,7 +6,8 @@ import { open } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorMessage } from '../../core/errors';
-import { DEFAULT_HUB_ENDPOINT, lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
+import { DEFAULT_HUB_ENDPOINT } from '../../core/hub/hubEnvironment';
+import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
 import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
 import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
 
