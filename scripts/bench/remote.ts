@@ -18,7 +18,7 @@ import { extractFingerprint } from '../../server/src/core/fingerprint/extract';
 import type { Fingerprint } from '../../server/src/core/fingerprint/types';
 import { ReadCache } from '../../server/src/core/io/readCache';
 import { openModel } from '../../server/src/core/model/openModel';
-import { openRemoteModel } from '../../server/src/core/model/remoteModel';
+import { openRemoteModel } from '../../server/src/core/hub/remoteModel';
 import { gitBlobOid, mockRepo, startMockHub, type MockFileContent, type TreeEntry } from '../../test/support/mockHub';
 import { planCheckpoint, synthesizedCheckpoint } from './llamaCheckpoint';
 

@@ -2,7 +2,7 @@
 // files' content hashes) and the small files fetched whole beside it.
 import * as path from 'node:path';
 import { ReadCache } from '../core/io/readCache';
-import { lineageCacheFolder } from '../core/registry/paths';
+import { lineageCacheFolder } from '../core/util/cacheFolder';
 import { flag, parseCommandArgs } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { formatBytes, renderFacts } from './terminal';

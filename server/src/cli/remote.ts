@@ -1,7 +1,7 @@
 // CLI side of remote reading: the `--offline` flag every model-taking command accepts, opening a
 // target locally or from the Hub, and the line on stderr saying what a remote read cost.
 import type { OpenedModel } from '../core/model/openModel';
-import { openModelAnywhere, type RemoteModelInfo } from '../core/model/remoteModel';
+import { openModelAnywhere, type RemoteModelInfo } from '../core/hub/remoteModel';
 import { flag, type OptionSpec, type ParsedArgs } from './args';
 import { formatBytes } from './terminal';
 

@@ -10,7 +10,7 @@ import type { Fingerprint } from '../../../server/src/core/fingerprint/types';
 import { HttpRangeSource } from '../../../server/src/core/io/httpRangeSource';
 import { parseRetryAfter, RemoteReadError, RemoteSession } from '../../../server/src/core/io/remoteSession';
 import { openModel } from '../../../server/src/core/model/openModel';
-import { openRemoteModel, type RemoteOpenOptions } from '../../../server/src/core/model/remoteModel';
+import { openRemoteModel, type RemoteOpenOptions } from '../../../server/src/core/hub/remoteModel';
 import { commitOf, repoFromFolder, startMockHub, type MockHub } from '../../support/mockHub';
 import { zooPath } from '../../support/zoo';
 

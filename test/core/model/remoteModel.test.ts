@@ -9,7 +9,7 @@ import { extractFingerprint } from '../../../server/src/core/fingerprint/extract
 import type { Fingerprint } from '../../../server/src/core/fingerprint/types';
 import { ReadCache } from '../../../server/src/core/io/readCache';
 import { openModel } from '../../../server/src/core/model/openModel';
-import { openModelAnywhere, openRemoteModel } from '../../../server/src/core/model/remoteModel';
+import { openModelAnywhere, openRemoteModel } from '../../../server/src/core/hub/remoteModel';
 import { repoFromFolder, startMockHub, type MockHub } from '../../support/mockHub';
 import { ZOO_DIR } from '../../support/zoo';
 

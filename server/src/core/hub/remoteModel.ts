@@ -17,16 +17,16 @@ import { readSafetensorsHeader, readShardedSafetensorsFrom, MAX_INDEX_BYTES } fr
 import { TensorStore, type SourceOpener } from '../formats/tensorStore';
 import { looksLikeZip } from '../formats/zip';
 import type { SecurityFinding, TensorInfo } from '../formats/types';
-import { lookUpHubModel, type HubFile, type HubModelMetadata } from '../hub/hubMetadata';
-import { hubEndpointFromEnv, hubOfflineByEnv, readHubToken } from '../hub/hubEnvironment';
-import { lineageCacheFolder } from '../registry/paths';
+import { lookUpHubModel, type HubFile, type HubModelMetadata } from './hubMetadata';
+import { hubEndpointFromEnv, hubOfflineByEnv, readHubToken } from './hubEnvironment';
+import { lineageCacheFolder } from '../util/cacheFolder';
 import { loadVocabularyFromFolder, vocabularyFromGgufMetadata } from '../tokenizers';
 import type { Vocabulary } from '../tokenizers/vocabulary';
-import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, type ArchitectureTuple } from './config';
-import { collectDeclaredLineage, type DeclaredLineage } from './declared';
-import { chooseWeights, fileRole, openModel, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from './openModel';
-import { isPinnedRevision, parseModelReference } from './reference';
-import { PICKLE_EXTENSIONS } from './weightExtensions';
+import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, type ArchitectureTuple } from '../model/config';
+import { collectDeclaredLineage, type DeclaredLineage } from '../model/declared';
+import { chooseWeights, fileRole, openModel, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from '../model/openModel';
+import { isPinnedRevision, parseModelReference } from '../model/reference';
+import { PICKLE_EXTENSIONS } from '../model/weightExtensions';
 import { runWithConcurrency } from '../util/concurrency';
 
 export interface RemoteOpenOptions {
