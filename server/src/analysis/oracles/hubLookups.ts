@@ -79,6 +79,11 @@ export class HubLookups {
     return !this.options.settings().offline && !offlineByEnv;
   }
 
+  /** The token sent to the endpoint: the editor's, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN / the token file. */
+  async accessToken(): Promise<string | undefined> {
+    return this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
+  }
+
   /** The `lineage.hub.endpoint` setting; HF_ENDPOINT replaces it only while the setting is the default. */
   endpoint(): ReturnType<typeof validateHubEndpoint> {
     const configured = this.options.settings().hub.endpoint;
@@ -135,7 +140,7 @@ export class HubLookups {
       if (down !== undefined && down.until > this.now()) {
         return { endpoint, problem: down.reason, detail: `${repoId}@${revision ?? 'main'} on ${endpoint}: not asked, the endpoint did not answer a moment ago` };
       }
-      const accessToken = this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
+      const accessToken = await this.accessToken();
       if (accessToken !== undefined) options.accessToken = accessToken;
       const result = await lookUpHubModel(repoId, revision, options);
       if (result.ok) {
