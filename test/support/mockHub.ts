@@ -81,6 +81,8 @@ export type Override = (req: http.IncomingMessage, res: http.ServerResponse, url
 export interface MockHub {
   url: string;
   requests: RecordedRequest[];
+  /** Body bytes of files the Hub origin served itself through `resolve` (git files); LFS bytes are the storage's. */
+  fileBytesSent: number;
   /** Set per test: handles a request before the regular routes when it returns true. */
   override?: Override;
   /** When set, every answer waits for it (requests are still recorded on arrival). */
@@ -115,6 +117,7 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
   const hub: MockHub = {
     url: '',
     requests: [],
+    fileBytesSent: 0,
     refusedTokens: new Set(),
     pageSize: 2,
     storage: { url: '', requests: storageRequests, bytesSent: 0 },
@@ -250,6 +253,7 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
       await throttle(end - at);
       const ok = res.write(slice(at, end));
       if (isStorage) hub.storage.bytesSent += end - at;
+      else hub.fileBytesSent += end - at;
       at = end;
       if (resetAt !== undefined && at >= resetAt) {
         res.socket?.destroy();
