@@ -17,6 +17,8 @@ import { describeHubProblem, formatBytes, type HubFacts, type LineageSettings, t
 /** A reservation smaller than this cannot read even a model's config and tokenizer: the budget counts as spent. */
 export const MIN_REMOTE_RESERVATION_BYTES = 64 * 1024;
 const MAX_REMEMBERED_INSPECTIONS = 256;
+/** A failed read (a missing file, a refused format, the network) is tried again after this, not on every edit. */
+const FAILURE_TTL_MS = 60_000;
 const FORTY_HEX = /^[0-9a-f]{40}$/i;
 
 /**
@@ -100,7 +102,7 @@ export interface RemoteFingerprintsOptions {
 export class RemoteFingerprints {
   readonly budget: RemoteReadBudget;
   private readonly inFlight = new Map<string, Promise<RemoteInspection>>();
-  private readonly done = new LruCache<string, RemoteInspection>(MAX_REMEMBERED_INSPECTIONS);
+  private readonly done = new LruCache<string, { result: RemoteInspection; expiresAtMs: number }>(MAX_REMEMBERED_INSPECTIONS);
   /** Aborts every running job (settings changed, shutdown); a document's edits do not: the bytes are worth keeping. */
   private controller = new AbortController();
   private readonly env: NodeJS.ProcessEnv;
@@ -146,18 +148,24 @@ export class RemoteFingerprints {
     }
     const key = remoteContentIdentity(endpoint.url, repoId, commit);
     const known = this.done.get(key);
-    if (known) return known;
+    if (known && known.expiresAtMs > Date.now()) return known.result;
     let running = this.inFlight.get(key);
     if (!running) {
       running = this.run(endpoint.url, repoId, commit, this.controller.signal);
       this.inFlight.set(key, running);
       const started = running;
-      void started.then((result) => {
-        if (this.inFlight.get(key) !== started) return;
+      const settled = (): boolean => {
+        if (this.inFlight.get(key) !== started) return false;
         this.inFlight.delete(key);
-        // Only reads that gave a fingerprint are remembered: a budget or network failure is retried later.
-        if (result.inspection?.fingerprint) this.done.set(key, result);
-      });
+        return true;
+      };
+      // Rejects only when forget() cancels it; its waiters see that rejection, this handler only tidies up.
+      void started.then((result) => {
+        if (!settled()) return;
+        // Fingerprints are kept (a commit never changes); failures for a while; a spent budget is asked again (it may grow).
+        if (result.inspection?.fingerprint) this.done.set(key, { result, expiresAtMs: Number.POSITIVE_INFINITY });
+        else if (!this.budget.isSpent()) this.done.set(key, { result, expiresAtMs: Date.now() + FAILURE_TTL_MS });
+      }, settled);
     }
     return untilAborted(running, signal);
   }
