@@ -57,7 +57,11 @@ export class RemoteReadBudget {
         this.reservedBytes += reserved;
         return reserved;
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      // Woken by a settle, or at once by the caller leaving.
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
     }
   }
 
