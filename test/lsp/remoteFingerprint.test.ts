@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { buildHfCache } from '../fixtures/hfCacheBuilder';
 import { commitOf, repoFromFolder, startMockHub, type MockHub } from '../support/mockHub';
 import { zooPath } from '../support/zoo';
+import { WorkspaceTrustedNotification } from '../../server/src/protocol';
 import { fileUri, LspTestClient, SERVER_PATH } from './lspClient';
 
 const MEDICAL = 'acme/remote-medical';
@@ -82,9 +83,10 @@ describe('remote fingerprints in the editor (dist/server.js, mock Hub serving zo
   });
 
   /** A server with the Hub allowed at the mock, the fixture cache only, and its own Lineage cache folder. */
-  const start = (lineageCache: string, env: NodeJS.ProcessEnv = {}, hubSettings: Record<string, unknown> = {}): Promise<LspTestClient> =>
+  const start = (lineageCache: string, env: NodeJS.ProcessEnv = {}, hubSettings: Record<string, unknown> = {}, workspaceTrusted?: boolean): Promise<LspTestClient> =>
     LspTestClient.start({
       workspaceFolder: workspace,
+      ...(workspaceTrusted === undefined ? {} : { workspaceTrusted }),
       env: {
         HF_HUB_CACHE: cacheRoot,
         HF_HOME: path.join(root, 'hf-home'),
@@ -175,6 +177,21 @@ describe('remote fingerprints in the editor (dist/server.js, mock Hub serving zo
     assert.match(offHover, /\*\*Hub:\*\* acme\/remote-medical at/, 'the metadata lookup still runs');
     assert.doesNotMatch(offHover, /Remote fingerprint/);
     assert.equal(fileReads(hub), 0);
+  });
+
+  it('reads nothing in an untrusted workspace until the client says it is trusted (lineage/workspaceTrusted)', async () => {
+    client = await start(await mkdtemp(path.join(root, 'lineage-cache-')), {}, {}, false);
+    const uri = await analyzed(client, 'untrusted.py', pythonLoading(MEDICAL));
+    assert.doesNotMatch(unescaped(hoverText(await client.hover(uri, 1, 52))), /Remote fingerprint/);
+    assert.equal(fileReads(hub), 0);
+    await client.connection.sendNotification(WorkspaceTrustedNotification.method, {});
+    const lsp = client;
+    // Trust re-analyses the open documents: a second analysis of the same version.
+    await lsp.waitFor('the analysis after trust', () => (lsp.analyzed.filter((a) => a.uri === uri).length >= 2 ? true : undefined), 60_000);
+    const hover = unescaped(hoverText(await lsp.hover(uri, 1, 52)));
+    assert.match(hover, /\*\*Lineage:\*\* verified: derived from sshleifer\/tiny-gpt2/);
+    assert.match(hover, /\*\*Remote fingerprint:\*\* read from the Hub/);
+    assert.ok(fileReads(hub) > 0);
   });
 
   it('stops remote reads when the workspace budget is spent, and says so on later references', async () => {
