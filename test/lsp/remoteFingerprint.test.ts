@@ -133,6 +133,8 @@ describe('remote fingerprints in the editor (dist/server.js, mock Hub serving zo
     assert.equal(read[1], commit.slice(0, 12));
     assert.ok(Number(read[3]) > 0);
     assert.match(hover, /\*\*Format:\*\* safetensors/);
+    const ll009 = lsp.diagnosticsOf(uri).find((d) => d.code === 'LL009');
+    assert.match(typeof ll009?.message === 'string' ? ll009.message : JSON.stringify(lsp.diagnosticsOf(uri)), /the Hub has it at commit \w{12} .*Its lineage was checked from the Hub by range reads/);
     assert.ok(hub.storage.requests.length > 0 && hub.storage.requests.every((r) => r.range !== undefined), 'weights were read by range requests');
     assert.ok(hub.storage.requests.every((r) => r.authorization === undefined), 'the token never reaches the storage origin');
     assert.ok(hub.storage.bytesSent < 413_296, `fewer bytes of the weights than the file holds (${hub.storage.bytesSent})`);
