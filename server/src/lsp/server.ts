@@ -385,6 +385,7 @@ connection.onCodeAction(async (params) => {
 connection.onExecuteCommand((params) => {
   if (params.command === ServerCommands.reanalyze) {
     engine.clear();
+    remoteFingerprints.forget();
     registryOracle.invalidate();
     reanalyzeAll();
   }
