@@ -10,6 +10,7 @@ import {
   DocumentAnalyzedNotification,
   RegistryChangedNotification,
   RegistryInfoRequest,
+  WorkspaceTrustedNotification,
   type DocumentAnalyzedParams,
   type RegistryChangedParams,
   type RegistryInfoResult,
@@ -106,6 +107,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
         }),
         client.onNotification(RegistryChangedNotification, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
         watchHubToken(context, client),
+        vscode.workspace.onDidGrantWorkspaceTrust(() => void client.sendNotification(WorkspaceTrustedNotification, {})),
       );
       void sendStoredHubToken(context, client).catch((err: unknown) => output.appendLine(`Hugging Face token not sent: ${errorText(err)}`));
       void inventory.refresh();

@@ -26,7 +26,8 @@ export function createLanguageClient(context: vscode.ExtensionContext, output: v
     },
     // An empty `lineage.cache.folder` means the CLI's folder (~/.cache/lineage-lens): the editor and
     // `lineage db add` share one registry and one fingerprint cache.
-    initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION) },
+    // Untrusted workspaces get no remote fingerprints (lineage.hub.remoteFingerprint: auto) until trusted.
+    initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION), workspaceTrusted: vscode.workspace.isTrusted },
   };
   return new LanguageClient(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
 }

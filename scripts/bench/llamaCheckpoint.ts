@@ -340,3 +340,81 @@ export async function ensureCheckpoint(folder: string, log: (line: string) => vo
   }
   return { ok: true, reused: missing.length === 0, plan, files };
 }
+
+// ---- the same bytes, synthesized from offsets (the remote benchmark's mock Hub serves them) ----
+
+export interface SynthesizedFile {
+  name: string;
+  size: number;
+  /** Bytes [start, end) exactly as ensureCheckpoint writes them. */
+  read(start: number, end: number): Uint8Array;
+}
+
+/** The checkpoint's files computed on the fly from the plan: no 13 GB on disk. */
+export function synthesizedCheckpoint(plan: CheckpointPlan): SynthesizedFile[] {
+  let base: Uint8Array | undefined;
+  const baseBytes = (): Uint8Array => (base ??= gaussianBf16(CHUNK_BYTES / BF16_BYTES, 0, 0.02, 'lineage-bench|matrix'));
+  const vectors = new Map<string, Uint8Array>();
+  const masks = new Map<string, number[]>();
+  const maskOf = (name: string, chunk: number): number => {
+    const list = masks.get(name) ?? [];
+    masks.set(name, list);
+    if (list.length === 0) {
+      // The per-chunk masks are the first outputs of the tensor's generator, in chunk order.
+      const next = seededRandom(`lineage-bench|${name}`);
+      list.push(...Array.from({ length: 8 }, () => (next() & 0x807f807f) >>> 0));
+    }
+    return list[chunk]!;
+  };
+  const shardFiles = plan.shards.map((shard): SynthesizedFile => {
+    const tensors: Array<{ name: string; start: number; end: number; vector: boolean }> = [];
+    let position = shard.headerBytes.length;
+    for (const [name, t] of Object.entries(shard.layout)) {
+      const bytes = tensorByteLength(t);
+      tensors.push({ name, start: position, end: position + bytes, vector: t.shape.length === 1 });
+      position += bytes;
+    }
+    return {
+      name: shard.fileName,
+      size: shard.fileBytes,
+      read(start: number, end: number): Uint8Array {
+        const out = new Uint8Array(end - start);
+        const header = shard.headerBytes;
+        if (start < header.length) out.set(header.subarray(start, Math.min(end, header.length)), 0);
+        for (const t of tensors) {
+          const from = Math.max(start, t.start);
+          const to = Math.min(end, t.end);
+          if (from >= to) continue;
+          if (t.vector) {
+            let data = vectors.get(t.name);
+            if (!data) {
+              data = gaussianBf16((t.end - t.start) / BF16_BYTES, 1.0, 0.05, `lineage-bench|${t.name}`);
+              vectors.set(t.name, data);
+            }
+            out.set(data.subarray(from - t.start, to - t.start), from - start);
+            continue;
+          }
+          const source = baseBytes();
+          for (let at = from; at < to; ) {
+            const inTensor = at - t.start;
+            const chunk = Math.floor(inTensor / CHUNK_BYTES);
+            const chunkEnd = Math.min(to, t.start + (chunk + 1) * CHUNK_BYTES);
+            const mask = maskOf(t.name, chunk);
+            const maskBytes = [mask & 0xff, (mask >>> 8) & 0xff, (mask >>> 16) & 0xff, (mask >>> 24) & 0xff];
+            for (let p = at; p < chunkEnd; p++) {
+              const j = (p - t.start) % CHUNK_BYTES;
+              out[p - start] = source[j]! ^ maskBytes[j & 3]!;
+            }
+            at = chunkEnd;
+          }
+        }
+        return out;
+      },
+    };
+  });
+  const text = (name: string, body: string): SynthesizedFile => {
+    const bytes = new TextEncoder().encode(body);
+    return { name, size: bytes.length, read: (s, e) => bytes.subarray(s, e) };
+  };
+  return [...shardFiles, text('model.safetensors.index.json', plan.indexJson), text('config.json', plan.configJson)];
+}

@@ -14,7 +14,7 @@ interface Manifest {
     commands: Array<{ command: string; title: string; category: string }>;
     menus: Record<string, Array<{ command: string; when?: string }>>;
     views: { explorer: Array<{ id: string }> };
-    configuration: { properties: Record<string, { scope?: string; properties?: Record<string, unknown> }> };
+    configuration: { properties: Record<string, { scope?: string; enum?: string[]; properties?: Record<string, unknown> }> };
   };
 }
 
@@ -55,13 +55,14 @@ describe('client manifest', () => {
     assert.equal(properties['lineage.diagnostics.severity']!.scope, 'resource');
     assert.deepEqual(Object.keys(properties['lineage.diagnostics.severity']!.properties!).sort(), [...ALL_DIAGNOSTIC_CODES].sort());
     assert.equal(properties['lineage.hub.endpoint']!.scope, 'machine');
-    for (const key of ['lineage.offline', 'lineage.fingerprint.maxBytesPerModel', 'lineage.registry.path', 'lineage.cache.folder']) assert.ok(properties[key], key);
+    for (const key of ['lineage.offline', 'lineage.fingerprint.maxBytesPerModel', 'lineage.registry.path', 'lineage.cache.folder', 'lineage.hub.remoteFingerprint', 'lineage.hub.remoteBudgetBytes']) assert.ok(properties[key], key);
+    assert.deepEqual(properties['lineage.hub.remoteFingerprint']!.enum, ['auto', 'off']);
   });
 
   it('restricts settings that point at other files or servers in untrusted workspaces, and opts out of virtual ones', () => {
     const trust = manifest.capabilities.untrustedWorkspaces;
     assert.equal(trust.supported, 'limited');
-    assert.deepEqual([...trust.restrictedConfigurations].sort(), ['lineage.cache.folder', 'lineage.hub.endpoint', 'lineage.registry.path']);
+    assert.deepEqual([...trust.restrictedConfigurations].sort(), ['lineage.cache.folder', 'lineage.hub.endpoint', 'lineage.hub.remoteBudgetBytes', 'lineage.hub.remoteFingerprint', 'lineage.registry.path']);
     for (const key of trust.restrictedConfigurations) assert.ok(manifest.contributes.configuration.properties[key], key);
     assert.equal(manifest.capabilities.virtualWorkspaces.supported, false);
     assert.ok(manifest.capabilities.virtualWorkspaces.description);

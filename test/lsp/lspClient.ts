@@ -35,6 +35,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Sent as initializationOptions.settings. */
   settings?: unknown;
+  /** Sent as initializationOptions.workspaceTrusted, as VS Code's client does; absent: not sent. */
+  workspaceTrusted?: boolean;
 }
 
 export class LspTestClient {
@@ -74,7 +76,7 @@ export class LspTestClient {
       rootUri: folderUri,
       workspaceFolders: [{ uri: folderUri, name: path.basename(options.workspaceFolder) }],
       capabilities: { window: { workDoneProgress: true }, workspace: { configuration: true, codeLens: { refreshSupport: true } } },
-      initializationOptions: options.settings === undefined ? undefined : { settings: options.settings },
+      initializationOptions: options.settings === undefined && options.workspaceTrusted === undefined ? undefined : { settings: options.settings, workspaceTrusted: options.workspaceTrusted },
     });
     await connection.sendNotification(InitializedNotification.type, {});
     return client;

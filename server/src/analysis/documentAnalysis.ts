@@ -12,6 +12,7 @@ import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
 import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, type DeclaredClaim, type LineageContext } from './lineage';
 import type { HubLookups } from './oracles/hubLookups';
 import { pinCommitOf } from './referenceFacts';
+import { withRemoteLineage } from './remoteFingerprints';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import type { RegistryEntryMeta } from '../core/registry';
 import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from '../protocol';
@@ -224,7 +225,8 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   const finishing = Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
     // Started together: the Hub answers while the models are fingerprinted.
     const [finished, hub] = await Promise.all([finishReference(reference), hubFactsOf(reference)]);
-    return hub ? { ...finished, status: { ...finished.status, hub } } : finished;
+    // A model the Hub knows but no disk holds is then fingerprinted from the Hub (remoteFingerprints.ts).
+    return withRemoteLineage(hub ? { ...finished, status: { ...finished.status, hub } } : finished, hub, context);
   }));
   // Awaited together: a rejection of either must not go unhandled while the other runs.
   const [finished, cardBase] = await Promise.all([finishing, undeclaredCardBase]);

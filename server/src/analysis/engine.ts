@@ -8,6 +8,7 @@ import { SharedWork } from '../core/util/sharedWork';
 import { jobHandlers, type InspectJob, type InspectOutput, type JobKind, type JobTypes } from './jobs';
 import type { ResolveInput } from '../core/model/resolve';
 import type { Resolution } from '../protocol';
+import type { RemoteInspectJob, RemoteInspectOutput } from './remoteJobs';
 import type { RegistryAddJob, RegistryAddOutput, RegistryCompareJob, RegistryCompareOutput, RegistryInfoJob, RegistryInfoOutput, RegistryScanJob, RegistryScanOutput } from './registryJobs';
 
 export interface RunOptions {
@@ -94,6 +95,17 @@ export class AnalysisEngine {
         this.events.onWorkFinished?.(description);
       }
     }, signal);
+  }
+
+  /** Reads a Hub model on no disk by range requests and fingerprints it (remoteJobs.ts), reported as work in progress. */
+  async inspectRemote(job: RemoteInspectJob, signal?: AbortSignal): Promise<RemoteInspectOutput> {
+    const description = `${job.repoId} (read from the Hub)`;
+    this.events.onWorkStarted?.(description);
+    try {
+      return await this.runner.run('heavy', 'inspectRemote', job, { signal });
+    } finally {
+      this.events.onWorkFinished?.(description);
+    }
   }
 
   /** Compares two inspected models by fingerprint; symmetric inputs share one cached result per order. */

@@ -14,7 +14,7 @@ import { EXTRACTOR_VERSION, type Fingerprint } from '../core/fingerprint/types';
 import { isPathInside } from '../core/model/config';
 import type { CachedSnapshot } from '../core/model/hfCache';
 import { listCachedModels, resolveReferences, type ResolveInput } from '../core/model/resolve';
-import { openModel } from '../core/model/openModel';
+import { openModel, type OpenedModel } from '../core/model/openModel';
 import { summarizeModel } from '../core/model/summary';
 import { freshnessStamp, readCachedInspection, writeCachedInspection } from './inspectionCache';
 import type { IntegrityEntry, ModelFacts, Resolution } from '../protocol';
@@ -32,6 +32,7 @@ import {
   type RegistryScanJob,
   type RegistryScanOutput,
 } from './registryJobs';
+import { inspectRemoteModel, type RemoteInspectJob, type RemoteInspectOutput } from './remoteJobs';
 
 export interface ResolveJob {
   inputs: ResolveInput[];
@@ -80,6 +81,7 @@ export interface JobTypes {
   registryCompare: { input: RegistryCompareJob; output: RegistryCompareOutput };
   registryInfo: { input: RegistryInfoJob; output: RegistryInfoOutput };
   registryAdd: { input: RegistryAddJob; output: RegistryAddOutput };
+  inspectRemote: { input: RemoteInspectJob; output: RemoteInspectOutput };
 }
 
 export type JobKind = keyof JobTypes;
@@ -113,6 +115,7 @@ export const jobHandlers: { [K in JobKind]: (input: JobTypes[K]['input'], contex
   registryCompare: (job) => registryCompare(job),
   registryInfo: (job) => registryInfo(job),
   registryAdd: (job) => registryAdd(job),
+  inspectRemote: (job, context) => inspectRemoteModel(job, context),
 };
 
 /** Opening target that keeps cache access inside the vetted snapshot listing (never a raw snapshot path). */
@@ -151,39 +154,45 @@ async function inspectUncached(job: InspectJob, context: JobContext): Promise<In
   const model = await openModel(target, { cacheRoots: job.cacheRoots });
   try {
     throwIfAborted(context.signal);
-    const summary = summarizeModel(model, target);
-    const facts: ModelFacts = {
-      contentIdentity: resolution.contentIdentity ?? '',
-      displayName: resolution.repoId ?? path.basename(target),
-      format: model.format,
-      files: model.files.map((f) => ({ relativePath: f.relativePath, sizeBytes: f.sizeBytes, role: f.role })),
-      weightFiles: model.weightFiles.map((f) => path.basename(f)),
-      parameterCount: summary.parameterCount,
-      findings: model.findings.map((f) => ({ severity: f.severity, code: f.code, file: path.basename(f.file), message: f.message })),
-      declaredBases: model.declared.claims.map((c) => ({ baseModel: c.baseModel, source: c.source, ...(c.relation === undefined ? {} : { relation: c.relation }) })),
-      integrity: [],
-      problems: [...model.problems],
-      extractorVersion: EXTRACTOR_VERSION,
-    };
-    if (model.architecture) {
-      facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers };
-    }
-    let fingerprint: Fingerprint | undefined;
-    try {
-      fingerprint = await extractFingerprint(model, {
-        maxWeightBytes: job.maxWeightBytes,
-        onProgress: (bytesRead, plannedBytes) => context.progress(plannedBytes > 0 ? bytesRead / plannedBytes : 1, `fingerprinting ${facts.displayName}`),
-      });
-    } catch (err) {
-      facts.fingerprintError = errorMessage(err);
-    }
-    throwIfAborted(context.signal);
+    const output = await describeAndFingerprint(model, target, resolution.contentIdentity ?? '', resolution.repoId ?? path.basename(target), job.maxWeightBytes, context);
     const snapshot = model.location.snapshot;
-    if (snapshot) facts.integrity = await checkIntegrity(snapshot, job.integrityMaxBytes, context);
-    return fingerprint === undefined ? { facts } : { facts, fingerprint };
+    if (snapshot) output.facts.integrity = await checkIntegrity(snapshot, job.integrityMaxBytes, context);
+    return output;
   } finally {
     await model.close();
   }
+}
+
+/** The facts and fingerprint of an opened model (local or read from the Hub); a failed fingerprint is a fact, not a throw. */
+export async function describeAndFingerprint(model: OpenedModel, target: string, contentIdentity: string, displayName: string, maxWeightBytes: number | undefined, context: JobContext): Promise<InspectOutput> {
+  const summary = summarizeModel(model, target);
+  const facts: ModelFacts = {
+    contentIdentity,
+    displayName,
+    format: model.format,
+    files: model.files.map((f) => ({ relativePath: f.relativePath, sizeBytes: f.sizeBytes, role: f.role })),
+    weightFiles: model.weightFiles.map((f) => path.basename(f)),
+    parameterCount: summary.parameterCount,
+    findings: model.findings.map((f) => ({ severity: f.severity, code: f.code, file: path.basename(f.file), message: f.message })),
+    declaredBases: model.declared.claims.map((c) => ({ baseModel: c.baseModel, source: c.source, ...(c.relation === undefined ? {} : { relation: c.relation }) })),
+    integrity: [],
+    problems: [...model.problems],
+    extractorVersion: EXTRACTOR_VERSION,
+  };
+  if (model.architecture) {
+    facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers };
+  }
+  let fingerprint: Fingerprint | undefined;
+  try {
+    fingerprint = await extractFingerprint(model, {
+      maxWeightBytes,
+      onProgress: (bytesRead, plannedBytes) => context.progress(plannedBytes > 0 ? bytesRead / plannedBytes : 1, `fingerprinting ${facts.displayName}`),
+    });
+  } catch (err) {
+    facts.fingerprintError = errorMessage(err);
+  }
+  throwIfAborted(context.signal);
+  return fingerprint === undefined ? { facts } : { facts, fingerprint };
 }
 
 async function checkIntegrity(snapshot: CachedSnapshot, maxBytes: number, context: JobContext): Promise<IntegrityEntry[]> {

@@ -9,6 +9,8 @@ import type { DeclaredBaseCheck, LineageAssessment, LineageMatch } from '../prot
 import type { RegistryOracle } from './oracles/registryOracle';
 import { isCancellation } from '../core/util/cancellation';
 import type { AnalysisEngine } from './engine';
+import type { RemoteFingerprints } from './remoteFingerprints';
+import { formatBytes, shortCommit } from '../protocol';
 
 export interface DeclaredClaim {
   baseModel: string;
@@ -20,6 +22,8 @@ export interface LineageContext {
   oracle: LineageOracle;
   /** Declared bases that are not on this machine are checked against their registry entry. */
   registry?: RegistryOracle;
+  /** Declared bases on no disk and not in the registry are read from the Hub (lineage.hub.remoteFingerprint). */
+  remote?: RemoteFingerprints;
   workspaceFolders: string[];
   signal?: AbortSignal;
 }
@@ -88,6 +92,22 @@ async function checkAgainstRegistry(subject: InspectOutput, claim: DeclaredClaim
   return judgeClaim(claim, known.verdict, known.log10P, `checked against the registry's fingerprint of ${known.entry.id}${revision}: ${known.reason ?? known.verdict}`);
 }
 
+/** The declared base read from the Hub by range requests; undefined when remote fingerprints are off. */
+async function checkAgainstRemote(subject: InspectOutput, claim: DeclaredClaim, repoId: string, revision: string | undefined, context: LineageContext): Promise<DeclaredBaseCheck | undefined> {
+  if (!context.remote || !subject.fingerprint) return undefined;
+  const read = await context.remote.inspect(repoId, revision, context.signal);
+  if (!read) return undefined;
+  const base = { baseModel: claim.baseModel, source: claim.source };
+  if (!read.inspection?.fingerprint) {
+    const why = read.remote.problem ?? read.inspection?.facts.fingerprintError ?? 'no weights were read';
+    return { ...base, status: 'unverifiable', detail: `${claim.baseModel} is on no disk and could not be read from the Hub: ${why}` };
+  }
+  const comparison = await context.engine.compare(subject, read.inspection, context.signal);
+  const at = read.remote.commit === undefined ? '' : ` at ${shortCommit(read.remote.commit)}`;
+  const cost = read.remote.fromInspectionCache ? 'fingerprinted in an earlier session' : `${formatBytes(read.remote.bytesTransferred)} in ${read.remote.requests} requests`;
+  return judgeClaim(claim, comparison.verdict, comparison.lineageLog10P, `checked against ${claim.baseModel}${at} read from the Hub (${cost}): ${comparison.reason}`);
+}
+
 function dedupeClaims(claims: DeclaredClaim[]): DeclaredClaim[] {
   const seen = new Set<string>();
   return claims.filter((c) => {
@@ -106,7 +126,7 @@ async function checkDeclaredBase(subject: InspectOutput, claim: DeclaredClaim, c
   try {
     const [resolution] = await context.engine.resolve([{ id: claim.baseModel, reference, kind: 'base-model-claim' }], context.workspaceFolders, context.signal);
     if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-      return await checkAgainstRegistry(subject, claim, context) ?? { ...base, status: 'unverifiable', detail: `${claim.baseModel} is neither available locally nor in the registry, so the claim cannot be checked offline` };
+      return await checkAgainstRegistry(subject, claim, context) ?? await checkAgainstRemote(subject, claim, reference.repoId, reference.revision, context) ?? { ...base, status: 'unverifiable', detail: `${claim.baseModel} is neither available locally nor in the registry, so the claim cannot be checked offline` };
     }
     const inspected = await context.engine.inspect(resolution, context.signal);
     if (!inspected.fingerprint) return { ...base, status: 'unverifiable', detail: `${claim.baseModel} could not be fingerprinted: ${inspected.facts.fingerprintError ?? 'no weights'}` };

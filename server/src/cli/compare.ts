@@ -7,6 +7,7 @@ import { flag, parseCommandArgs, stringOption } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 
@@ -28,10 +29,12 @@ Dangerous findings of either model go to stderr, and under "securityFindings" in
 
 exit codes: 0 related (identical, same-weights, quantized, derived, merge),
             1 not related (same-family, unrelated), 3 inconclusive or unreadable, 2 usage,
-            4 dangerous findings under --fail-on-danger`;
+            4 dangerous findings under --fail-on-danger
+
+${remoteUsage}`;
 
 export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' }, ...FAIL_ON_DANGER_OPTION }, { min: 2, max: 2 });
+  const args = parseCommandArgs(argv, { json: { type: 'boolean' }, explain: { type: 'boolean' }, threshold: { type: 'string' }, base: { type: 'string' }, ...FAIL_ON_DANGER_OPTION, ...REMOTE_OPTIONS }, { min: 2, max: 2 });
   const thresholdLog10P = parseThreshold(stringOption(args, 'threshold'));
   const sides: ModelSide[] = [];
   try {
@@ -39,7 +42,10 @@ export async function runCompare(argv: string[]): Promise<ExitCodeValue> {
     for (const target of baseTarget === undefined ? args.positionals : [...args.positionals, baseTarget]) {
       const progress = extractionProgress(`reading ${target}`);
       try {
-        sides.push(await loadSide(target, progress.options));
+        const side = await loadSide(target, progress.options, cliModelOpener(args));
+        sides.push(side);
+        progress.done();
+        reportRemoteCost(side.model);
       } finally {
         progress.done();
       }

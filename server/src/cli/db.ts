@@ -22,6 +22,7 @@ import {
 import { flag, parseCommandArgs, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, ProgressBar, renderFacts, renderTable } from './terminal';
 import { runPull, runPublish, runBuild } from './dbHub';
 
@@ -53,6 +54,8 @@ registry: --db FILE or --db postgres://user@host/db (credentials from PGPASSWORD
 TLS from sslmode/sslrootcert in the URL or PGSSLMODE/PGSSLROOTCERT), else $LINEAGE_DB_URL, else
 $LINEAGE_DB, else for writes the user registry $LINEAGE_CACHE_DIR/registry.sqlite (default
 ~/.cache/lineage-lens/registry.sqlite), and for reads the reference database in data/reference.sqlite.
+
+db add: ${remoteUsage}
 
 exit codes: 0 ok, 2 usage, 3 unreadable model or registry (verify: problems found)`;
 
@@ -119,7 +122,7 @@ export function contributorFrom(args: ParsedArgs): string | undefined {
 async function runAdd(argv: string[]): Promise<ExitCodeValue> {
   const args = parseCommandArgs(
     argv,
-    { ...DB_OPTION, id: { type: 'string' }, revision: { type: 'string' }, licence: { type: 'string' }, source: { type: 'string' }, 'tokenizer-family': { type: 'string' }, contributor: { type: 'string' } },
+    { ...DB_OPTION, id: { type: 'string' }, revision: { type: 'string' }, licence: { type: 'string' }, source: { type: 'string' }, 'tokenizer-family': { type: 'string' }, contributor: { type: 'string' }, ...REMOTE_OPTIONS },
     { min: 1, max: 10_000 },
   );
   if (args.positionals.length > 1 && (stringOption(args, 'id') || stringOption(args, 'revision'))) throw new UsageError('--id and --revision name one model: add models one at a time to use them');
@@ -128,7 +131,8 @@ async function runAdd(argv: string[]): Promise<ExitCodeValue> {
   const prepared: Array<RegistryEntry & { target: string }> = [];
   for (const target of args.positionals) {
     const progress = extractionProgress(`reading ${target}`);
-    const side = await loadSide(target, progress.options).finally(() => progress.done());
+    const side = await loadSide(target, progress.options, cliModelOpener(args)).finally(() => progress.done());
+    reportRemoteCost(side.model);
     await closeSide(side);
     prepared.push({
       target,

@@ -1,10 +1,13 @@
 // `lineage inspect <path | repo-id[@rev]>`: what a model is made of, read from headers only
 // (plus streamed sha256 per file with --hash).
 import { sha256File } from '../core/io/fileHash';
-import { openModel } from '../core/model/openModel';
 import { summarizeModel, type ModelSummary } from '../core/model/summary';
+import type { OpenedModel } from '../core/model/openModel';
+import { hubEndpointFromEnv, hubOfflineByEnv, readHubToken } from '../core/hub/hubEnvironment';
+import { describeModified, verifyCachedCopyWithHub, type PublishedFileCheck } from '../core/hub/publishedIntegrity';
 import { flag, parseCommandArgs } from './args';
-import { ExitCode, type ExitCodeValue } from './exitCodes';
+import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
+import { cliModelOpener, REMOTE_OPTIONS, remoteCostJson, remoteUsage, reportRemoteCost } from './remote';
 import { formatBytes, formatCount, ProgressBar, renderFacts, renderTable } from './terminal';
 
 export const inspectUsage = `usage: lineage inspect <path | repo-id[@revision]> [--hash] [--json]
@@ -14,16 +17,29 @@ lineage and security findings of a model folder, a single weight file, or a mode
 local Hugging Face cache. Reads headers only.
 
   --hash   also stream every file through sha256
-  --json   print one JSON document`;
+  --json   print one JSON document (with "remote": bytes and requests, for a Hub model)
+  --verify-hub  for a model in the local Hugging Face cache: hash every file and compare with
+           what the Hub publishes for the same commit; a difference is "modified after
+           download" (exit code 3)
+
+${remoteUsage}`;
 
 export async function runInspect(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { hash: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { hash: { type: 'boolean' }, json: { type: 'boolean' }, 'verify-hub': { type: 'boolean' }, ...REMOTE_OPTIONS }, { min: 1, max: 1 });
   const target = args.positionals[0]!;
-  const model = await openModel(target);
+  const model = await cliModelOpener(args)(target);
   try {
     const summary = summarizeModel(model, target);
-    if (flag(args, 'hash')) await addFileHashes(summary);
-    process.stdout.write(flag(args, 'json') ? JSON.stringify(summary, null, 2) + '\n' : renderInspect(summary));
+    if (flag(args, 'hash')) {
+      if (model.location.kind === 'hub-remote') throw new UsageError('--hash reads every byte: download the model first (a Hub model read remotely shows the sha256 the Hub publishes)');
+      await addFileHashes(summary);
+    }
+    reportRemoteCost(model);
+    const remote = remoteCostJson(model);
+    const published = flag(args, 'verify-hub') ? await verifyWithHub(model, flag(args, 'offline')) : undefined;
+    const document = { ...summary, ...(remote ? { remote } : {}), ...(published ? { publishedIntegrity: published } : {}) };
+    process.stdout.write(flag(args, 'json') ? JSON.stringify(document, null, 2) + '\n' : renderInspect(summary) + (published ? renderPublished(published, model) : ''));
+    if (published?.some((c) => c.status === 'modified')) return ExitCode.unreadable;
   } finally {
     await model.close();
   }
@@ -77,4 +93,22 @@ export function renderInspect(s: ModelSummary): string {
   for (const p of s.problems) out.push(`  note: ${p}`);
   out.push('', renderTable([['file', 'size', 'role', ...(s.files.some((f) => f.sha256) ? ['sha256'] : [])], ...s.files.map((f) => [f.relativePath, formatBytes(f.sizeBytes), f.role, ...(f.sha256 ? [f.sha256] : [])])]));
   return out.join('\n') + '\n';
+}
+
+async function verifyWithHub(model: OpenedModel, offline: boolean): Promise<PublishedFileCheck[]> {
+  const snapshot = model.location.snapshot;
+  if (!snapshot) throw new UsageError('--verify-hub checks a model in the local Hugging Face cache (a repo id found there)');
+  if (offline || hubOfflineByEnv(process.env)) throw new UsageError('--verify-hub asks the Hub, and the network is off (--offline or HF_HUB_OFFLINE=1)');
+  const accessToken = await readHubToken(process.env);
+  return verifyCachedCopyWithHub(snapshot, { endpoint: hubEndpointFromEnv(process.env), accessToken, timeoutMs: 30_000 });
+}
+
+function renderPublished(checks: PublishedFileCheck[], model: OpenedModel): string {
+  const repoId = model.location.repoId ?? '';
+  const commit = model.location.commit ?? '';
+  const modified = checks.filter((c) => c.status === 'modified');
+  const lines = ['', `Against the Hub (${repoId}@${commit}): ${checks.filter((c) => c.status === 'matches').length} of ${checks.length} files match what the Hub publishes`];
+  for (const c of modified) lines.push(`  ${describeModified(c, repoId, commit)}`);
+  for (const c of checks.filter((x) => x.status === 'not-published')) lines.push(`  ${c.relativePath}: not in the Hub's listing of this commit`);
+  return lines.join('\n') + '\n';
 }

@@ -8,6 +8,8 @@ import { fingerprintUsage, runFingerprint } from './fingerprint';
 import { inspectUsage, runInspect } from './inspect';
 import { dbUsage, runDb } from './db';
 import { runScan, scanUsage } from './scan';
+import { cacheUsage, runCache } from './cache';
+import { RemoteReadError } from '../core/io/remoteSession';
 
 interface Command {
   usage: string;
@@ -20,6 +22,7 @@ const commands: Record<string, Command> = {
   compare: { usage: compareUsage, run: runCompare },
   scan: { usage: scanUsage, run: runScan },
   db: { usage: dbUsage, run: runDb },
+  cache: { usage: cacheUsage, run: runCache },
 };
 
 const mainUsage = `Lineage Lens: what model did I actually get?
@@ -55,7 +58,7 @@ export async function main(argv: string[]): Promise<ExitCodeValue> {
       process.stderr.write(`lineage ${name}: ${err.message}\n\n${command.usage}\n`);
       return ExitCode.usage;
     }
-    if (err instanceof ModelFormatError || err instanceof ModelNotFoundError || err instanceof UnsupportedError) {
+    if (err instanceof ModelFormatError || err instanceof ModelNotFoundError || err instanceof UnsupportedError || err instanceof RemoteReadError) {
       process.stderr.write(`lineage ${name}: ${err.message}\n`);
       return ExitCode.unreadable;
     }

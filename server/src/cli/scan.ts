@@ -6,6 +6,7 @@ import { flag, integerOption, parseCommandArgs, stringOption } from './args';
 import { withRegistryErrors } from './db';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
+import { cliModelOpener, REMOTE_OPTIONS, remoteUsage, reportRemoteCost } from './remote';
 import { formatCount, renderTable } from './terminal';
 import { formatLog10P } from '../protocol';
 import { exitCodeWithDanger, FAIL_ON_DANGER_OPTION, failOnDangerUsage, warnDangerousFindings } from './security';
@@ -28,6 +29,8 @@ Dangerous findings of the model go to stderr, and under "securityFindings" in --
 
 A tokenizer match names a tokenizer family ("Llama 3"), never weight lineage.
 
+${remoteUsage}
+
 exit codes: 0 a related known model found, 1 none found, 3 unreadable model or registry, 2 usage,
             4 dangerous findings under --fail-on-danger`;
 
@@ -36,7 +39,7 @@ export async function runScan(argv: string[]): Promise<ExitCodeValue> {
 }
 
 async function scan(argv: string[]): Promise<ExitCodeValue> {
-  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' }, ...FAIL_ON_DANGER_OPTION }, { min: 1, max: 1 });
+  const args = parseCommandArgs(argv, { 'top-k': { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' }, threshold: { type: 'string' }, ...FAIL_ON_DANGER_OPTION, ...REMOTE_OPTIONS }, { min: 1, max: 1 });
   const topK = integerOption(args, 'top-k', 5, 1);
   const thresholdText = stringOption(args, 'threshold');
   const threshold = thresholdText === undefined ? undefined : Number(thresholdText);
@@ -46,7 +49,8 @@ async function scan(argv: string[]): Promise<ExitCodeValue> {
   const registry = await openAnyRegistry(choice.path);
   try {
     const progress = extractionProgress(`reading ${args.positionals[0]!}`);
-    const side = await loadSide(args.positionals[0]!, progress.options).finally(() => progress.done());
+    const side = await loadSide(args.positionals[0]!, progress.options, cliModelOpener(args)).finally(() => progress.done());
+    reportRemoteCost(side.model);
     await closeSide(side);
     const securityFindings = side.model?.findings ?? [];
     warnDangerousFindings(args.positionals[0]!, securityFindings);

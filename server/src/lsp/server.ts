@@ -27,6 +27,7 @@ import { computeDiagnostics } from './features/diagnostics';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from '../analysis/documentAnalysis';
 import { computeHover, referenceAt } from './features/hover';
 import { HubLookups } from '../analysis/oracles/hubLookups';
+import { RemoteFingerprints } from '../analysis/remoteFingerprints';
 import { assessLineage } from '../analysis/lineage';
 import { buildCycloneDxBom } from '../analysis/bom/cycloneDx';
 import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
@@ -37,6 +38,7 @@ import {
   CompareRequest,
   DocumentAnalyzedNotification,
   HubTokenNotification,
+  WorkspaceTrustedNotification,
   AddToRegistryRequest,
   ListCachedModelsRequest,
   ListReferencesRequest,
@@ -106,6 +108,10 @@ const registryOracle = new RegistryOracle(engine, () => registrySources(settings
 /** Set by the client from VS Code's secret storage (lineage/hubToken). */
 let editorHubToken: string | undefined;
 const hubLookups = new HubLookups({ settings: () => settings, editorToken: () => editorHubToken });
+/** Clients without a notion of trust (Neovim, tests) count as trusted; VS Code says so in initializationOptions. */
+let workspaceTrusted = true;
+/** Fingerprints of Hub models on no disk, read by range requests in the slow stage, within a per-workspace byte budget. */
+const remoteFingerprints = new RemoteFingerprints({ engine, hub: hubLookups, settings: () => settings, workspaceTrusted: () => workspaceTrusted, cacheFolder: () => cacheFolderOf(settings) });
 /** Every fingerprint is checked against the other cached models and the registries. */
 const oracle: LineageOracle = combineOracles([localCacheOracle, registryOracle]);
 /** LL008 compares ids against the built-in well-known list plus the registries' weight entries. */
@@ -157,7 +163,7 @@ function workspaceFolderOf(fsPath: string | undefined): string | undefined {
 }
 
 function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
-  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal, hub: hubLookups };
+  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal, hub: hubLookups, remote: remoteFingerprints };
 }
 
 /** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
@@ -284,8 +290,9 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   clientSupportsLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
-  const options = params.initializationOptions as { settings?: unknown } | undefined;
+  const options = params.initializationOptions as { settings?: unknown; workspaceTrusted?: unknown } | undefined;
   if (options?.settings !== undefined) settings = parseSettings(options.settings);
+  if (options?.workspaceTrusted === false) workspaceTrusted = false;
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -330,7 +337,9 @@ connection.onDidChangeConfiguration((change) => {
     const registriesMoved = JSON.stringify(registrySources(before)) !== JSON.stringify(registrySources(settings));
     const budgetChanged = before.fingerprint.maxBytesPerModel !== settings.fingerprint.maxBytesPerModel;
     const hubChanged = before.offline !== settings.offline || before.hub.endpoint !== settings.hub.endpoint;
-    if (!registriesMoved && !budgetChanged && !hubChanged) {
+    const remoteChanged = hubChanged || before.hub.remoteFingerprint !== settings.hub.remoteFingerprint || before.hub.remoteBudgetBytes !== settings.hub.remoteBudgetBytes;
+    if (remoteChanged || budgetChanged) remoteFingerprints.forget();
+    if (!registriesMoved && !budgetChanged && !remoteChanged) {
       // Severities only: the analyses stand, the diagnostics are recomputed.
       for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
       return;
@@ -376,6 +385,7 @@ connection.onCodeAction(async (params) => {
 connection.onExecuteCommand((params) => {
   if (params.command === ServerCommands.reanalyze) {
     engine.clear();
+    remoteFingerprints.forget();
     registryOracle.invalidate();
     reanalyzeAll();
   }
@@ -456,6 +466,13 @@ connection.onNotification(HubTokenNotification, (params: HubTokenParams | undefi
   if (token === editorHubToken) return;
   editorHubToken = token;
   hubLookups.forget();
+  remoteFingerprints.forget();
+  reanalyzeAll();
+});
+
+connection.onNotification(WorkspaceTrustedNotification, () => {
+  if (workspaceTrusted) return;
+  workspaceTrusted = true;
   reanalyzeAll();
 });
 
@@ -537,6 +554,7 @@ async function workspaceDocumentUris(): Promise<{ uris: string[]; truncated: boo
 
 connection.onShutdown(async () => {
   for (const state of states.values()) state.controller?.abort();
+  remoteFingerprints.forget();
   await runner.dispose();
 });
 

@@ -1,7 +1,7 @@
 // The server's configuration: `lineage.*` settings from the client, read defensively (severities are
 // settled with the workspace policy in analysis/findings/severity.ts). Pure functions.
 import { parseSeverityMap } from '../analysis/findings/severity';
-import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubMetadata';
+import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubEnvironment';
 import type { LineageSettings } from '../protocol';
 
 export const DEFAULT_SETTINGS: LineageSettings = {
@@ -13,7 +13,7 @@ export const DEFAULT_SETTINGS: LineageSettings = {
   fingerprint: { maxBytesPerModel: 256 * 1024 * 1024 },
   registry: { path: '', includeShipped: true },
   cache: { folder: '' },
-  hub: { endpoint: DEFAULT_HUB_ENDPOINT },
+  hub: { endpoint: DEFAULT_HUB_ENDPOINT, remoteFingerprint: 'auto', remoteBudgetBytes: 512 * 1024 * 1024 },
 };
 
 /** Reads the `lineage` settings section (or initializationOptions) defensively: unknown shapes fall back to defaults. */
@@ -35,6 +35,10 @@ export function parseSettings(raw: unknown): LineageSettings {
       includeShipped: typeof group('registry')['includeShipped'] === 'boolean' ? (group('registry')['includeShipped'] as boolean) : DEFAULT_SETTINGS.registry.includeShipped,
     },
     cache: { folder: text(group('cache')['folder'], DEFAULT_SETTINGS.cache.folder) },
-    hub: { endpoint: text(group('hub')['endpoint'], '') || DEFAULT_SETTINGS.hub.endpoint },
+    hub: {
+      endpoint: text(group('hub')['endpoint'], '') || DEFAULT_SETTINGS.hub.endpoint,
+      remoteFingerprint: group('hub')['remoteFingerprint'] === 'off' ? 'off' : 'auto',
+      remoteBudgetBytes: positive(group('hub')['remoteBudgetBytes'], DEFAULT_SETTINGS.hub.remoteBudgetBytes),
+    },
   };
 }

@@ -110,5 +110,7 @@ export const RegistryInfoRequest = new RequestType0<RegistryInfoResult, void>('l
 export const AddToRegistryRequest = new RequestType<AddToRegistryParams, AddToRegistryResult, void>('lineage/addToRegistry');
 export const RegistryChangedNotification = new NotificationType<RegistryChangedParams>('lineage/registryChanged');
 export const HubTokenNotification = new NotificationType<HubTokenParams>('lineage/hubToken');
+/** Sent when the user trusts the workspace: `lineage.hub.remoteFingerprint: auto` may then read from the Hub. */
+export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('lineage/workspaceTrusted');
 export const DocumentAnalyzedNotification = new NotificationType<DocumentAnalyzedParams>('lineage/documentAnalyzed');
 export const ExportBomRequest = new RequestType<ExportBomParams, ExportBomResult, void>('lineage/exportBom');

@@ -162,6 +162,22 @@ export interface ReferenceStatus {
   hub?: HubFacts;
   /** The commit a pin quick fix would write, when one is known (set by the server from the fields above). */
   pin?: PinCommit;
+  /** A model on no disk, fingerprinted from the Hub by range reads (lineage.hub.remoteFingerprint), or why not. */
+  remote?: RemoteReadFacts;
+}
+
+/** What reading a model from the Hub cost, or why it was not read. */
+export interface RemoteReadFacts {
+  /** The commit the files were read at. */
+  commit?: string;
+  /** Body bytes received over the network for this model in this session (0 when every byte came from a cache). */
+  bytesTransferred: number;
+  /** HTTP requests sent for this model in this session. */
+  requests: number;
+  /** The inspection came from the on-disk inspection cache of an earlier session. */
+  fromInspectionCache: boolean;
+  /** Set when there is no remote fingerprint: off, the workspace budget spent, a failed read. */
+  problem?: string;
 }
 
 /** Weight formats named by file extension in a Hub listing. */
@@ -238,6 +254,10 @@ export interface LineageSettings {
   hub: {
     /** Base URL of the Hugging Face Hub (or a mirror) for metadata of references not on this machine. */
     endpoint: string;
+    /** `auto`: fingerprint references on no disk from the Hub by range reads (trusted workspaces, online); `off`: never. */
+    remoteFingerprint: 'auto' | 'off';
+    /** Bytes remote fingerprints may transfer per workspace and session; once spent, references say so. */
+    remoteBudgetBytes: number;
   };
 }
 

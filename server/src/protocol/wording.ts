@@ -3,7 +3,7 @@
 // Pure functions of protocol data; nothing here reads files or imports engine code.
 import type { Verdict } from '../core/compare/types';
 import { formatPValue } from '../core/util/pValueText';
-import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus } from './types';
+import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus, RemoteReadFacts } from './types';
 
 /** A p-value given as log10, with its test's floor (log10) when known: the engine's one wording (core/util/pValueText.ts). */
 export function formatLog10P(log10P: number | undefined, floorLog10P?: number): string | undefined {
@@ -120,4 +120,16 @@ export function describePinOrigin(pin: PinCommit): string {
     case 'hub':
       return `the Hub's current commit of ${pin.revisionAsked}`;
   }
+}
+
+/**
+ * How a model on no disk was read from the Hub: "read from the Hub at 0123456789ab: 1.9 MiB in 14
+ * requests", "… in an earlier session (nothing read now)", or why it was not read.
+ */
+export function describeRemoteRead(remote: RemoteReadFacts): string {
+  const at = remote.commit === undefined ? '' : ` at ${shortCommit(remote.commit)}`;
+  if (remote.fromInspectionCache) return `fingerprinted from the Hub${at} in an earlier session (nothing read now)`;
+  const cost = `${formatBytes(remote.bytesTransferred)} in ${remote.requests} ${remote.requests === 1 ? 'request' : 'requests'}`;
+  if (remote.problem !== undefined) return `not fingerprinted from the Hub${at} (${cost}): ${remote.problem}`;
+  return `read from the Hub${at} by range requests: ${cost}`;
 }

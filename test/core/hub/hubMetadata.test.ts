@@ -125,7 +125,7 @@ describe('hub: metadata lookup against a mock Hub', function () {
       revisionAsked: 'main',
       commit: SHA_MAIN,
       files: [
-        { path: 'config.json', sizeBytes: 612 },
+        { path: 'config.json', sizeBytes: 612, gitOid: '1'.repeat(40) },
         { path: 'onnx/model.onnx', sizeBytes: 1_000_000, lfsSha256: LFS_SHA },
         { path: 'model.safetensors', sizeBytes: 2_000_000, lfsSha256: LFS_SHA },
       ],

@@ -21,7 +21,9 @@ function notAvailableMessage(site: ModelReferenceSite, status: ReferenceStatus):
   const resolution = status.resolution;
   const written = site.reference?.kind === 'hub' ? site.reference.repoId : site.id;
   const local = resolution.detail ?? `${site.id} is not available locally`;
-  const download = 'Download it to verify its lineage offline.';
+  // A fingerprint read from the Hub already gives the verdict; only the downloaded bytes remain unchecked.
+  const readRemotely = status.remote !== undefined && status.remote.problem === undefined && status.model !== undefined;
+  const download = readRemotely ? 'Its lineage was checked from the Hub by range reads (see the hover); the bytes a download writes are checked once it is on this machine.' : 'Download it to verify its lineage offline.';
   const hub = hubRepoFactsOf(status);
   if (hub) {
     // Cached at another commit, or fingerprinted by the registry: that detail says more than "not here".

@@ -6,7 +6,8 @@ import { open } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { errorMessage } from '../../core/errors';
-import { DEFAULT_HUB_ENDPOINT, lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
+import { DEFAULT_HUB_ENDPOINT } from '../../core/hub/hubEnvironment';
+import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
 import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
 import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
 
@@ -78,6 +79,11 @@ export class HubLookups {
     return !this.options.settings().offline && !offlineByEnv;
   }
 
+  /** The token sent to the endpoint: the editor's, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN / the token file. */
+  async accessToken(): Promise<string | undefined> {
+    return this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
+  }
+
   /** The `lineage.hub.endpoint` setting; HF_ENDPOINT replaces it only while the setting is the default. */
   endpoint(): ReturnType<typeof validateHubEndpoint> {
     const configured = this.options.settings().hub.endpoint;
@@ -134,7 +140,7 @@ export class HubLookups {
       if (down !== undefined && down.until > this.now()) {
         return { endpoint, problem: down.reason, detail: `${repoId}@${revision ?? 'main'} on ${endpoint}: not asked, the endpoint did not answer a moment ago` };
       }
-      const accessToken = this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
+      const accessToken = await this.accessToken();
       if (accessToken !== undefined) options.accessToken = accessToken;
       const result = await lookUpHubModel(repoId, revision, options);
       if (result.ok) {

@@ -21,7 +21,8 @@ export interface ModelSide {
 }
 
 /** Opens a side: a fingerprint JSON file, or a model folder/file/cached repo id that is fingerprinted now. */
-export async function loadSide(target: string, options: ExtractOptions = {}): Promise<ModelSide> {
+/** `openTarget` decides how a model target is opened (the CLI passes one that may read from the Hub). */
+export async function loadSide(target: string, options: ExtractOptions = {}, openTarget: (target: string) => Promise<OpenedModel> = openModel): Promise<ModelSide> {
   if (target.toLowerCase().endsWith('.json')) {
     const info = await stat(target).catch(() => undefined);
     if (info?.isFile() && info.size <= MAX_FINGERPRINT_JSON_BYTES) {
@@ -29,7 +30,7 @@ export async function loadSide(target: string, options: ExtractOptions = {}): Pr
       if (text.includes('"lineage-lens/fingerprint"')) return { target, fingerprint: parseFingerprint(text, target) };
     }
   }
-  const model = await openModel(target);
+  const model = await openTarget(target);
   try {
     return { target, model, fingerprint: await extractFingerprint(model, options) };
   } catch (err) {

@@ -280,12 +280,21 @@ async function fileIdentities(model: OpenedModel, hashUpToBytes: number): Promis
     // its name; the LL006 integrity check exists for that). Large cached blobs use the name.
     const blob = blobs.get(f.relativePath);
     let sha256: string | undefined;
+    if (f.remote) {
+      // Not on this machine: the hash is what the Hub publishes for the commit (checked on every read).
+      const published = f.remote.publishedSha256;
+      out.push({ relativePath: f.relativePath, role: fileIdentityRole(model, f), sizeBytes: f.sizeBytes, ...(published ? { sha256: published } : {}) });
+      continue;
+    }
     if (f.sizeBytes <= hashUpToBytes) sha256 = await sha256File(f.path);
     else if (blob && SHA256_HEX.test(blob)) sha256 = blob;
-    const role = model.weightFiles.includes(f.path) ? 'weights' : f.role === 'weights' ? 'other-weights' : f.role;
-    out.push({ relativePath: f.relativePath, role, sizeBytes: (await stat(f.path)).size, ...(sha256 ? { sha256 } : {}) });
+    out.push({ relativePath: f.relativePath, role: fileIdentityRole(model, f), sizeBytes: (await stat(f.path)).size, ...(sha256 ? { sha256 } : {}) });
   }
   return out;
+}
+
+function fileIdentityRole(model: OpenedModel, f: OpenedModel['files'][number]): string {
+  return model.weightFiles.includes(f.path) ? 'weights' : f.role === 'weights' ? 'other-weights' : f.role;
 }
 
 function layerProfiles(matrices: MatrixRowsSignal[]): LayerProfile[] {

@@ -5,6 +5,7 @@ import { ModelFormatError } from '../errors';
 import { withLocalFile, type ByteSource } from '../io/byteSource';
 import { confinementRoot, PathEscapeError, resolveConfined } from '../io/confinedPath';
 import { appendAll } from '../util/arrays';
+import { runWithConcurrency } from '../util/concurrency';
 import { byteLengthOf, type ElementDType } from './dtypes';
 import type { TensorInfo } from './types';
 
@@ -43,6 +44,8 @@ export const MAX_HEADER_BYTES = 100_000_000;
 export const MAX_INDEX_BYTES = 50 * 1024 * 1024;
 /** Real models have at most a few hundred shards; the cap bounds file handles and header reads. */
 export const MAX_SHARDS = 10_000;
+/** Shard headers read at once. */
+const SHARD_HEADERS_IN_FLIGHT = 8;
 /** A header is at most 3 levels deep (object, tensor entry, shape array); unknown extra fields get some slack. */
 const MAX_JSON_NESTING = 32;
 /** No real tensor has more dimensions than this; the cap keeps hostile shapes cheap to check. */
@@ -125,19 +128,33 @@ export async function readShardedSafetensors(indexPath: string, root?: string): 
     }
     return decodeStrictUtf8(await source.read(0, source.sizeBytes), indexPath, 'index');
   }, root);
+  const folder = path.dirname(path.resolve(indexPath));
+  const shardRoot = root ?? (await confinementRoot(folder));
+  return readShardedSafetensorsFrom(indexText, indexPath, async (shardName) => readSafetensorsFile(await resolveShardPath(folder, shardRoot, shardName, indexPath), shardRoot));
+}
+
+/**
+ * The shard-combining half of readShardedSafetensors, for any storage: `readShard` opens a shard by
+ * the name the index gives (the caller confines names to the model) and reads its header.
+ */
+export async function readShardedSafetensorsFrom(
+  indexText: string,
+  indexPath: string,
+  readShard: (shardName: string) => Promise<SafetensorsFile>,
+): Promise<ShardedSafetensors> {
   const index = parseJsonObject(indexText, indexPath, 'index');
   const metadata = parseIndexMetadata(index['metadata'], indexPath);
   const tensorNamesByShard = parseWeightMap(index['weight_map'], indexPath);
 
-  const folder = path.dirname(path.resolve(indexPath));
-  const shardRoot = root ?? (await confinementRoot(folder));
   const shards: SafetensorsFile[] = [];
   const tensors: TensorInfo[] = [];
   const unmappedTensorNames: string[] = [];
   const shardOfTensor = new Map<string, string>();
-  for (const [shardName, mappedNames] of [...tensorNamesByShard].sort(([a], [b]) => compareStrings(a, b))) {
-    const shardPath = await resolveShardPath(folder, shardRoot, shardName, indexPath);
-    const shard = await readSafetensorsFile(shardPath, shardRoot);
+  const ordered = [...tensorNamesByShard].sort(([a], [b]) => compareStrings(a, b));
+  // Headers are read a few at a time (a remote shard costs round trips), then checked in name order.
+  const headers = await runWithConcurrency(ordered.map(([shardName]) => () => readShard(shardName)), SHARD_HEADERS_IN_FLIGHT);
+  for (const [i, [shardName, mappedNames]] of ordered.entries()) {
+    const shard = headers[i]!;
     const stored = new Set(shard.tensors.map((t) => t.name));
     for (const name of mappedNames) {
       if (!stored.has(name)) {

@@ -107,7 +107,7 @@ export class TensorStore {
         decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
       }
     };
-    await runWithConcurrency(runs.map((run) => () => readRun(run)), READS_IN_FLIGHT);
+    await runWithConcurrency(runs.map((run) => () => readRun(run)), source.parallelReads ?? READS_IN_FLIGHT);
     return out;
   }
 

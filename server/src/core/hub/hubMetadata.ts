@@ -21,6 +21,8 @@ export interface HubFile {
   path: string;
   sizeBytes?: number;
   lfsSha256?: string;
+  /** git blob id (sha1 of "blob <size>\0" + content) of a file stored in git itself, not LFS. */
+  gitOid?: string;
 }
 
 export interface HubModelMetadata {
@@ -62,8 +64,6 @@ export type HubLookupResult =
   | { ok: true; metadata: HubModelMetadata }
   | { ok: false; reason: HubLookupFailureReason; detail: string };
 
-/** The public Hugging Face Hub (huggingface_hub's default endpoint). */
-export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_HUB_TIMEOUT_MS = 10_000;
 /** Real model-info answers with cardData are a few KiB to a few hundred KiB. */
 export const MAX_MODEL_INFO_BYTES = 4 * 1024 * 1024;
@@ -79,6 +79,7 @@ const MAX_TEXT_FIELD_LENGTH = 128;
 const MAX_BASE_MODELS = 64;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const GIT_OID = /^[0-9a-f]{40}$/;
 /** Visible ASCII only: anything else in a header value is refused by fetch or is header injection. */
 const HEADER_SAFE_TOKEN = /^[\x21-\x7e]+$/;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -474,6 +475,8 @@ function hubFileOf(path: string, entry: Record<string, unknown>): HubFile {
   if (isByteCount(sizeBytes)) file.sizeBytes = sizeBytes;
   const oid = lfs?.['oid'];
   if (typeof oid === 'string' && SHA256_HEX.test(oid)) file.lfsSha256 = oid;
+  const gitOid = entry['oid'];
+  if (lfs === undefined && typeof gitOid === 'string' && GIT_OID.test(gitOid)) file.gitOid = gitOid;
   return file;
 }
 

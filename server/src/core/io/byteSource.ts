@@ -20,6 +20,11 @@ export interface ByteSource {
   readonly name: string;
   readonly sizeBytes: number;
   readonly stats: ReadStats;
+  /**
+   * Independent reads worth issuing at once (default: a few for a disk). A remote source that
+   * batches concurrent reads into one request asks for many, so scattered rows cost one round trip.
+   */
+  readonly parallelReads?: number;
   read(offset: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }

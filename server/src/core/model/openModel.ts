@@ -28,10 +28,16 @@ export interface ModelFile {
   relativePath: string;
   sizeBytes: number;
   role: FileRole;
+  /** Set when the bytes are not on this machine (a Hub file read by ranges): `path` is then its hf:// name. */
+  remote?: {
+    /** The sha256 the Hub publishes for it (LFS oid), when it does. */
+    publishedSha256?: string;
+  };
 }
 
 export interface ModelLocation {
-  kind: 'folder' | 'file' | 'hf-cache';
+  /** 'hub-remote': read from the Hub by range requests (core/model/remoteModel.ts); `folder` holds its small files. */
+  kind: 'folder' | 'file' | 'hf-cache' | 'hub-remote';
   /** Folder whose metadata files (config, tokenizer, card) belong to the model. */
   folder: string;
   /** The single weight file asked for, when the target was a file. */
@@ -262,7 +268,7 @@ async function listModelFiles(location: ModelLocation, root: string, findings: S
   return files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
 }
 
-function fileRole(name: string): FileRole {
+export function fileRole(name: string): FileRole {
   const lower = name.toLowerCase();
   if (TOKENIZER_FILES.has(lower)) return 'tokenizer';
   if (lower === 'config.json' || lower === 'generation_config.json') return 'config';
@@ -273,14 +279,14 @@ function fileRole(name: string): FileRole {
   return 'other';
 }
 
-interface WeightChoice {
+export interface WeightChoice {
   format: WeightFormat;
   files: string[];
   indexFile?: string;
 }
 
 /** Which weight files to read, by the precedence loaders use: safetensors over GGUF over pickles. */
-function chooseWeights(location: ModelLocation, files: ModelFile[]): WeightChoice | undefined {
+export function chooseWeights(location: ModelLocation, files: ModelFile[]): WeightChoice | undefined {
   if (location.file) return { format: formatFromName(location.file), files: [location.file] };
   const names = (ext: string) => files.filter((f) => f.role === 'weights' && f.relativePath.toLowerCase().endsWith(ext)).map((f) => f.path);
   const index = files.find((f) => f.relativePath === 'model.safetensors.index.json');

@@ -1,7 +1,6 @@
 // Where registries live: --db, else LINEAGE_DB_URL (PostgreSQL), else LINEAGE_DB, else (reads) the reference database shipped in
 // data/reference.sqlite, or (writes) the user's registry under LINEAGE_CACHE_DIR / ~/.cache/lineage-lens.
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import * as path from 'node:path';
 
 export const REFERENCE_DB_RELATIVE_PATH = path.join('data', 'reference.sqlite');
@@ -21,10 +20,9 @@ export function embeddedRegistryPath(): string | undefined {
   return undefined;
 }
 
-/** Lineage Lens' own folder (user registry, fingerprint cache): $LINEAGE_CACHE_DIR or ~/.cache/lineage-lens. */
-export function lineageCacheFolder(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LINEAGE_CACHE_DIR || path.join(homedir(), '.cache', 'lineage-lens');
-}
+import { lineageCacheFolder } from '../util/cacheFolder';
+
+export { lineageCacheFolder };
 
 export function userRegistryPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(lineageCacheFolder(env), 'registry.sqlite');

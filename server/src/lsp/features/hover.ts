@@ -4,7 +4,7 @@
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
 import { subjectFacts } from '../../analysis/documentAnalysis';
-import { describeHubFiles, describeHubProblem, describeMatch, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from '../../protocol';
+import { describeHubFiles, describeHubProblem, describeMatch, describeRemoteRead, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from '../../protocol';
 import { ClientCommands, type CompareWithArguments, type HubFacts, type ReferenceStatus, type Position, type Range } from '../../protocol';
 
 const MAX_FILES_LISTED = 8;
@@ -20,10 +20,15 @@ export function referenceAt(analysis: DocumentAnalysis, position: Position): Ana
   return analysis.references.find((r) => containsPosition(r.site.range, position) || (r.site.revision !== undefined && containsPosition(r.site.revision.range, position)));
 }
 
+/** The lineage was assessed from a fingerprint read from the Hub (not from a registry record). */
+function readFromHub(status: ReferenceStatus): boolean {
+  return status.remote !== undefined && status.remote.problem === undefined && status.model !== undefined;
+}
+
 function headline(status: ReferenceStatus): string {
   const lineage = status.lineage;
   // An id known only to the registry: what the registry recorded, not a check of bytes on this machine.
-  if (status.resolution.kind === 'registry' && (lineage.status === 'verified' || lineage.status === 'unverified')) {
+  if (status.resolution.kind === 'registry' && !readFromHub(status) && (lineage.status === 'verified' || lineage.status === 'unverified')) {
     const best = lineage.matches[0];
     return best ? `in the registry, which records it as ${describeMatch(best)}` : 'in the registry (a registered fingerprint; no related entry)';
   }
@@ -112,6 +117,8 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
   if (resolution.detail !== undefined && resolution.kind !== 'hf-cache') lines.push(`*${resolution.detail}*`);
   lines.push('');
   if (status.hub) lines.push(...hubMarkdown(status.hub), '');
+  // The problem text may quote the Hub's answers: escaped like them.
+  if (status.remote) lines.push(`**Remote fingerprint:** ${escapeMarkdown(describeRemoteRead(status.remote))}`, '');
 
   const model = status.model;
   if (model) {

@@ -1,0 +1,115 @@
+// Benchmark: fingerprint a Llama-2-7B-shaped sharded BF16 checkpoint (13.5 GB, synthesized from
+// offsets, never on disk) through the mock Hub with 20 ms added per request and a 200 MB/s cap.
+// Prints bytes transferred, requests, and wall time as a ratio of the floor
+// bytes / bandwidth + requests x latency / concurrency. Targets: <= 64 MB, <= 200 requests,
+// ratio <= 2; a second run (pinned commit, same read cache) sends 0 requests to the storage origin.
+// Always exits 0 (a benchmark, not a test) unless it crashes.
+//
+//   npm run bench:remote
+//   LINEAGE_BENCH_DIR=/big/disk/llama npm run bench:remote   (also compares with the local fingerprint
+//                                                              when bench:fingerprint left the checkpoint there)
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { serializeFingerprint } from '../../server/src/core/fingerprint/encoding';
+import { extractFingerprint } from '../../server/src/core/fingerprint/extract';
+import type { Fingerprint } from '../../server/src/core/fingerprint/types';
+import { ReadCache } from '../../server/src/core/io/readCache';
+import { openModel } from '../../server/src/core/model/openModel';
+import { openRemoteModel } from '../../server/src/core/hub/remoteModel';
+import { gitBlobOid, mockRepo, startMockHub, type MockFileContent, type TreeEntry } from '../../test/support/mockHub';
+import { planCheckpoint, synthesizedCheckpoint } from './llamaCheckpoint';
+
+const LATENCY_MS = 20;
+const BANDWIDTH = 200e6;
+const CONCURRENCY = 8;
+const TARGET_MAX_BYTES = 64e6;
+const TARGET_MAX_REQUESTS = 200;
+const TARGET_MAX_RATIO = 2;
+const REPO = 'bench/llama-2-7b-shaped';
+const COMMIT = createHash('sha1').update('bench-commit').digest('hex');
+
+function benchRepo(folder: string) {
+  const files: Record<string, { entry: TreeEntry; content: MockFileContent }> = {};
+  for (const f of synthesizedCheckpoint(planCheckpoint(folder))) {
+    if (f.name.endsWith('.safetensors')) {
+      // A stand-in LFS id: hashing 13.5 GB of synthesized bytes would dominate the benchmark.
+      const sha256 = createHash('sha256').update(`bench|${f.name}|${f.size}`).digest('hex');
+      files[f.name] = { entry: { type: 'file', path: f.name, size: f.size, oid: sha256.slice(0, 40), lfs: { oid: sha256, size: f.size, pointerSize: 134 } }, content: { size: f.size, read: f.read, lfsSha256: sha256 } };
+    } else {
+      const bytes = f.read(0, f.size);
+      files[f.name] = { entry: { type: 'file', path: f.name, size: f.size, oid: gitBlobOid(bytes) }, content: { size: f.size, read: f.read, gitOid: gitBlobOid(bytes) } };
+    }
+  }
+  return mockRepo(REPO, COMMIT, files);
+}
+
+function weightSignals(fp: Fingerprint): string {
+  const { tensors, vectors, tokenRows, matrices, bytesRead } = JSON.parse(serializeFingerprint(fp)) as Fingerprint;
+  return JSON.stringify({ tensors, vectors, tokenRows, matrices, bytesRead });
+}
+
+async function main(): Promise<void> {
+  const folder = path.resolve(process.env['LINEAGE_BENCH_DIR'] ?? path.join(os.tmpdir(), 'lineage-bench', 'llama2-7b-shaped'));
+  const repo = benchRepo(folder);
+  // Warm the synthesizer (its 64 MB base buffer) so the runs measure the network path, not the mock.
+  repo.contents![COMMIT]!['model-00001-of-00002.safetensors']!.read(1_000_000_000, 1_000_000_100);
+  const hub = await startMockHub([repo], { latencyMs: LATENCY_MS, bandwidthBytesPerSecond: BANDWIDTH });
+  hub.pageSize = 1000;
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'lineage-bench-remote-'));
+  try {
+    const run = async (revision: string | undefined) => {
+      const started = performance.now();
+      const model = await openRemoteModel(REPO, revision, { endpoint: hub.url, cache: new ReadCache(cacheDir), concurrency: CONCURRENCY, env: {} });
+      let fp: Fingerprint;
+      try {
+        fp = await extractFingerprint(model);
+      } finally {
+        await model.close();
+      }
+      return { fp, stats: { ...model.remote.stats }, seconds: (performance.now() - started) / 1000 };
+    };
+    const storageBefore = hub.storage.requests.length;
+    const first = await run(undefined);
+    const storageFirst = hub.storage.requests.length - storageBefore;
+    const s = first.stats;
+    const floor = s.bytesTransferred / BANDWIDTH + (s.requests * LATENCY_MS) / 1000 / CONCURRENCY;
+    const ratio = first.seconds / floor;
+    const line = (label: string, value: string, ok: boolean) => console.log(`${label.padEnd(34)} ${value.padEnd(28)} ${ok ? 'ok' : 'MISSED'}`);
+    console.log(`remote fingerprint of a Llama-2-7B-shaped BF16 checkpoint (2 shards, 13.48 GB) through the mock Hub`);
+    console.log(`(${LATENCY_MS} ms added per request, ${BANDWIDTH / 1e6} MB/s cap, ${CONCURRENCY} requests in flight)\n`);
+    line('bytes transferred', `${(s.bytesTransferred / 1e6).toFixed(2)} MB (target <= 64)`, s.bytesTransferred <= TARGET_MAX_BYTES);
+    line('weight bytes used by the fingerprint', `${(first.fp.bytesRead / 1e6).toFixed(2)} MB`, true);
+    line('requests', `${s.requests} (${s.hubRequests} Hub, ${s.storageRequests} storage)`, s.requests <= TARGET_MAX_REQUESTS);
+    line('wall time', `${first.seconds.toFixed(2)} s`, true);
+    line('floor (bytes/bw + req x lat / conc)', `${floor.toFixed(2)} s`, true);
+    line('ratio', `${ratio.toFixed(2)} (target <= 2)`, ratio <= TARGET_MAX_RATIO);
+    if (storageFirst !== s.storageRequests) console.log(`(the storage origin counted ${storageFirst} requests)`);
+
+    const storageBeforeSecond = hub.storage.requests.length;
+    const second = await run(COMMIT);
+    const storageSecond = hub.storage.requests.length - storageBeforeSecond;
+    line('second run: requests to storage', `${storageSecond} (${second.stats.requests} in all, ${second.seconds.toFixed(2)} s)`, storageSecond === 0);
+    line('second run: same fingerprint', String(weightSignals(second.fp) === weightSignals(first.fp)), weightSignals(second.fp) === weightSignals(first.fp));
+
+    if (existsSync(path.join(folder, 'model-00002-of-00002.safetensors'))) {
+      const local = await openModel(folder);
+      try {
+        const same = weightSignals(await extractFingerprint(local)) === weightSignals(first.fp);
+        line('equals the local fingerprint', String(same), same);
+      } finally {
+        await local.close();
+      }
+    } else console.log(`\n(no checkpoint in ${folder}: run bench:fingerprint first to also compare with the local fingerprint)`);
+  } finally {
+    await hub.close();
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,322 @@
+// A ByteSource over HTTP range requests to one file of a Hub commit (`resolve/<commit>/<path>`).
+// Reads issued together are coalesced (nearby ranges merged, many ranges per multi-range request),
+// every answer is checked (status, Content-Range, lengths, ETag pinned per file), and costs are
+// counted against the session's byte budget; an optional disk cache answers repeated reads.
+import { ModelFormatError } from '../errors';
+import { checkReadRange, type ByteSource, type ReadStats } from './byteSource';
+import type { RangeCache } from './readCache';
+import {
+  describeUrl,
+  readBodyBounded,
+  RemoteReadError,
+  RetryableError,
+  throwIfRetryableStatus,
+  type RemoteSession,
+} from './remoteSession';
+
+export interface RemoteFileSpec {
+  /** Shown in errors and used as the tensor's file name, e.g. `hf://org/model@<commit>/model.safetensors`. */
+  name: string;
+  /** `<endpoint>/<repo>/resolve/<commit>/<path>`. */
+  url: URL;
+  sizeBytes: number;
+  /** The commit the URL pins; the Hub's X-Repo-Commit must agree. */
+  commit: string;
+  /** The LFS sha256 the listing publishes; the Hub's X-Linked-Etag must agree. */
+  sha256?: string;
+  /** Content identity for the disk cache (`sha256:<hex>` or `git:<oid>`); no caching without one. */
+  identity?: string;
+}
+
+/** Ranges closer than this are fetched as one (the gap bytes are cheaper than another range). */
+export const DEFAULT_GAP_BYTES = 32 * 1024;
+/** Ranges per multi-range request. */
+export const DEFAULT_MAX_RANGES_PER_REQUEST = 64;
+/** Bytes asked for in one request, so one answer never holds more than this in memory. */
+const MAX_BYTES_PER_REQUEST = 64 * 1024 * 1024;
+/** Allowance per part of a multipart answer (boundary line, Content-Type, Content-Range). */
+const MULTIPART_PART_OVERHEAD = 512;
+const MAX_PART_HEADER_BYTES = 4096;
+
+interface PendingRead {
+  offset: number;
+  length: number;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Span {
+  start: number;
+  end: number;
+}
+
+export class HttpRangeSource implements ByteSource {
+  readonly stats: ReadStats = { bytesRead: 0, reads: 0 };
+  /** Concurrent reads become one multi-range request: issuing them all at once saves round trips. */
+  readonly parallelReads = 1024;
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** The storage URL the Hub redirected to; later requests go there directly. */
+  private storageUrl: URL | undefined;
+  /** Set once an answer came back: from then on requests may run in parallel. */
+  private located = false;
+  private pinnedEtag: string | undefined;
+  private readonly pending: PendingRead[] = [];
+  private pumping = false;
+  private closed = false;
+
+  constructor(
+    readonly spec: RemoteFileSpec,
+    private readonly session: RemoteSession,
+    private readonly cache?: RangeCache,
+    private readonly gapBytes = DEFAULT_GAP_BYTES,
+    private readonly maxRangesPerRequest = DEFAULT_MAX_RANGES_PER_REQUEST,
+  ) {
+    this.name = spec.name;
+    this.sizeBytes = spec.sizeBytes;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkReadRange(this, offset, length);
+    if (this.closed) throw new ModelFormatError(this.name, 'read after close');
+    this.session.throwIfAborted();
+    let bytes: Uint8Array;
+    if (length === 0) bytes = new Uint8Array(0);
+    else {
+      const cached = this.spec.identity ? await this.cache?.get(this.spec.identity, offset, length) : undefined;
+      if (cached) {
+        this.session.countFromCache(length);
+        bytes = cached;
+      } else {
+        bytes = await new Promise<Uint8Array>((resolve, reject) => {
+          this.pending.push({ offset, length, resolve, reject });
+          this.schedule();
+        });
+        if (this.spec.identity) this.cache?.put(this.spec.identity, offset, bytes);
+      }
+    }
+    this.stats.bytesRead += length;
+    this.stats.reads += 1;
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    // Reads issued in the same turn of the event loop go out together.
+    setImmediate(() => void this.pump());
+  }
+
+  /** Sends pending reads as slots free up: reads arriving meanwhile join the next batch. */
+  private async pump(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        await this.session.acquire();
+        const batch = this.takeBatch();
+        if (batch.reads.length === 0) {
+          this.session.release();
+          break;
+        }
+        const sent = this.send(batch).finally(() => this.session.release());
+        // Until the Hub has told us where the file lives (and what it is), one request at a time.
+        if (!this.located) await sent;
+      }
+    } finally {
+      this.pumping = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+
+  /** Pending reads sorted and merged into spans, at most maxRangesPerRequest of them. */
+  private takeBatch(): { spans: Span[]; reads: PendingRead[] } {
+    this.pending.sort((a, b) => a.offset - b.offset);
+    const origin = (this.storageUrl ?? this.spec.url).origin;
+    const maxSpans = this.session.singleRangeOrigins.has(origin) ? 1 : this.maxRangesPerRequest;
+    const spans: Span[] = [];
+    let taken = 0;
+    let bytes = 0;
+    for (const read of this.pending) {
+      const last = spans[spans.length - 1];
+      const end = read.offset + read.length;
+      if (last && read.offset <= last.end + this.gapBytes) {
+        const grown = Math.max(last.end, end);
+        if (bytes + grown - last.end > MAX_BYTES_PER_REQUEST && taken > 0) break;
+        bytes += grown - last.end;
+        last.end = grown;
+      } else {
+        if (spans.length >= maxSpans || (bytes + read.length > MAX_BYTES_PER_REQUEST && taken > 0)) break;
+        spans.push({ start: read.offset, end });
+        bytes += read.length;
+      }
+      taken++;
+    }
+    return { spans, reads: this.pending.splice(0, taken) };
+  }
+
+  private async send(batch: { spans: Span[]; reads: PendingRead[] }): Promise<void> {
+    try {
+      const pieces = await this.session.withRetries(this.name, (signal) => this.fetchSpans(batch.spans, signal));
+      for (const read of batch.reads) {
+        const piece = pieces.find((p) => p.start <= read.offset && read.offset + read.length <= p.start + p.bytes.length);
+        if (!piece) throw new RemoteReadError('protocol', `${this.name}: the answer lacks bytes ${read.offset}..${read.offset + read.length}`);
+        // A copy, so a cached read never pins the whole answer in memory.
+        read.resolve(piece.bytes.slice(read.offset - piece.start, read.offset - piece.start + read.length));
+      }
+    } catch (err) {
+      for (const read of batch.reads) read.reject(err);
+    }
+  }
+
+  /** One attempt at fetching `spans`: one request, or one per span when the origin cannot do multi-range. */
+  private async fetchSpans(spans: Span[], signal: AbortSignal): Promise<Array<{ start: number; bytes: Uint8Array }>> {
+    const origin = (this.storageUrl ?? this.spec.url).origin;
+    if (spans.length > 1 && this.session.singleRangeOrigins.has(origin)) {
+      const out: Array<{ start: number; bytes: Uint8Array }> = [];
+      for (const span of spans) out.push(...(await this.fetchSpans([span], signal)));
+      return out;
+    }
+    const wanted = spans.reduce((s, sp) => s + sp.end - sp.start, 0);
+    const maxBody = spans.length === 1 ? wanted : wanted + MULTIPART_PART_OVERHEAD * spans.length + 1024;
+    this.session.reserve(maxBody, this.name);
+    const range = `bytes=${spans.map((s) => `${s.start}-${s.end - 1}`).join(',')}`;
+    const viaHub = this.storageUrl === undefined;
+    const { response, finalUrl, firstHopHeaders } = await this.session.get(this.storageUrl ?? this.spec.url, { range }, signal);
+    if (viaHub) this.checkHubHeaders(firstHopHeaders);
+    const what = `${this.name} (${describeUrl(finalUrl)})`;
+    await throwIfRetryableStatus(response, what);
+    if (response.status === 401 || response.status === 403) {
+      await response.body?.cancel().catch(() => undefined);
+      if (!viaHub) {
+        // A signed storage URL may have expired: go back to the Hub for a fresh one.
+        this.storageUrl = undefined;
+        throw new RetryableError(`${what}: HTTP ${response.status} from storage`);
+      }
+      throw new RemoteReadError('gated', `${this.name}: HTTP ${response.status}: gated or private: accept the licence on the Hub and set a token (HF_TOKEN)`);
+    }
+    if (response.status === 404) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new RemoteReadError('not-found', `${what}: HTTP 404, the file is not at commit ${this.spec.commit}`);
+    }
+    if (response.status === 200) {
+      // The whole file is coming: stop it now rather than receive a byte of it.
+      await response.body?.cancel().catch(() => undefined);
+      if (spans.length > 1) {
+        this.session.singleRangeOrigins.add(finalUrl.origin);
+        throw new RetryableError(`${what}: multi-range request answered with the whole file; asking one range at a time`, 0);
+      }
+      throw new RemoteReadError('protocol', `${what}: the server ignores Range (answered 200 with the whole file of ${this.sizeBytes} bytes); not downloaded`);
+    }
+    if (response.status !== 206) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new RemoteReadError('http', `${what}: HTTP ${response.status} to a range request`);
+    }
+    if (viaHub && finalUrl.href !== this.spec.url.href) this.storageUrl = finalUrl;
+    this.located = true;
+    const encoding = response.headers.get('content-encoding');
+    if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+      await response.body?.cancel().catch(() => undefined);
+      throw new RemoteReadError('protocol', `${what}: answered with Content-Encoding ${encoding}; ranges of an encoded body are not the file's bytes`);
+    }
+    this.checkEtag(response.headers.get('etag'), what);
+    const declaredLength = response.headers.get('content-length');
+    if (declaredLength !== null && (!/^\d+$/.test(declaredLength) || Number(declaredLength) > maxBody)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new RemoteReadError('protocol', `${what}: Content-Length ${declaredLength} is more than the ${maxBody} bytes asked for`);
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    const boundary = /^multipart\/byteranges\s*;.*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
+    const body = await readBodyBounded(this.session, response, maxBody, what);
+    if (boundary) return this.parseMultipart(body, boundary[1] ?? boundary[2]!, spans, what);
+    const piece = this.checkContentRange(response.headers.get('content-range'), body.length, what);
+    const missing = spans.filter((s) => s.start < piece.start || s.end > piece.start + body.length);
+    if (missing.length > 0) {
+      // A server may answer a multi-range request with one range: fetch the rest one at a time.
+      if (spans.length > 1) this.session.singleRangeOrigins.add(finalUrl.origin);
+      const rest = await this.fetchSpans(missing, signal);
+      return [{ start: piece.start, bytes: body }, ...rest];
+    }
+    return [{ start: piece.start, bytes: body }];
+  }
+
+  /** The first hop (the Hub's resolve answer) must describe the file the listing described. */
+  private checkHubHeaders(headers: Headers): void {
+    const commit = headers.get('x-repo-commit');
+    if (commit !== null && commit.trim().toLowerCase() !== this.spec.commit) {
+      throw new RemoteReadError('changed', `${this.name}: the Hub served commit ${commit.slice(0, 40)} for a request pinned to ${this.spec.commit}`);
+    }
+    const linkedEtag = unquoteEtag(headers.get('x-linked-etag'));
+    if (linkedEtag !== undefined && this.spec.sha256 !== undefined && linkedEtag.toLowerCase() !== this.spec.sha256) {
+      throw new RemoteReadError('changed', `${this.name}: the Hub's X-Linked-Etag ${linkedEtag.slice(0, 64)} differs from the published sha256 ${this.spec.sha256}`);
+    }
+    const linkedSize = headers.get('x-linked-size');
+    if (linkedSize !== null && Number(linkedSize) !== this.sizeBytes) {
+      throw new RemoteReadError('changed', `${this.name}: the Hub's X-Linked-Size ${linkedSize.slice(0, 20)} differs from the listed size ${this.sizeBytes}`);
+    }
+  }
+
+  /** The first answer pins the file's ETag; a different one later means the content changed mid-read. */
+  private checkEtag(etagHeader: string | null, what: string): void {
+    const etag = unquoteEtag(etagHeader);
+    if (etag === undefined) return;
+    if (this.pinnedEtag === undefined) this.pinnedEtag = etag;
+    else if (etag !== this.pinnedEtag) {
+      throw new RemoteReadError('changed', `${what}: the file changed while being read (ETag ${this.pinnedEtag.slice(0, 64)} became ${etag.slice(0, 64)}); nothing read from it is used`);
+    }
+  }
+
+  private checkContentRange(header: string | null, bodyLength: number, what: string): Span {
+    const match = header === null ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
+    if (!match) throw new RemoteReadError('protocol', `${what}: 206 answer without a valid Content-Range (${(header ?? 'none').slice(0, 60)})`);
+    const start = Number(match[1]);
+    const end = Number(match[2]) + 1;
+    if (match[3] !== '*' && Number(match[3]) !== this.sizeBytes) {
+      throw new RemoteReadError('changed', `${what}: Content-Range says the file has ${match[3]} bytes, the listing says ${this.sizeBytes}`);
+    }
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start || end > this.sizeBytes || end - start !== bodyLength) {
+      throw new RemoteReadError('protocol', `${what}: Content-Range ${header!.slice(0, 60)} does not match the ${bodyLength} bytes received`);
+    }
+    return { start, end };
+  }
+
+  /** RFC 9110 multipart/byteranges: each part's length comes from its Content-Range, never from searching. */
+  private parseMultipart(body: Uint8Array, boundary: string, spans: Span[], what: string): Array<{ start: number; bytes: Uint8Array }> {
+    const text = (from: number, to: number) => Buffer.from(body.subarray(from, to)).toString('latin1');
+    const delimiter = `--${boundary}`;
+    const pieces: Array<{ start: number; bytes: Uint8Array }> = [];
+    let at = Buffer.from(body).indexOf(delimiter, 0, 'latin1');
+    if (at < 0) throw new RemoteReadError('protocol', `${what}: multipart answer without its boundary`);
+    for (let part = 0; part <= spans.length * 4; part++) {
+      at += delimiter.length;
+      if (text(at, at + 2) === '--') return pieces;
+      if (text(at, at + 2) !== '\r\n') throw new RemoteReadError('protocol', `${what}: malformed multipart delimiter`);
+      at += 2;
+      const headerEnd = Buffer.from(body.subarray(at, at + MAX_PART_HEADER_BYTES)).indexOf('\r\n\r\n', 0, 'latin1');
+      if (headerEnd < 0) throw new RemoteReadError('protocol', `${what}: multipart part without a header end`);
+      const headers = text(at, at + headerEnd).split('\r\n');
+      const rangeLine = headers.find((h) => /^content-range\s*:/i.test(h));
+      const dataStart = at + headerEnd + 4;
+      const rangeValue = rangeLine?.slice(rangeLine.indexOf(':') + 1).trim() ?? null;
+      const match = rangeValue === null ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(rangeValue);
+      if (!match) throw new RemoteReadError('protocol', `${what}: multipart part without a valid Content-Range`);
+      const length = Number(match[2]) - Number(match[1]) + 1;
+      const span = this.checkContentRange(rangeValue, length, what);
+      if (dataStart + length > body.length) throw new RemoteReadError('protocol', `${what}: multipart part shorter than its Content-Range`);
+      pieces.push({ start: span.start, bytes: body.subarray(dataStart, dataStart + length) });
+      at = dataStart + length;
+      if (text(at, at + 2) !== '\r\n') throw new RemoteReadError('protocol', `${what}: multipart part longer than its Content-Range`);
+      at += 2;
+      if (text(at, at + delimiter.length) !== delimiter) throw new RemoteReadError('protocol', `${what}: multipart part not followed by the boundary`);
+    }
+    throw new RemoteReadError('protocol', `${what}: more multipart parts than ranges asked for`);
+  }
+}
+
+function unquoteEtag(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  const text = value.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  return text.length > 0 ? text : undefined;
+}
