@@ -83,7 +83,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
       sampledValues.set(t.info.name, values);
       return { role: t.role, layer: t.layer, part: t.part, dtype: t.info.dtype, values };
     });
-  const vectors = await runWithConcurrency(vectorJobs, CONCURRENT_READS);
+  const vectors = await runWithConcurrency(vectorJobs, model.readParallelism ?? CONCURRENT_READS);
   await progress();
 
   const tokenRows: TokenRowsSignal[] = [];
@@ -113,7 +113,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
       return { role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values };
     }];
   });
-  const matrices = await runWithConcurrency(matrixJobs, CONCURRENT_READS);
+  const matrices = await runWithConcurrency(matrixJobs, model.readParallelism ?? CONCURRENT_READS);
 
   const tensors: TensorDigest[] = [];
   for (const t of roled) {

@@ -70,6 +70,8 @@ export const DEFAULT_REMOTE_MAX_BYTES = 256 * 1024 * 1024;
 export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Other files stored in git (not LFS) are fetched whole to hash them up to this size, as a local fingerprint hashes them. */
 const MAX_HASHED_GIT_FILE_BYTES = 16 * 1024 * 1024;
+/** Tensor jobs in flight for a remote model (the extractor's local default is 16). */
+const REMOTE_READ_PARALLELISM = 64;
 /** Small files fetched at once (each is its own request). */
 const WHOLE_FILES_IN_FLIGHT = 8;
 
@@ -330,6 +332,8 @@ export async function openRemoteModel(
       declared,
       findings,
       problems,
+      // Matrix jobs in flight: their row reads merge into a few multi-range requests per round trip.
+      readParallelism: REMOTE_READ_PARALLELISM,
       remote: { endpoint, repoId: metadata.repoId, revisionAsked: metadata.revisionAsked, commit, published: metadata.files, stats: session.stats },
       close: async () => {
         await store.close();
