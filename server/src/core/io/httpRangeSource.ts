@@ -2,6 +2,7 @@
 // Reads issued together are coalesced (nearby ranges merged, many ranges per multi-range request),
 // every answer is checked (status, Content-Range, lengths, ETag pinned per file), and costs are
 // counted against the session's byte budget; an optional disk cache answers repeated reads.
+import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors';
 import { checkReadRange, type ByteSource, type ReadStats } from './byteSource';
 import type { RangeCache } from './readCache';
@@ -115,12 +116,22 @@ export class HttpRangeSource implements ByteSource {
   private fetchWindow(start: number, end: number): Promise<Uint8Array> {
     let window = this.windows.get(start);
     if (!window) {
-      window = this.readThroughCache(start, end - start);
+      window = this.readThroughCache(start, end - start).then((bytes) => this.verifiedIfWhole(start, bytes));
       // A failed window is not remembered: the next read tries again.
       window.catch(() => this.windows.delete(start));
       this.windows.set(start, window);
     }
     return window;
+  }
+
+  /** The whole file in hand: it must hash to the sha256 the listing publishes. */
+  private verifiedIfWhole(start: number, bytes: Uint8Array): Uint8Array {
+    if (start !== 0 || bytes.length !== this.sizeBytes || this.spec.sha256 === undefined) return bytes;
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== this.spec.sha256) {
+      throw new RemoteReadError('changed', `${this.name}: the bytes served hash to sha256 ${actual}, the Hub publishes ${this.spec.sha256}`);
+    }
+    return bytes;
   }
 
   private async readThroughCache(offset: number, length: number): Promise<Uint8Array> {

@@ -161,7 +161,8 @@ export async function openRemoteModel(
   const closeAll = async () => {
     for (const s of sources.values()) await s.close();
     await cache?.flush().catch((err: unknown) => problems.push(`read cache: ${errorMessage(err)}`));
-    if (temporary) await rm(folder, { recursive: true, force: true });
+    // Never masks the error being reported.
+    if (temporary) await rm(folder, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   };
 
   try {
@@ -184,7 +185,10 @@ export async function openRemoteModel(
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
       }
     }
-    await runWithConcurrency(fetches, WHOLE_FILES_IN_FLIGHT);
+    // Every fetch settles before an error is thrown, so nothing writes into the folder after it.
+    const failures: unknown[] = [];
+    await runWithConcurrency(fetches.map((fetchOne) => () => fetchOne().catch((err: unknown) => void failures.push(err))), WHOLE_FILES_IN_FLIGHT);
+    if (failures.length > 0) throw failures[0];
     files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
     const byPath = new Map(listed.map((f) => [remoteName(f.path), f]));
 
