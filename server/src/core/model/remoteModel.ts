@@ -88,7 +88,16 @@ export async function openModelAnywhere(target: string, options: OpenModelOption
     if (isOffline(options)) {
       throw new RemoteReadError('offline', `${err.message}; reading it from the Hub is off (--offline or HF_HUB_OFFLINE=1)`);
     }
-    return openRemoteModel(ref.repoId, ref.revision, { ...options, file: ref.file });
+    try {
+      return await openRemoteModel(ref.repoId, ref.revision, { ...options, file: ref.file });
+    } catch (remoteErr) {
+      // Say both: where it was looked for on disk, and why the Hub did not serve it.
+      if (remoteErr instanceof RemoteReadError && (remoteErr.reason === 'network' || remoteErr.reason === 'timeout')) {
+        throw new RemoteReadError(remoteErr.reason, `${err.message}; reading it from the Hub failed: ${remoteErr.message}`);
+      }
+      if (remoteErr instanceof ModelNotFoundError) throw new ModelNotFoundError(`${err.message}; the Hub: ${remoteErr.message}`);
+      throw remoteErr;
+    }
   }
   return openModel(target, options);
 }
