@@ -400,11 +400,13 @@ export function synthesizedCheckpoint(plan: CheckpointPlan): SynthesizedFile[] {
             const chunk = Math.floor(inTensor / CHUNK_BYTES);
             const chunkEnd = Math.min(to, t.start + (chunk + 1) * CHUNK_BYTES);
             const mask = maskOf(t.name, chunk);
-            const maskBytes = [mask & 0xff, (mask >>> 8) & 0xff, (mask >>> 16) & 0xff, (mask >>> 24) & 0xff];
-            for (let p = at; p < chunkEnd; p++) {
-              const j = (p - t.start) % CHUNK_BYTES;
-              out[p - start] = source[j]! ^ maskBytes[j & 3]!;
-            }
+            const maskBytes = Uint8Array.of(mask & 0xff, (mask >>> 8) & 0xff, (mask >>> 16) & 0xff, (mask >>> 24) & 0xff);
+            const j0 = (at - t.start) % CHUNK_BYTES;
+            const o0 = at - start;
+            const n = chunkEnd - at;
+            // Same bytes as writeMatrixData: the base buffer XORed with the chunk's little-endian word mask.
+            out.set(source.subarray(j0, j0 + n), o0);
+            for (let i = 0, k = j0 & 3; i < n; i++, k = (k + 1) & 3) out[o0 + i] = out[o0 + i]! ^ maskBytes[k]!;
             at = chunkEnd;
           }
         }

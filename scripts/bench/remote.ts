@@ -8,7 +8,6 @@
 //   npm run bench:remote
 //   LINEAGE_BENCH_DIR=/big/disk/llama npm run bench:remote   (also compares with the local fingerprint
 //                                                              when bench:fingerprint left the checkpoint there)
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -19,8 +18,8 @@ import type { Fingerprint } from '../../server/src/core/fingerprint/types';
 import { ReadCache } from '../../server/src/core/io/readCache';
 import { openModel } from '../../server/src/core/model/openModel';
 import { openRemoteModel } from '../../server/src/core/hub/remoteModel';
-import { gitBlobOid, mockRepo, startMockHub, type MockFileContent, type TreeEntry } from '../../test/support/mockHub';
-import { planCheckpoint, synthesizedCheckpoint } from './llamaCheckpoint';
+import { spawn } from 'node:child_process';
+import { BENCH_COMMIT as COMMIT, BENCH_REPO as REPO } from './remoteMock';
 
 const LATENCY_MS = 20;
 const BANDWIDTH = 200e6;
@@ -28,24 +27,6 @@ const CONCURRENCY = 8;
 const TARGET_MAX_BYTES = 64e6;
 const TARGET_MAX_REQUESTS = 200;
 const TARGET_MAX_RATIO = 2;
-const REPO = 'bench/llama-2-7b-shaped';
-const COMMIT = createHash('sha1').update('bench-commit').digest('hex');
-
-function benchRepo(folder: string) {
-  const files: Record<string, { entry: TreeEntry; content: MockFileContent }> = {};
-  for (const f of synthesizedCheckpoint(planCheckpoint(folder))) {
-    if (f.name.endsWith('.safetensors')) {
-      // A stand-in LFS id: hashing 13.5 GB of synthesized bytes would dominate the benchmark.
-      const sha256 = createHash('sha256').update(`bench|${f.name}|${f.size}`).digest('hex');
-      files[f.name] = { entry: { type: 'file', path: f.name, size: f.size, oid: sha256.slice(0, 40), lfs: { oid: sha256, size: f.size, pointerSize: 134 } }, content: { size: f.size, read: f.read, lfsSha256: sha256 } };
-    } else {
-      const bytes = f.read(0, f.size);
-      files[f.name] = { entry: { type: 'file', path: f.name, size: f.size, oid: gitBlobOid(bytes) }, content: { size: f.size, read: f.read, gitOid: gitBlobOid(bytes) } };
-    }
-  }
-  return mockRepo(REPO, COMMIT, files);
-}
-
 function weightSignals(fp: Fingerprint): string {
   const { tensors, vectors, tokenRows, matrices, bytesRead } = JSON.parse(serializeFingerprint(fp)) as Fingerprint;
   return JSON.stringify({ tensors, vectors, tokenRows, matrices, bytesRead });
@@ -53,15 +34,24 @@ function weightSignals(fp: Fingerprint): string {
 
 async function main(): Promise<void> {
   const folder = path.resolve(process.env['LINEAGE_BENCH_DIR'] ?? path.join(os.tmpdir(), 'lineage-bench', 'llama2-7b-shaped'));
-  const repo = benchRepo(folder);
-  // Warm the synthesizer (its 64 MB base buffer) so the runs measure the network path, not the mock.
-  repo.contents![COMMIT]!['model-00001-of-00002.safetensors']!.read(1_000_000_000, 1_000_000_100);
-  const hub = await startMockHub([repo], { latencyMs: LATENCY_MS, bandwidthBytesPerSecond: BANDWIDTH });
-  hub.pageSize = 1000;
+  // The mock runs in its own process: serving must not steal the measured client's event loop.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'remoteMock.ts'), folder, String(LATENCY_MS), String(BANDWIDTH)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      const line = text.split('\n')[0];
+      if (text.includes('\n')) resolve((JSON.parse(line!) as { url: string }).url);
+    });
+    child.on('exit', (code) => reject(new Error(`the mock Hub exited (${code})`)));
+  });
+  const mockStats = async () => (await (await fetch(`${url}/__bench/stats`)).json()) as { hubRequests: number; storageRequests: number };
+  const hub = { url, close: async () => { child.stdin.end(); await new Promise((r) => child.once('exit', r)); } };
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'lineage-bench-remote-'));
   try {
     const run = async (revision: string | undefined) => {
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
       const model = await openRemoteModel(REPO, revision, { endpoint: hub.url, cache: new ReadCache(cacheDir), concurrency: CONCURRENCY, env: {} });
       let fp: Fingerprint;
       try {
@@ -69,11 +59,12 @@ async function main(): Promise<void> {
       } finally {
         await model.close();
       }
-      return { fp, stats: { ...model.remote.stats }, seconds: (performance.now() - started) / 1000 };
+      const cpu = process.cpuUsage(cpuBefore);
+      return { fp, stats: { ...model.remote.stats }, seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     };
-    const storageBefore = hub.storage.requests.length;
+    const storageBefore = (await mockStats()).storageRequests;
     const first = await run(undefined);
-    const storageFirst = hub.storage.requests.length - storageBefore;
+    const storageFirst = (await mockStats()).storageRequests - storageBefore;
     const s = first.stats;
     const floor = s.bytesTransferred / BANDWIDTH + (s.requests * LATENCY_MS) / 1000 / CONCURRENCY;
     const ratio = first.seconds / floor;
@@ -83,17 +74,18 @@ async function main(): Promise<void> {
     line('bytes transferred', `${(s.bytesTransferred / 1e6).toFixed(2)} MB (target <= 64)`, s.bytesTransferred <= TARGET_MAX_BYTES);
     line('weight bytes used by the fingerprint', `${(first.fp.bytesRead / 1e6).toFixed(2)} MB`, true);
     line('requests', `${s.requests} (${s.hubRequests} Hub, ${s.storageRequests} storage)`, s.requests <= TARGET_MAX_REQUESTS);
-    line('wall time', `${first.seconds.toFixed(2)} s`, true);
+    line('wall time', `${first.seconds.toFixed(2)} s (client CPU ${first.cpuSeconds.toFixed(2)} s)`, true);
     line('floor (bytes/bw + req x lat / conc)', `${floor.toFixed(2)} s`, true);
     line('ratio', `${ratio.toFixed(2)} (target <= 2)`, ratio <= TARGET_MAX_RATIO);
     if (storageFirst !== s.storageRequests) console.log(`(the storage origin counted ${storageFirst} requests)`);
 
-    const storageBeforeSecond = hub.storage.requests.length;
+    const storageBeforeSecond = (await mockStats()).storageRequests;
     const second = await run(COMMIT);
-    const storageSecond = hub.storage.requests.length - storageBeforeSecond;
-    line('second run: requests to storage', `${storageSecond} (${second.stats.requests} in all, ${second.seconds.toFixed(2)} s)`, storageSecond === 0);
+    const storageSecond = (await mockStats()).storageRequests - storageBeforeSecond;
+    line('second run: requests to storage', `${storageSecond} (${second.stats.requests} in all, ${second.seconds.toFixed(2)} s, CPU ${second.cpuSeconds.toFixed(2)} s)`, storageSecond === 0);
     line('second run: same fingerprint', String(weightSignals(second.fp) === weightSignals(first.fp)), weightSignals(second.fp) === weightSignals(first.fp));
 
+    console.log(`(load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores: timings on a busy machine overstate the ratio)`);
     if (existsSync(path.join(folder, 'model-00002-of-00002.safetensors'))) {
       const local = await openModel(folder);
       try {

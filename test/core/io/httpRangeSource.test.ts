@@ -17,6 +17,7 @@ import { zooPath } from '../../support/zoo';
 const ID = 'zoo/tiny-gpt2';
 const GATED_ID = 'zoo/gated-gpt2';
 const TOKEN = 'hf_mock_token';
+const GGUF_ID = 'zoo/stories260K';
 
 function weightsOf(fp: Fingerprint): string {
   const { tensors, vectors, tokenRows, matrices, files } = JSON.parse(serializeFingerprint(fp)) as Fingerprint;
@@ -31,7 +32,7 @@ describe('HttpRangeSource under faults (mock Hub)', function () {
   before(async () => {
     const gated = repoFromFolder(GATED_ID, zooPath('tiny-gpt2'));
     gated.gatedToken = TOKEN;
-    hub = await startMockHub([repoFromFolder(ID, zooPath('tiny-gpt2')), gated]);
+    hub = await startMockHub([repoFromFolder(ID, zooPath('tiny-gpt2')), gated, repoFromFolder(GGUF_ID, zooPath('tinyllamas-stories260K-gguf'))]);
     hub.pageSize = 1000;
     const local = await openModel(zooPath('tiny-gpt2'));
     try {
@@ -124,8 +125,12 @@ describe('HttpRangeSource under faults (mock Hub)', function () {
   });
 
   it('content that changes between requests (the ETag moves) is an error, never a fingerprint', async () => {
+    // The GGUF is read in several requests (header window, then tensors): the second sees a new ETag.
     hub.faults = { changeEtagAfter: 1 };
-    await assert.rejects(remoteFingerprint(ID), (err: unknown) => err instanceof RemoteReadError && err.reason === 'changed' && /changed while being read/.test(err.message));
+    await assert.rejects(remoteFingerprint(GGUF_ID), (err: unknown) => err instanceof RemoteReadError && err.reason === 'changed' && /changed while being read/.test(err.message));
+    // tiny-gpt2's safetensors is small enough to be read whole: its bytes must hash to the published sha256.
+    hub.faults = { changeEtagAfter: 0 };
+    await assert.rejects(remoteFingerprint(ID), (err: unknown) => err instanceof RemoteReadError && err.reason === 'changed' && /the Hub publishes/.test(err.message));
   });
 
   it('holds the byte budget', async () => {
@@ -139,17 +144,18 @@ describe('HttpRangeSource under faults (mock Hub)', function () {
 
   it('coalesces reads: one multi-range request for many ranges, and checks every part', async () => {
     const session = new RemoteSession({ endpoint: hub.url, maxBytes: 10_000_000 });
-    const commit = commitOf(ID);
-    const file = path.basename(zooPath('tiny-gpt2', 'model.safetensors'));
-    const tree = repoFromFolder(ID, zooPath('tiny-gpt2')).trees[commit]!.find((e) => e.path === file)!;
+    const commit = commitOf(GGUF_ID);
+    const file = path.basename(zooPath('tinyllamas-stories260K-gguf', 'stories260K.gguf'));
+    const tree = repoFromFolder(GGUF_ID, zooPath('tinyllamas-stories260K-gguf')).trees[commit]!.find((e) => e.path === file)!;
     const source = new HttpRangeSource(
-      { name: `hf://${ID}/${file}`, url: new URL(`${hub.url}/${ID}/resolve/${commit}/${file}`), sizeBytes: tree.lfs!.size, commit, sha256: tree.lfs!.oid },
+      { name: `hf://${GGUF_ID}/${file}`, url: new URL(`${hub.url}/${GGUF_ID}/resolve/${commit}/${file}`), sizeBytes: tree.lfs!.size, commit, sha256: tree.lfs!.oid },
       session,
     );
-    const local = await readFile(zooPath('tiny-gpt2', 'model.safetensors'));
-    await source.read(0, 8); // locates the file (the Hub's redirect)
+    const local = await readFile(zooPath('tinyllamas-stories260K-gguf', file));
+    await source.read(0, 8); // locates the file (the Hub's redirect) and keeps the head window
     const before = hub.storage.requests.length;
-    const offsets = [1000, 50_000, 120_000, 200_000, 300_000, 400_000];
+    // Outside the head and tail windows, far enough apart not to merge.
+    const offsets = [300_000, 400_000, 500_000, 600_000, 700_000, 800_000];
     const parts = await Promise.all(offsets.map((o) => source.read(o, 100)));
     offsets.forEach((o, i) => assert.deepEqual(Buffer.from(parts[i]!), local.subarray(o, o + 100)));
     const sent = hub.storage.requests.slice(before);

@@ -37,7 +37,7 @@ describe('remote models through the mock Hub', function () {
 
   before(async () => {
     models = await zooModels();
-    hub = await startMockHub(models.map((m) => repoFromFolder(idOf(m), path.join(ZOO_DIR, m))));
+    hub = await startMockHub([...models.map((m) => repoFromFolder(idOf(m), path.join(ZOO_DIR, m))), repoFromFolder('zoo/hostile', path.join(ZOO_DIR, 'generated', 'hostile'))]);
     hub.pageSize = 1000;
     cacheDir = await mkdtemp(path.join(os.tmpdir(), 'lineage-remote-test-'));
   });
@@ -106,5 +106,39 @@ describe('remote models through the mock Hub', function () {
     await model.close();
     assert.equal(model.location.kind, 'hub-remote');
     assert.ok(model.remote);
+  });
+
+  it('hostile files: the same clear error or finding remotely as locally; legacy pickles refused with the reason', async () => {
+    const folder = path.join(ZOO_DIR, 'generated', 'hostile');
+    for (const name of (await readdir(folder)).sort()) {
+      const localOutcome = await openModel(path.join(folder, name)).then(
+        async (m) => {
+          await m.close();
+          return { ok: true as const, dangerous: m.findings.some((f) => f.code === 'pickle-dangerous-global') };
+        },
+        (err: unknown) => ({ ok: false as const, message: err instanceof Error ? err.message : String(err) }),
+      );
+      const remoteOutcome = await openRemoteModel('zoo/hostile', undefined, { endpoint: hub.url, cache: null, env: {}, file: name }).then(
+        async (m) => {
+          await m.close();
+          return { ok: true as const, dangerous: m.findings.some((f) => f.code === 'pickle-dangerous-global') };
+        },
+        (err: unknown) => ({ ok: false as const, message: err instanceof Error ? err.message : String(err) }),
+      );
+      if (name.endsWith('.pkl')) {
+        assert.equal(remoteOutcome.ok, false, name);
+        assert.match((remoteOutcome as { message: string }).message, /legacy \(non-zip\) PyTorch pickle is not read remotely/);
+        continue;
+      }
+      assert.equal(remoteOutcome.ok, localOutcome.ok, `${name}: ${JSON.stringify(remoteOutcome)} vs ${JSON.stringify(localOutcome)}`);
+      if (!localOutcome.ok) {
+        // The same fault, named in the remote file: everything after the file name matches.
+        const fault = (m: string) => m.slice(m.indexOf(name) + name.length);
+        assert.equal(fault((remoteOutcome as { message: string }).message), fault(localOutcome.message), name);
+      } else {
+        assert.equal((remoteOutcome as { dangerous: boolean }).dangerous, localOutcome.dangerous, name);
+        if (name === 'evil_torchzip.bin') assert.ok(localOutcome.dangerous, 'the zip pickle calling os.system is reported');
+      }
+    }
   });
 });

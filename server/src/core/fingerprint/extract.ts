@@ -88,21 +88,26 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
       sampledValues.set(t.info.name, values);
       return { role: t.role, layer: t.layer, part: t.part, dtype: t.info.dtype, values };
     });
-  const vectors = await runWithConcurrency(vectorJobs, CONCURRENT_READS);
+  const vectors = await runWithConcurrency(vectorJobs, model.readParallelism ?? CONCURRENT_READS);
   await progress();
 
-  const tokenRows: TokenRowsSignal[] = [];
+  // Embedding and output rows are read together (one round trip for a remote model), kept in tensor order.
   const anchorsByRows = new Map<number, { ids: number[]; tokens: string[] }>();
+  const tokenRowJobs: Array<() => Promise<TokenRowsSignal>> = [];
   for (const t of roled) {
-    if ((t.role !== 'embed' && t.role !== 'lm_head') || t.part !== 'weight' || t.info.shape.length !== 2) continue;
+    const role = t.role;
+    if ((role !== 'embed' && role !== 'lm_head') || t.part !== 'weight' || t.info.shape.length !== 2) continue;
     const [rows, cols] = t.info.shape as [number, number];
     const anchors = anchorsByRows.get(rows) ?? anchorTokens(model.vocabulary, rows, plan);
     anchorsByRows.set(rows, anchors);
-    const values = await store.readRowSet(t.info.name, anchors.ids);
-    sampledValues.set(t.info.name, values);
-    tokenRows.push({ role: t.role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values });
-    await progress();
+    tokenRowJobs.push(async () => {
+      const values = await store.readRowSet(t.info.name, anchors.ids);
+      sampledValues.set(t.info.name, values);
+      await progress();
+      return { role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values };
+    });
   }
+  const tokenRows = await runWithConcurrency(tokenRowJobs, 2);
 
   // Matrix rows are many small scattered reads: keep several in flight so the disk queue stays busy.
   const matrixJobs = roled.flatMap((t) => {
@@ -118,7 +123,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
       return { role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values };
     }];
   });
-  const matrices = await runWithConcurrency(matrixJobs, CONCURRENT_READS);
+  const matrices = await runWithConcurrency(matrixJobs, model.readParallelism ?? CONCURRENT_READS);
 
   // Small tensors digested whole are read in batches of neighbours (one read per run, not per tensor).
   const wholeReads = roled.filter((t) => {

@@ -70,6 +70,8 @@ export const DEFAULT_REMOTE_MAX_BYTES = 256 * 1024 * 1024;
 export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Other files stored in git (not LFS) are fetched whole to hash them up to this size, as a local fingerprint hashes them. */
 const MAX_HASHED_GIT_FILE_BYTES = 16 * 1024 * 1024;
+/** Tensor jobs in flight for a remote model (the extractor's local default is 16). */
+const REMOTE_READ_PARALLELISM = 64;
 /** Small files fetched at once (each is its own request). */
 const WHOLE_FILES_IN_FLIGHT = 8;
 
@@ -86,7 +88,16 @@ export async function openModelAnywhere(target: string, options: OpenModelOption
     if (isOffline(options)) {
       throw new RemoteReadError('offline', `${err.message}; reading it from the Hub is off (--offline or HF_HUB_OFFLINE=1)`);
     }
-    return openRemoteModel(ref.repoId, ref.revision, { ...options, file: ref.file });
+    try {
+      return await openRemoteModel(ref.repoId, ref.revision, { ...options, file: ref.file });
+    } catch (remoteErr) {
+      // Say both: where it was looked for on disk, and why the Hub did not serve it.
+      if (remoteErr instanceof RemoteReadError && (remoteErr.reason === 'network' || remoteErr.reason === 'timeout')) {
+        throw new RemoteReadError(remoteErr.reason, `${err.message}; reading it from the Hub failed: ${remoteErr.message}`);
+      }
+      if (remoteErr instanceof ModelNotFoundError) throw new ModelNotFoundError(`${err.message}; the Hub: ${remoteErr.message}`);
+      throw remoteErr;
+    }
   }
   return openModel(target, options);
 }
@@ -159,7 +170,8 @@ export async function openRemoteModel(
   const closeAll = async () => {
     for (const s of sources.values()) await s.close();
     await cache?.flush().catch((err: unknown) => problems.push(`read cache: ${errorMessage(err)}`));
-    if (temporary) await rm(folder, { recursive: true, force: true });
+    // Never masks the error being reported.
+    if (temporary) await rm(folder, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   };
 
   try {
@@ -182,7 +194,10 @@ export async function openRemoteModel(
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
       }
     }
-    await runWithConcurrency(fetches, WHOLE_FILES_IN_FLIGHT);
+    // Every fetch settles before an error is thrown, so nothing writes into the folder after it.
+    const failures: unknown[] = [];
+    await runWithConcurrency(fetches.map((fetchOne) => () => fetchOne().catch((err: unknown) => void failures.push(err))), WHOLE_FILES_IN_FLIGHT);
+    if (failures.length > 0) throw failures[0];
     files.sort((a, b) => (a.relativePath < b.relativePath ? -1 : a.relativePath > b.relativePath ? 1 : 0));
     const byPath = new Map(listed.map((f) => [remoteName(f.path), f]));
 
@@ -330,6 +345,8 @@ export async function openRemoteModel(
       declared,
       findings,
       problems,
+      // Matrix jobs in flight: their row reads merge into a few multi-range requests per round trip.
+      readParallelism: REMOTE_READ_PARALLELISM,
       remote: { endpoint, repoId: metadata.repoId, revisionAsked: metadata.revisionAsked, commit, published: metadata.files, stats: session.stats },
       close: async () => {
         await store.close();

@@ -2,6 +2,7 @@
 // Reads issued together are coalesced (nearby ranges merged, many ranges per multi-range request),
 // every answer is checked (status, Content-Range, lengths, ETag pinned per file), and costs are
 // counted against the session's byte budget; an optional disk cache answers repeated reads.
+import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors';
 import { checkReadRange, type ByteSource, type ReadStats } from './byteSource';
 import type { RangeCache } from './readCache';
@@ -30,6 +31,11 @@ export interface RemoteFileSpec {
 
 /** Ranges closer than this are fetched as one (the gap bytes are cheaper than another range). */
 export const DEFAULT_GAP_BYTES = 32 * 1024;
+/**
+ * Headers sit at the start (safetensors, GGUF) or the end (zip directory) and are read in several
+ * small dependent steps: the first read there fetches this much at once, saving round trips.
+ */
+export const EDGE_WINDOW_BYTES = 256 * 1024;
 /** Ranges per multi-range request. */
 export const DEFAULT_MAX_RANGES_PER_REQUEST = 64;
 /** Bytes asked for in one request, so one answer never holds more than this in memory. */
@@ -64,6 +70,8 @@ export class HttpRangeSource implements ByteSource {
   private readonly pending: PendingRead[] = [];
   private pumping = false;
   private closed = false;
+  /** Head and tail windows fetched once and kept (small: EDGE_WINDOW_BYTES each). */
+  private readonly windows = new Map<number, Promise<Uint8Array>>();
 
   constructor(
     readonly spec: RemoteFileSpec,
@@ -81,20 +89,12 @@ export class HttpRangeSource implements ByteSource {
     if (this.closed) throw new ModelFormatError(this.name, 'read after close');
     this.session.throwIfAborted();
     let bytes: Uint8Array;
+    const window = this.windowOf(offset, length);
     if (length === 0) bytes = new Uint8Array(0);
-    else {
-      const cached = this.spec.identity ? await this.cache?.get(this.spec.identity, offset, length) : undefined;
-      if (cached) {
-        this.session.countFromCache(length);
-        bytes = cached;
-      } else {
-        bytes = await new Promise<Uint8Array>((resolve, reject) => {
-          this.pending.push({ offset, length, resolve, reject });
-          this.schedule();
-        });
-        if (this.spec.identity) this.cache?.put(this.spec.identity, offset, bytes);
-      }
-    }
+    else if (window) {
+      const windowBytes = await this.fetchWindow(window.start, window.end);
+      bytes = windowBytes.slice(offset - window.start, offset - window.start + length);
+    } else bytes = await this.readThroughCache(offset, length);
     this.stats.bytesRead += length;
     this.stats.reads += 1;
     return bytes;
@@ -102,6 +102,50 @@ export class HttpRangeSource implements ByteSource {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /** The head or tail window holding [offset, offset + length), if the read is an edge read. */
+  private windowOf(offset: number, length: number): { start: number; end: number } | undefined {
+    const size = this.sizeBytes;
+    if (size <= 2 * EDGE_WINDOW_BYTES) return offset + length <= size && size > 0 ? { start: 0, end: size } : undefined;
+    if (offset + length <= EDGE_WINDOW_BYTES) return { start: 0, end: EDGE_WINDOW_BYTES };
+    if (offset >= size - EDGE_WINDOW_BYTES) return { start: size - EDGE_WINDOW_BYTES, end: size };
+    return undefined;
+  }
+
+  private fetchWindow(start: number, end: number): Promise<Uint8Array> {
+    let window = this.windows.get(start);
+    if (!window) {
+      window = this.readThroughCache(start, end - start).then((bytes) => this.verifiedIfWhole(start, bytes));
+      // A failed window is not remembered: the next read tries again.
+      window.catch(() => this.windows.delete(start));
+      this.windows.set(start, window);
+    }
+    return window;
+  }
+
+  /** The whole file in hand: it must hash to the sha256 the listing publishes. */
+  private verifiedIfWhole(start: number, bytes: Uint8Array): Uint8Array {
+    if (start !== 0 || bytes.length !== this.sizeBytes || this.spec.sha256 === undefined) return bytes;
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== this.spec.sha256) {
+      throw new RemoteReadError('changed', `${this.name}: the bytes served hash to sha256 ${actual}, the Hub publishes ${this.spec.sha256}`);
+    }
+    return bytes;
+  }
+
+  private async readThroughCache(offset: number, length: number): Promise<Uint8Array> {
+    const cached = this.spec.identity ? await this.cache?.get(this.spec.identity, offset, length) : undefined;
+    if (cached) {
+      this.session.countFromCache(length);
+      return cached;
+    }
+    const bytes = await new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.push({ offset, length, resolve, reject });
+      this.schedule();
+    });
+    if (this.spec.identity) this.cache?.put(this.spec.identity, offset, bytes);
+    return bytes;
   }
 
   private schedule(): void {

@@ -64,6 +64,8 @@ export interface OpenedModel {
   findings: SecurityFinding[];
   /** Non-fatal problems (an unreadable tokenizer, an unsupported extra file, ...). */
   problems: string[];
+  /** Tensor reads worth keeping in flight (remote models batch them); the extractor's default otherwise. */
+  readParallelism?: number;
   close(): Promise<void>;
 }
 
