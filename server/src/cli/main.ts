@@ -7,6 +7,9 @@ import { fingerprintUsage, runFingerprint } from './fingerprint';
 import { inspectUsage, runInspect } from './inspect';
 import { dbUsage, runDb } from './db';
 import { runScan, scanUsage } from './scan';
+import { checkUsage, runCheck } from './check';
+import { lockUsage, runLock } from './lock';
+import { bomUsage, runBom } from './bom';
 
 interface Command {
   usage: string;
@@ -19,6 +22,9 @@ const commands: Record<string, Command> = {
   compare: { usage: compareUsage, run: runCompare },
   scan: { usage: scanUsage, run: runScan },
   db: { usage: dbUsage, run: runDb },
+  check: { usage: checkUsage, run: runCheck },
+  lock: { usage: lockUsage, run: runLock },
+  bom: { usage: bomUsage, run: runBom },
 };
 
 const mainUsage = `Lineage Lens: what model did I actually get?
@@ -28,7 +34,7 @@ usage: lineage <command> [options]
 commands:
 ${Object.values(commands).map((c) => '  ' + c.usage.split('\n')[0]!.replace('usage: ', '')).join('\n')}
 
-exit codes: 0 ok / related, 1 not related, 2 usage error, 3 unreadable or inconclusive
+exit codes: 0 ok / related, 1 not related (check: findings), 2 usage error, 3 unreadable or inconclusive
 Run "lineage <command> --help" for details.`;
 
 export async function main(argv: string[]): Promise<ExitCodeValue> {

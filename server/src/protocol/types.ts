@@ -17,6 +17,9 @@ export const DiagnosticCodes = {
   implicitDefaultModel: 'LL007',
   lookAlikeId: 'LL008',
   notAvailableLocally: 'LL009',
+  lockDrift: 'LL011',
+  policyViolation: 'LL012',
+  invalidIgnore: 'LL013',
 } as const;
 
 export type DiagnosticCode = (typeof DiagnosticCodes)[keyof typeof DiagnosticCodes];
@@ -106,6 +109,8 @@ export interface ModelFacts {
   /** Set when the model could be listed but not fingerprinted. */
   fingerprintError?: string;
   extractorVersion?: string;
+  /** sha256 over the fingerprint's signals (core/fingerprint/digest.ts); what lineage.lock.json records. */
+  fingerprintDigest?: string;
 }
 
 /** One known model a fingerprint was found related (or explicitly unrelated) to. */

@@ -1,0 +1,116 @@
+// A whole repository through the editor's analysis, in this process: the same finders, resolver,
+// engine, oracles, Hub lookups, policy and lock, and the same findings. `lineage check`, `lock` and `bom` use it.
+import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { hfCacheRoots } from '../core/model/hfCache';
+import { runWithConcurrency } from '../core/util/concurrency';
+import { MAX_DOCUMENT_CHARS } from '../references';
+import type { LineageSettings } from '../protocol';
+import { analyzeDocument, type AnalysisContext, type DocumentAnalysis } from './documentAnalysis';
+import { AnalysisEngine, inProcessRunner } from './engine';
+import { computeFindings, type Finding } from './findings';
+import { lockStore, type LoadedLock } from './lockfile';
+import { WELL_KNOWN_MODEL_IDS } from './lookAlike';
+import { HubLookups } from './oracles/hubLookups';
+import { LocalCacheOracle } from './oracles/localCacheOracle';
+import { combineOracles } from './oracles/oracle';
+import { cacheFolderOf, RegistryOracle, registrySources } from './oracles/registryOracle';
+import { PolicyStore, type LineagePolicy } from './policy';
+import { listWorkspaceFiles } from './workspaceFiles';
+
+export interface WorkspaceCheckOptions {
+  /** Repository root: .gitignore, .lineage.yaml and lineage.lock.json are read from here. */
+  root: string;
+  /** Files or folders to check (default: the whole root). */
+  paths?: string[];
+  settings: LineageSettings;
+  env?: NodeJS.ProcessEnv;
+  /** Documents analysed at once (fingerprints of one model are shared whatever the number). */
+  concurrency?: number;
+  maxFiles?: number;
+  /** The day policy ignores expire against (tests). */
+  now?: Date;
+  /** Test seam for Hub lookups. */
+  fetch?: typeof fetch;
+  /** Called after each document (progress). */
+  onDocument?: (done: number, total: number) => void;
+}
+
+export interface CheckedDocument {
+  /** Absolute path. */
+  file: string;
+  /** POSIX path relative to the root. */
+  relativePath: string;
+  analysis: DocumentAnalysis;
+  findings: Finding[];
+}
+
+export interface WorkspaceCheck {
+  root: string;
+  /** Documents read (with or without references). */
+  filesScanned: number;
+  truncated: boolean;
+  /** Only documents with at least one reference or finding, sorted by path. */
+  documents: CheckedDocument[];
+  referenceCount: number;
+  policy: LineagePolicy | undefined;
+  lock: LoadedLock | undefined;
+  elapsedMs: number;
+}
+
+const DEFAULT_MAX_FILES = 200_000;
+
+export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<WorkspaceCheck> {
+  const startedAtMs = Date.now();
+  const root = path.resolve(options.root);
+  const env = options.env ?? process.env;
+  const settings = options.settings;
+  const engine = new AnalysisEngine(inProcessRunner, {
+    cacheRoots: () => hfCacheRoots(env),
+    integrityMaxBytes: () => settings.integrityMaxBytes,
+    maxWeightBytes: () => settings.fingerprint.maxBytesPerModel,
+    inspectionCacheFolder: () => path.join(cacheFolderOf(settings, env), 'fingerprints'),
+  });
+  const registry = new RegistryOracle(engine, () => registrySources(settings, env));
+  const localCache = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
+  const hubOptions: ConstructorParameters<typeof HubLookups>[0] = { settings: () => settings, env };
+  if (options.fetch) hubOptions.fetch = options.fetch;
+  const hub = new HubLookups(hubOptions);
+  const registered = await registry.knownIds().catch(() => [] as string[]);
+  const context: AnalysisContext = {
+    engine,
+    oracle: combineOracles([localCache, registry]),
+    registry,
+    wellKnownIds: [...new Set([...WELL_KNOWN_MODEL_IDS, ...registered])],
+    workspaceFolders: [root],
+    hub,
+  };
+  const policy = await new PolicyStore().policyFor(root);
+  const { files, truncated } = await listWorkspaceFiles(root, { paths: options.paths ?? [], maxFiles: options.maxFiles ?? DEFAULT_MAX_FILES });
+  let done = 0;
+  const results = await runWithConcurrency(files.map((file) => async (): Promise<CheckedDocument | undefined> => {
+    try {
+      const info = await stat(file);
+      if (info.size > MAX_DOCUMENT_CHARS * 4) return undefined;
+      const text = await readFile(file, 'utf8');
+      const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file }, context);
+      const findings = computeFindings(analysis, settings.diagnostics.severity, policy, options.now ? { now: options.now } : {});
+      if (analysis.references.length === 0 && findings.length === 0) return undefined;
+      return { file, relativePath: path.relative(root, file).split(path.sep).join('/'), analysis, findings };
+    } finally {
+      options.onDocument?.(++done, files.length);
+    }
+  }), options.concurrency ?? 8);
+  const documents = results.filter((d): d is CheckedDocument => d !== undefined).sort((a, b) => (a.relativePath < b.relativePath ? -1 : 1));
+  return {
+    root,
+    filesScanned: files.length,
+    truncated,
+    documents,
+    referenceCount: documents.reduce((n, d) => n + d.analysis.references.length, 0),
+    policy,
+    lock: await lockStore.lockFor(root),
+    elapsedMs: Date.now() - startedAtMs,
+  };
+}
