@@ -103,6 +103,7 @@ function initialStatus(uri: string, site: ModelReferenceSite, resolution: Resolu
     lineage: isInspectable(site, resolution) || site.kind === 'base-model-claim' || resolution.kind === 'registry' ? PENDING_LINEAGE : NOT_APPLICABLE_LINEAGE,
   };
   if (revision !== undefined) status.revision = revision;
+  if (site.flags.trustRemoteCode) status.trustRemoteCode = true;
   return status;
 }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { buildCycloneDxBom } from '../analysis/bom/cycloneDx';
+import { workspaceWeightHashes } from '../analysis/bom/weightHashes';
 import { parseCommandArgs, stringOption } from './args';
 import { ExitCode, type ExitCodeValue } from './exitCodes';
 import { analyzeWorkspace, TOOL_VERSION, WORKSPACE_OPTIONS, WORKSPACE_OPTIONS_USAGE } from './workspaceOptions';
@@ -23,7 +24,7 @@ export async function runBom(argv: string[]): Promise<ExitCodeValue> {
   const args = parseCommandArgs(argv, { ...WORKSPACE_OPTIONS, output: { type: 'string', short: 'o' } }, { min: 0, max: 10_000 });
   const check = await analyzeWorkspace(args);
   const references = check.documents.flatMap((d) => d.analysis.references.map((r) => r.status));
-  const bom = buildCycloneDxBom(references, { workspaceName: path.basename(check.root), workspaceRoot: check.root, toolVersion: TOOL_VERSION, timestamp: new Date().toISOString(), serialUuid: randomUUID() });
+  const bom = buildCycloneDxBom(references, { workspaceName: path.basename(check.root), workspaceRoot: check.root, toolVersion: TOOL_VERSION, timestamp: new Date().toISOString(), serialUuid: randomUUID() }, await workspaceWeightHashes(references));
   const text = JSON.stringify(bom, null, 2) + '\n';
   const output = stringOption(args, 'output');
   if (output !== undefined) await writeFile(output, text);

@@ -57,7 +57,7 @@ export async function runCheck(argv: string[]): Promise<ExitCodeValue> {
   else process.stdout.write(report);
 
   const drifted = check.documents.reduce((n, d) => n + d.analysis.references.filter((r) => (r.lockDrift?.length ?? 0) > 0).length, 0);
-  const summary = `${summaryLine(counts)}${locked ? `, ${drifted} not matching ${LOCK_FILE_NAME}` : ''} (${check.filesScanned} files in ${(check.elapsedMs / 1000).toFixed(1)} s)`;
+  const summary = `${summaryLine(counts)}${locked ? `, ${drifted} not matching ${LOCK_FILE_NAME}` : ''} (${check.filesScanned} file${check.filesScanned === 1 ? '' : 's'} in ${(check.elapsedMs / 1000).toFixed(1)} s)`;
   // Machine formats keep stdout parseable: the summary goes to stderr.
   if (format === 'text' && output === undefined) process.stdout.write(`${summary}\n`);
   else process.stderr.write(`${summary}\n`);

@@ -101,7 +101,8 @@ export interface ModelFacts {
   files: FileEntry[];
   weightFiles: string[];
   parameterCount?: number;
-  architecture?: { family: string; hiddenSize?: number; layers?: number };
+  /** `architectures` are the config's transformers classes (`LlamaForCausalLM`); empty for GGUF. */
+  architecture?: { family: string; hiddenSize?: number; layers?: number; architectures?: string[] };
   findings: FindingEntry[];
   declaredBases: Array<{ baseModel: string; source: string; relation?: string }>;
   integrity: IntegrityEntry[];
@@ -123,6 +124,8 @@ export interface LineageMatch {
   reason: string;
   /** Which source proposed this candidate. */
   source: 'registry' | 'local-cache' | 'declared' | 'workspace';
+  /** The known model is the subject's parent (or its child), when the weights or a confirmed claim say which. */
+  relation?: 'parent' | 'child';
 }
 
 export type DeclaredBaseStatus = 'confirmed' | 'contradicted' | 'unverifiable';
@@ -165,6 +168,8 @@ export interface ReferenceStatus {
   lineage: LineageAssessment;
   /** What the Hub says about a model reference that is not on this machine (absent offline). */
   hub?: HubFacts;
+  /** The reference loads with `trust_remote_code` (the repository's Python runs on load). */
+  trustRemoteCode?: true;
   /** The commit a pin quick fix would write, when one is known (set by the server from the fields above). */
   pin?: PinCommit;
 }
