@@ -1,6 +1,6 @@
 // A whole repository through the editor's analysis, in this process: the same finders, resolver,
 // engine, oracles, Hub lookups, policy and lock, and the same findings. `lineage check`, `lock` and `bom` use it.
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hfCacheRoots } from '../core/model/hfCache';
@@ -8,7 +8,9 @@ import { runWithConcurrency } from '../core/util/concurrency';
 import { MAX_DOCUMENT_CHARS } from '../references';
 import type { LineageSettings } from '../protocol';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis } from './documentAnalysis';
-import { AnalysisEngine, inProcessRunner } from './engine';
+import { AnalysisEngine, inProcessRunner, type JobRunner } from './engine';
+import type { ResolveJob } from './jobs';
+import type { Resolution } from '../protocol';
 import { computeFindings, type Finding } from './findings';
 import { lockStore, type LoadedLock } from './lockfile';
 import { WELL_KNOWN_MODEL_IDS } from './lookAlike';
@@ -61,12 +63,51 @@ export interface WorkspaceCheck {
 
 const DEFAULT_MAX_FILES = 200_000;
 
+/** A document's text, or undefined when it is larger than any finder reads (one open, no separate stat). */
+async function readDocument(file: string): Promise<string | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const info = await handle.stat();
+    // UTF-8 takes at most 4 bytes per character: larger files cannot be under the finders' limit.
+    if (info.size > MAX_DOCUMENT_CHARS * 4) return undefined;
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * One resolution per distinct input for the whole run: a check reads the repository and the cache as
+ * they are at one moment, and generated or copied files name the same few models from the same folders.
+ */
+function resolvingOnce(runner: JobRunner): JobRunner {
+  const resolved = new Map<string, Promise<Resolution>>();
+  return {
+    run(lane, kind, input, options) {
+      if (kind !== 'resolve') return runner.run(lane, kind, input, options);
+      const job = input as ResolveJob;
+      const results = job.inputs.map((one) => {
+        const key = JSON.stringify([one, job.workspaceFolders, job.cacheRoots]);
+        let resolution = resolved.get(key);
+        if (!resolution) {
+          resolution = runner.run(lane, 'resolve', { ...job, inputs: [one] }, options).then((r) => r[0]!);
+          // A cancelled or failed resolution is not kept.
+          resolution.catch(() => resolved.delete(key));
+          resolved.set(key, resolution);
+        }
+        return resolution;
+      });
+      return Promise.all(results) as ReturnType<typeof runner.run<typeof kind>>;
+    },
+  };
+}
+
 export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<WorkspaceCheck> {
   const startedAtMs = Date.now();
   const root = path.resolve(options.root);
   const env = options.env ?? process.env;
   const settings = options.settings;
-  const engine = new AnalysisEngine(inProcessRunner, {
+  const engine = new AnalysisEngine(resolvingOnce(inProcessRunner), {
     cacheRoots: () => hfCacheRoots(env),
     integrityMaxBytes: () => settings.integrityMaxBytes,
     maxWeightBytes: () => settings.fingerprint.maxBytesPerModel,
@@ -91,9 +132,8 @@ export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<Wo
   let done = 0;
   const results = await runWithConcurrency(files.map((file) => async (): Promise<CheckedDocument | undefined> => {
     try {
-      const info = await stat(file);
-      if (info.size > MAX_DOCUMENT_CHARS * 4) return undefined;
-      const text = await readFile(file, 'utf8');
+      const text = await readDocument(file);
+      if (text === undefined) return undefined;
       const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file }, context);
       const findings = computeFindings(analysis, settings.diagnostics.severity, policy, options.now ? { now: options.now } : {});
       if (analysis.references.length === 0 && findings.length === 0) return undefined;
@@ -101,7 +141,7 @@ export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<Wo
     } finally {
       options.onDocument?.(++done, files.length);
     }
-  }), options.concurrency ?? 8);
+  }), options.concurrency ?? 16);
   const documents = results.filter((d): d is CheckedDocument => d !== undefined).sort((a, b) => (a.relativePath < b.relativePath ? -1 : 1));
   return {
     root,
