@@ -93,6 +93,7 @@ describe('lineage check', function () {
     assert.equal(validate({ ...log, runs: [{ ...log.runs[0]!, results: [{ ...log.runs[0]!.results[0]!, level: 'fatal' }] }] }), false);
     const run = log.runs[0]!;
     assert.deepEqual(run.tool.driver.rules.map((r) => r.id), [...ALL_DIAGNOSTIC_CODES]);
+    assert.equal((run.tool.driver as { semanticVersion?: string }).semanticVersion, (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
     for (const rule of run.tool.driver.rules) assert.match(rule.helpUri, new RegExp(`README\\.md#${rule.id.toLowerCase()}$`));
     assert.equal(run.originalUriBaseIds['SRCROOT']!.uri, `file://${fixture.repo}/`);
     assert.ok(run.results.length > 0);

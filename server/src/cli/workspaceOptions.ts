@@ -9,9 +9,7 @@ import { existsSync } from 'node:fs';
 import type { LineageSettings, SeveritySetting, DiagnosticCode } from '../protocol';
 import { flag, stringOption, type OptionSpec, type ParsedArgs } from './args';
 import { UsageError } from './exitCodes';
-import packageJson from '../../../package.json';
-
-export const TOOL_VERSION: string = packageJson.version;
+export { TOOL_VERSION } from '../protocol';
 
 export const WORKSPACE_OPTIONS: OptionSpec = {
   root: { type: 'string' },

@@ -29,6 +29,9 @@ export const ALL_DIAGNOSTIC_CODES: readonly DiagnosticCode[] = Object.values(Dia
 /** Severity names accepted in `lineage.diagnostics.severity` and in `.lineage.yaml`; 'off' hides the code. */
 export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
 
+/** The product version tools report (SARIF, the CLI's BOM); tests keep it equal to package.json's. */
+export const TOOL_VERSION = '0.1.0';
+
 /** Source field of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'lineage';
 
