@@ -101,7 +101,8 @@ function hashWorkspaceFile(file: string, sizeBytes: number, mtimeMs: number): Pr
   let hash = workspaceHashes.get(key);
   if (!hash) {
     hash = hashFile(file, { gitSha1: false }).then((h) => h.sha256);
-    hash.catch(() => workspaceHashes.set(key, Promise.reject(new Error('unreadable'))));
+    // Callers handle the failure; this keeps an unreadable file from being an unhandled rejection.
+    hash.catch(() => undefined);
     workspaceHashes.set(key, hash);
   }
   return hash;

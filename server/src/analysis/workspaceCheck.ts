@@ -31,8 +31,6 @@ export interface WorkspaceCheckOptions {
   /** Documents analysed at once (fingerprints of one model are shared whatever the number). */
   concurrency?: number;
   maxFiles?: number;
-  /** The day policy ignores expire against (tests). */
-  now?: Date;
   /** Test seam for Hub lookups. */
   fetch?: typeof fetch;
   /** Called after each document (progress). */
@@ -135,7 +133,7 @@ export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<Wo
       const text = await readDocument(file);
       if (text === undefined) return undefined;
       const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file }, context);
-      const findings = computeFindings(analysis, settings.diagnostics.severity, policy, options.now ? { now: options.now } : {});
+      const findings = computeFindings(analysis, settings.diagnostics.severity, policy);
       if (analysis.references.length === 0 && findings.length === 0) return undefined;
       return { file, relativePath: path.relative(root, file).split(path.sep).join('/'), analysis, findings };
     } finally {

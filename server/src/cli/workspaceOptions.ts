@@ -54,7 +54,5 @@ export async function analyzeWorkspace(args: ParsedArgs, onDocument?: (done: num
   }
   const options: Parameters<typeof checkWorkspace>[0] = { root, paths, settings: settingsFrom(args) };
   if (onDocument) options.onDocument = onDocument;
-  const fixedDay = process.env['LINEAGE_TODAY'];
-  if (fixedDay !== undefined && /^\d{4}-\d{2}-\d{2}$/.test(fixedDay)) options.now = new Date(`${fixedDay}T12:00:00Z`);
   return checkWorkspace(options);
 }
