@@ -1,6 +1,6 @@
 // A whole repository through the editor's analysis, in this process: the same finders, resolver,
 // engine, oracles, Hub lookups, policy and lock, and the same findings. `lineage check`, `lock` and `bom` use it.
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hfCacheRoots } from '../core/model/hfCache';
@@ -61,16 +61,19 @@ export interface WorkspaceCheck {
 
 const DEFAULT_MAX_FILES = 200_000;
 
-/** A document's text, or undefined when it is larger than any finder reads (one open, no separate stat). */
-async function readDocument(file: string): Promise<string | undefined> {
-  const handle = await open(file, 'r');
+/**
+ * A document's text, or undefined when it is larger than any finder reads. Read synchronously: a
+ * check has no one else to keep responsive, and small reads through the thread pool cost more in
+ * round trips than in bytes (10,000 files: seconds).
+ */
+function readDocument(file: string): string | undefined {
+  const descriptor = openSync(file, 'r');
   try {
-    const info = await handle.stat();
     // UTF-8 takes at most 4 bytes per character: larger files cannot be under the finders' limit.
-    if (info.size > MAX_DOCUMENT_CHARS * 4) return undefined;
-    return await handle.readFile('utf8');
+    if (fstatSync(descriptor).size > MAX_DOCUMENT_CHARS * 4) return undefined;
+    return readFileSync(descriptor, 'utf8');
   } finally {
-    await handle.close();
+    closeSync(descriptor);
   }
 }
 
@@ -130,7 +133,7 @@ export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<Wo
   let done = 0;
   const results = await runWithConcurrency(files.map((file) => async (): Promise<CheckedDocument | undefined> => {
     try {
-      const text = await readDocument(file);
+      const text = readDocument(file);
       if (text === undefined) return undefined;
       const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file }, context);
       const findings = computeFindings(analysis, settings.diagnostics.severity, policy);
