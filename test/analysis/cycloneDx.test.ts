@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { buildCycloneDxBom, huggingFacePurl } from '../../server/src/analysis/bom/cycloneDx';
 import { modelFacts, referenceStatus } from '../client/referenceStatus';
+import { cycloneDx16Validator } from '../support/cycloneDxSchema';
 
 const SHA = 'b'.repeat(64);
 const options = { workspaceName: 'ws', workspaceRoot: '/ws', toolVersion: '0.1.0', timestamp: '2026-11-24T00:00:00.000Z', serialUuid: '00000000-0000-4000-8000-000000000000' };
@@ -53,5 +54,41 @@ describe('client CycloneDX AI-BOM', () => {
   it('only builds purls from valid Hub ids and full commits', () => {
     assert.equal(huggingFacePurl('./models/local', undefined), undefined);
     assert.equal(huggingFacePurl('org/name', 'main'), 'pkg:huggingface/org/name');
+  });
+
+  it('validates against the CycloneDX 1.6 schema, and the validator rejects what the schema forbids', () => {
+    const validate = cycloneDx16Validator();
+    const bom = buildCycloneDxBom([medical, again, dataset], options);
+    assert.ok(validate(bom), JSON.stringify(validate.errors?.slice(0, 5), null, 2));
+    assert.equal(validate({ ...bom, components: [{ ...bom.components[0]!, type: 'weights' }] }), false);
+  });
+
+  it('lists parents only as ancestors: a fine-tune found by the scan is related, not an ancestor', () => {
+    const base = referenceStatus({
+      id: 'sshleifer/tiny-gpt2',
+      lineage: { status: 'verified', matches: [{ repoId: 'acme/tiny-gpt2-medical', verdict: 'derived', log10P: -111.8, reason: 'B shares A\'s weights', source: 'local-cache', relation: 'child' }], declared: [], candidatesCompared: 5 },
+    });
+    const [component] = buildCycloneDxBom([base], options).components;
+    assert.equal(component!.pedigree, undefined);
+    assert.ok(component!.properties!.some((p) => p.name === 'lineage:relatedModel' && p.value === 'derived acme/tiny-gpt2-medical (derived from this model)'));
+    const child = referenceStatus({
+      id: 'acme/child',
+      lineage: { status: 'verified', matches: [{ repoId: 'acme/parent', verdict: 'quantized', reason: 'r', source: 'registry', relation: 'parent' }], declared: [], candidatesCompared: 5 },
+    });
+    assert.deepEqual(buildCycloneDxBom([child], options).components[0]!.pedigree!.ancestors!.map((a) => a.name), ['parent']);
+  });
+
+  it('takes the architecture from the config, groups URL and id spellings, and lists risks', () => {
+    const facts = modelFacts({ format: 'pytorch-zip', architecture: { family: 'gpt2', architectures: ['GPT2LMHeadModel'] }, weightFiles: ['pytorch_model.bin'], files: [{ relativePath: 'pytorch_model.bin', sizeBytes: 10, role: 'weights' }] });
+    const resolution = { kind: 'hf-cache' as const, repoId: 'acme/pickled', commit: '3333333333333333333333333333333333333333' };
+    const byId = referenceStatus({ id: 'acme/pickled', resolution, model: facts, trustRemoteCode: true });
+    const byUrl = referenceStatus({ id: 'https://huggingface.co/acme/pickled', resolution, model: facts, uri: 'file:///ws/README.md' });
+    const bom = buildCycloneDxBom([byId, byUrl], options);
+    assert.equal(bom.components.length, 1);
+    const [component] = bom.components;
+    assert.deepEqual(component!.modelCard, { modelParameters: { architectureFamily: 'gpt2', modelArchitecture: 'GPT2LMHeadModel' } });
+    assert.equal(component!.evidence!.occurrences.length, 2);
+    assert.deepEqual(component!.properties!.filter((p) => p.name === 'lineage:risk').map((p) => p.value), ['pickle-weights', 'trust_remote_code', 'unpinned']);
+    assert.ok(cycloneDx16Validator()(bom));
   });
 });

@@ -14,6 +14,8 @@ import type { HubLookups } from './oracles/hubLookups';
 import { pinCommitOf } from './referenceFacts';
 import { withRemoteLineage } from './remoteFingerprints';
 import { findLookAlike, type LookAlike } from './lookAlike';
+import { lockDriftOf, lockStore, type LockDrift } from './lockfile';
+import { fingerprintDigest } from '../core/fingerprint/digest';
 import type { RegistryEntryMeta } from '../core/registry';
 import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from '../protocol';
 
@@ -21,6 +23,8 @@ export interface AnalyzedReference {
   site: ModelReferenceSite;
   status: ReferenceStatus;
   lookAlike?: LookAlike;
+  /** How the reference differs from the workspace's lineage.lock.json (absent without a lock). */
+  lockDrift?: LockDrift[];
 }
 
 /** A model card that names no base, in a folder whose model was fingerprinted and checked against known models. */
@@ -100,6 +104,7 @@ function initialStatus(uri: string, site: ModelReferenceSite, resolution: Resolu
     lineage: isInspectable(site, resolution) || site.kind === 'base-model-claim' || resolution.kind === 'registry' ? PENDING_LINEAGE : NOT_APPLICABLE_LINEAGE,
   };
   if (revision !== undefined) status.revision = revision;
+  if (site.flags.trustRemoteCode) status.trustRemoteCode = true;
   return status;
 }
 
@@ -169,7 +174,7 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     const key = resolution.contentIdentity!;
     let pending = inspections.get(key);
     if (!pending) {
-      pending = inspectQuietly(resolution, context);
+      pending = inspectQuietly(resolution, context).then(withFingerprintDigest);
       inspections.set(key, pending);
     }
     return pending;
@@ -222,11 +227,17 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
     }
     return { ...reference, status: { ...withModel, lineage: await assessment } };
   };
+  const lockRoot = workspaceFolderOf(document.fsPath, context.workspaceFolders);
+  const loadedLock = references.length > 0 ? await lockStore.lockFor(lockRoot) : undefined;
+  const lock = loadedLock && 'lock' in loadedLock ? loadedLock.lock : undefined;
   const finishing = Promise.all(references.map(async (reference): Promise<AnalyzedReference> => {
     // Started together: the Hub answers while the models are fingerprinted.
     const [finished, hub] = await Promise.all([finishReference(reference), hubFactsOf(reference)]);
     // A model the Hub knows but no disk holds is then fingerprinted from the Hub (remoteFingerprints.ts).
-    return withRemoteLineage(hub ? { ...finished, status: { ...finished.status, hub } } : finished, hub, context);
+    const withHub = await withRemoteLineage(hub ? { ...finished, status: { ...finished.status, hub } } : finished, hub, context);
+    if (!lock || lockRoot === undefined) return withHub;
+    const drift = await lockDriftOf(withHub.site, withHub.status, lock, lockRoot);
+    return drift.length > 0 ? { ...withHub, lockDrift: drift } : withHub;
   }));
   // Awaited together: a rejection of either must not go unhandled while the other runs.
   const [finished, cardBase] = await Promise.all([finishing, undeclaredCardBase]);
@@ -325,6 +336,18 @@ async function inspectQuietly(resolution: Resolution, context: AnalysisContext):
     if (isCancellation(err)) throw err;
     return new Error(errorMessage(err));
   }
+}
+
+/** The fingerprint's digest travels with the facts (the lockfile records it). */
+function withFingerprintDigest(inspected: InspectOutput | Error): InspectOutput | Error {
+  if (inspected instanceof Error || !inspected.fingerprint || inspected.facts.fingerprintDigest !== undefined) return inspected;
+  return { ...inspected, facts: { ...inspected.facts, fingerprintDigest: fingerprintDigest(inspected.fingerprint) } };
+}
+
+/** The workspace folder holding a document (the innermost), whose .lineage.yaml and lineage.lock.json apply. */
+export function workspaceFolderOf(fsPath: string | undefined, workspaceFolders: readonly string[]): string | undefined {
+  if (fsPath === undefined) return workspaceFolders[0];
+  return workspaceFolders.filter((w) => fsPath === w || fsPath.startsWith(w.endsWith(path.sep) ? w : w + path.sep)).sort((a, b) => b.length - a.length)[0] ?? workspaceFolders[0];
 }
 
 /** Each status states the commit a pin may write, so clients need no engine rule to find it. */

@@ -62,7 +62,8 @@ export async function assessLineage(subject: InspectOutput, subjectRepoId: strin
   for (const match of scanned) byRepo.set(match.repoId.toLowerCase(), match);
   for (const check of declared) {
     if (check.status !== 'confirmed' || check.verdict === undefined || byRepo.has(check.baseModel.toLowerCase())) continue;
-    const match: LineageMatch = { repoId: check.baseModel, verdict: check.verdict, reason: check.detail, source: 'declared' };
+    // A confirmed claim names the parent: the weights agree that the two are related.
+    const match: LineageMatch = { repoId: check.baseModel, verdict: check.verdict, reason: check.detail, source: 'declared', relation: 'parent' };
     if (check.log10P !== undefined) match.log10P = check.log10P;
     byRepo.set(check.baseModel.toLowerCase(), match);
   }

@@ -1,6 +1,7 @@
 // Facts derived from a reference's status that need engine knowledge (what counts as a pinned commit,
 // which formats are pickles): the commit a pin may write, pickle-only repositories.
 import { isPinnedRevision } from '../core/model/reference';
+import type { ModelReferenceSite } from '../references';
 import { hubRepoFactsOf, type HubRepoFacts, type HubWeightFormat, type PinCommit, type ReferenceStatus } from '../protocol';
 
 /** Weights that run code when loaded: every PyTorch pickle flavour. */
@@ -28,3 +29,10 @@ export function pinCommitOf(status: ReferenceStatus): PinCommit | undefined {
   return hub && isPinnedRevision(hub.commit) ? { commit: hub.commit, origin: 'hub', revisionAsked: hub.revisionAsked } : undefined;
 }
 
+
+/** Loaders the URL finder reports for links found in free text: they document a model and load nothing. */
+const TEXT_LINK_LOADERS: ReadonlySet<string> = new Set(['url', 'hf-uri']);
+
+export function isTextLink(site: ModelReferenceSite): boolean {
+  return TEXT_LINK_LOADERS.has(site.loader);
+}

@@ -173,6 +173,7 @@ export async function registryScan(job: RegistryScanJob): Promise<RegistryScanOu
     for (const match of result.matches) {
       if (excluded.has(match.id.toLowerCase()) || !RELATED_VERDICTS.has(match.verdict)) continue;
       const found: LineageMatch = { repoId: match.id, verdict: match.verdict, reason: match.reason, source: 'registry' };
+      if (match.direction) found.relation = match.direction.parent === 'known' ? 'parent' : 'child';
       const revision = idIndex(entry).get(match.id.toLowerCase())?.revision;
       if (revision !== undefined) found.commit = revision;
       // The corrected p-value: the registry tested many candidates to find this one.

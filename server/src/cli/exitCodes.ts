@@ -5,6 +5,8 @@ export const ExitCode = {
   ok: 0,
   /** compare/scan finished and found no lineage relation. */
   notRelated: 1,
+  /** check: findings at the --fail-on level, or lock drift with --locked (the same value as notRelated). */
+  findings: 1,
   /** Bad command line. */
   usage: 2,
   /** A model could not be read, or the verdict is inconclusive. */

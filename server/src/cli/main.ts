@@ -10,6 +10,9 @@ import { dbUsage, runDb } from './db';
 import { runScan, scanUsage } from './scan';
 import { cacheUsage, runCache } from './cache';
 import { RemoteReadError } from '../core/io/remoteSession';
+import { checkUsage, runCheck } from './check';
+import { lockUsage, runLock } from './lock';
+import { bomUsage, runBom } from './bom';
 
 interface Command {
   usage: string;
@@ -23,6 +26,9 @@ const commands: Record<string, Command> = {
   scan: { usage: scanUsage, run: runScan },
   db: { usage: dbUsage, run: runDb },
   cache: { usage: cacheUsage, run: runCache },
+  check: { usage: checkUsage, run: runCheck },
+  lock: { usage: lockUsage, run: runLock },
+  bom: { usage: bomUsage, run: runBom },
 };
 
 const mainUsage = `Lineage Lens: what model did I actually get?
@@ -32,7 +38,7 @@ usage: lineage <command> [options]
 commands:
 ${Object.values(commands).map((c) => '  ' + c.usage.split('\n')[0]!.replace('usage: ', '')).join('\n')}
 
-exit codes: 0 ok / related, 1 not related, 2 usage error, 3 unreadable or inconclusive,
+exit codes: 0 ok / related, 1 not related (check: findings), 2 usage error, 3 unreadable or inconclusive,
             4 dangerous findings (with --fail-on-danger)
 Run "lineage <command> --help" for details.`;
 

@@ -1,20 +1,11 @@
 // The server's configuration: `lineage.*` settings from the client, read defensively (severities are
 // settled with the workspace policy in analysis/findings/severity.ts). Pure functions.
 import { parseSeverityMap } from '../analysis/findings/severity';
-import { DEFAULT_HUB_ENDPOINT } from '../core/hub/hubEnvironment';
+import { DEFAULT_SETTINGS } from '../analysis/settings';
 import type { LineageSettings } from '../protocol';
 
-export const DEFAULT_SETTINGS: LineageSettings = {
-  diagnostics: { severity: {} },
-  localCacheCandidates: true,
-  maxLocalCandidates: 32,
-  integrityMaxBytes: 2 * 1024 * 1024 * 1024,
-  offline: false,
-  fingerprint: { maxBytesPerModel: 256 * 1024 * 1024 },
-  registry: { path: '', includeShipped: true },
-  cache: { folder: '' },
-  hub: { endpoint: DEFAULT_HUB_ENDPOINT, remoteFingerprint: 'auto', remoteBudgetBytes: 512 * 1024 * 1024 },
-};
+// The defaults live in analysis/ so that the CLI starts from the same ones.
+export { DEFAULT_SETTINGS };
 
 /** Reads the `lineage` settings section (or initializationOptions) defensively: unknown shapes fall back to defaults. */
 export function parseSettings(raw: unknown): LineageSettings {

@@ -17,6 +17,9 @@ export const DiagnosticCodes = {
   implicitDefaultModel: 'LL007',
   lookAlikeId: 'LL008',
   notAvailableLocally: 'LL009',
+  lockDrift: 'LL011',
+  policyViolation: 'LL012',
+  invalidIgnore: 'LL013',
 } as const;
 
 export type DiagnosticCode = (typeof DiagnosticCodes)[keyof typeof DiagnosticCodes];
@@ -25,6 +28,9 @@ export const ALL_DIAGNOSTIC_CODES: readonly DiagnosticCode[] = Object.values(Dia
 
 /** Severity names accepted in `lineage.diagnostics.severity` and in `.lineage.yaml`; 'off' hides the code. */
 export type SeveritySetting = 'error' | 'warning' | 'information' | 'hint' | 'off';
+
+/** The product version tools report (SARIF, the CLI's BOM); tests keep it equal to package.json's. */
+export const TOOL_VERSION = '0.1.0';
 
 /** Source field of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'lineage';
@@ -98,7 +104,8 @@ export interface ModelFacts {
   files: FileEntry[];
   weightFiles: string[];
   parameterCount?: number;
-  architecture?: { family: string; hiddenSize?: number; layers?: number };
+  /** `architectures` are the config's transformers classes (`LlamaForCausalLM`); empty for GGUF. */
+  architecture?: { family: string; hiddenSize?: number; layers?: number; architectures?: string[] };
   findings: FindingEntry[];
   declaredBases: Array<{ baseModel: string; source: string; relation?: string }>;
   integrity: IntegrityEntry[];
@@ -106,6 +113,8 @@ export interface ModelFacts {
   /** Set when the model could be listed but not fingerprinted. */
   fingerprintError?: string;
   extractorVersion?: string;
+  /** sha256 over the fingerprint's signals (core/fingerprint/digest.ts); what lineage.lock.json records. */
+  fingerprintDigest?: string;
 }
 
 /** One known model a fingerprint was found related (or explicitly unrelated) to. */
@@ -118,6 +127,8 @@ export interface LineageMatch {
   reason: string;
   /** Which source proposed this candidate. */
   source: 'registry' | 'local-cache' | 'declared' | 'workspace';
+  /** The known model is the subject's parent (or its child), when the weights or a confirmed claim say which. */
+  relation?: 'parent' | 'child';
 }
 
 export type DeclaredBaseStatus = 'confirmed' | 'contradicted' | 'unverifiable';
@@ -160,6 +171,8 @@ export interface ReferenceStatus {
   lineage: LineageAssessment;
   /** What the Hub says about a model reference that is not on this machine (absent offline). */
   hub?: HubFacts;
+  /** The reference loads with `trust_remote_code` (the repository's Python runs on load). */
+  trustRemoteCode?: true;
   /** The commit a pin quick fix would write, when one is known (set by the server from the fields above). */
   pin?: PinCommit;
   /** A model on no disk, fingerprinted from the Hub by range reads (lineage.hub.remoteFingerprint), or why not. */

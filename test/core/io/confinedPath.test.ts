@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sha256File } from '../../../server/src/core/checks/cacheIntegrity';
+import { sha256File } from '../../../server/src/core/io/fileHash';
 import { ModelFormatError } from '../../../server/src/core/errors';
 import { extractFingerprint } from '../../../server/src/core/fingerprint/extract';
 import { confinementRoot, openConfined, PathEscapeError } from '../../../server/src/core/io/confinedPath';

@@ -1,14 +1,11 @@
 // LL003: a Hub reference without a 40-hex commit loads whatever its branch points to at download time.
 import { describePinOrigin, DiagnosticCodes, shortCommit, type PinCommit } from '../../protocol';
-import { pinCommitOf } from '../referenceFacts';
+import { isTextLink, pinCommitOf } from '../referenceFacts';
 import type { Rule } from './types';
-
-/** Loaders the URL finder reports for links found in free text: they document a model and load nothing. */
-const TEXT_LINK_LOADERS: ReadonlySet<string> = new Set(['url', 'hf-uri']);
 
 export const unpinnedRevision: Rule = ({ reference: { site, status } }) => {
   const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
-  const applies = hub !== undefined && site.kind !== 'base-model-claim' && !TEXT_LINK_LOADERS.has(site.loader) && !site.flags.dynamic && site.revision?.dynamic !== true && status.resolution.kind !== 'workspace' && !status.pinned;
+  const applies = hub !== undefined && site.kind !== 'base-model-claim' && !isTextLink(site) && !site.flags.dynamic && site.revision?.dynamic !== true && status.resolution.kind !== 'workspace' && !status.pinned;
   if (!applies) return [];
   const pin = pinCommitOf(status);
   const cached = pin ? ` ${pinTargetSentence(pin)}` : '';

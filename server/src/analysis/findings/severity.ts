@@ -14,6 +14,9 @@ export const DEFAULT_SEVERITIES: Readonly<Record<DiagnosticCode, SeveritySetting
   LL007: 'warning',
   LL008: 'warning',
   LL009: 'information',
+  LL011: 'error',
+  LL012: 'error',
+  LL013: 'warning',
 };
 
 /** Code -> severity chosen by the user (`lineage.diagnostics.severity`, `--severity` on the CLI). */

@@ -9,7 +9,7 @@ export type FindingSeverity = Exclude<SeveritySetting, 'off'>;
 
 /** Extra facts a finding carries for its quick fixes. */
 export interface FindingData {
-  /** Index of the reference in the document analysis. */
+  /** Index of the reference in the document analysis; -1 for a finding about the document itself (LL013). */
   referenceIndex: number;
   /** Commit to pin to (LL003, LL004): cached, fingerprinted by the registry, or the Hub's current one. */
   commit?: string;

@@ -47,6 +47,8 @@ export class LocalCacheOracle implements LineageOracle {
         if (!RELATED_VERDICTS.has(comparison.verdict)) continue;
         const match: ScanMatch = { repoId: candidate.repoId, verdict: comparison.verdict, reason: comparison.reason, source: 'local-cache' };
         if (candidate.commit !== undefined) match.commit = candidate.commit;
+        // The subject is side a, the cached candidate side b.
+        if (comparison.direction) match.relation = comparison.direction.parent === 'b' ? 'parent' : 'child';
         if (comparison.lineageLog10P !== undefined) match.log10P = comparison.lineageLog10P;
         matches.push(match);
       } catch (err) {

@@ -36,7 +36,7 @@ export interface ModelFile {
 }
 
 export interface ModelLocation {
-  /** 'hub-remote': read from the Hub by range requests (core/model/remoteModel.ts); `folder` holds its small files. */
+  /** 'hub-remote': read from the Hub by range requests (core/hub/remoteModel.ts); `folder` holds its small files. */
   kind: 'folder' | 'file' | 'hf-cache' | 'hub-remote';
   /** Folder whose metadata files (config, tokenizer, card) belong to the model. */
   folder: string;
