@@ -1,0 +1,121 @@
+// Decides when each document's analysis pass runs: the document being edited and the ones on screen
+// at once, every other open document through a few background slots, most recently edited first.
+
+import { JobPriority } from '../core/util/jobPriority';
+
+/** A pass of one document: settles when the pass is over, whatever its outcome. */
+export type AnalysisPass = () => Promise<void>;
+
+interface WaitingPass {
+  uri: string;
+  pass: AnalysisPass;
+  /** Submission order, the last tie-break. */
+  sequence: number;
+}
+
+/** Background passes running at once: enough to keep the workers busy, few enough that urgent jobs never queue long. */
+export const DEFAULT_BACKGROUND_SLOTS = 2;
+/** What a client may name as visible; an editor shows a handful of documents, not hundreds. */
+export const MAX_VISIBLE_DOCUMENTS = 64;
+
+export class AnalysisScheduler {
+  private readonly waiting = new Map<string, WaitingPass>();
+  private backgroundRunning = 0;
+  private nextSequence = 0;
+  /** Higher is more recent; documents never edited have none. */
+  private readonly editStamps = new Map<string, number>();
+  private nextEditStamp = 1;
+  private mostRecentlyEdited: string | undefined;
+  /** The client's active editor and visible editors (lineage/visibleDocuments); empty when never told. */
+  private focused: string | undefined;
+  private visible = new Set<string>();
+
+  constructor(private readonly backgroundSlots = DEFAULT_BACKGROUND_SLOTS) {}
+
+  /** 0 for the document being edited (or focused in the client), 1 on screen, 2 otherwise (JobPriority). */
+  priorityOf(uri: string): number {
+    if (uri === this.mostRecentlyEdited || uri === this.focused) return JobPriority.interactive;
+    if (this.visible.has(uri)) return JobPriority.visible;
+    return JobPriority.background;
+  }
+
+  /** The user typed in `uri`: it becomes the document being edited. */
+  edited(uri: string): void {
+    this.editStamps.set(uri, this.nextEditStamp++);
+    this.mostRecentlyEdited = uri;
+    this.startUrgent();
+  }
+
+  /** What the client shows; a document brought on screen starts its waiting pass at once. */
+  setVisible(uris: readonly string[], focused: string | undefined): void {
+    this.visible = new Set(uris.slice(0, MAX_VISIBLE_DOCUMENTS));
+    this.focused = focused;
+    this.startUrgent();
+  }
+
+  /** Runs `pass` now when the document is urgent or a background slot is free; else it waits, replacing the document's earlier waiting pass. */
+  submit(uri: string, pass: AnalysisPass): void {
+    this.waiting.delete(uri);
+    if (this.priorityOf(uri) < JobPriority.background) {
+      void pass();
+      return;
+    }
+    this.waiting.set(uri, { uri, pass, sequence: this.nextSequence++ });
+    this.startBackground();
+  }
+
+  /** Someone waits on the document's first analysis (a hover on it): its waiting pass starts now. */
+  startNow(uri: string): void {
+    const entry = this.waiting.get(uri);
+    if (!entry) return;
+    this.waiting.delete(uri);
+    void entry.pass();
+  }
+
+  /** The document closed: its waiting pass is dropped (a running one is cancelled by its signal). */
+  forget(uri: string): void {
+    this.waiting.delete(uri);
+    this.editStamps.delete(uri);
+    if (this.mostRecentlyEdited === uri) this.mostRecentlyEdited = undefined;
+  }
+
+  /** Passes not started yet (for tests and logs). */
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  private startUrgent(): void {
+    for (const entry of [...this.waiting.values()]) {
+      if (this.priorityOf(entry.uri) >= JobPriority.background) continue;
+      this.waiting.delete(entry.uri);
+      void entry.pass();
+    }
+  }
+
+  private startBackground(): void {
+    while (this.backgroundRunning < this.backgroundSlots) {
+      const next = this.nextBackground();
+      if (!next) return;
+      this.waiting.delete(next.uri);
+      this.backgroundRunning++;
+      void next.pass().catch(() => undefined).then(() => {
+        this.backgroundRunning--;
+        this.startBackground();
+      });
+    }
+  }
+
+  /** Most recently edited first, then first submitted. */
+  private nextBackground(): WaitingPass | undefined {
+    let best: WaitingPass | undefined;
+    let bestStamp = -1;
+    for (const entry of this.waiting.values()) {
+      const stamp = this.editStamps.get(entry.uri) ?? 0;
+      if (!best || stamp > bestStamp || (stamp === bestStamp && entry.sequence < best.sequence)) {
+        best = entry;
+        bestStamp = stamp;
+      }
+    }
+    return best;
+  }
+}
