@@ -1,10 +1,14 @@
-// Decides when each document's analysis pass runs: the document being edited and the ones on screen
-// at once, every other open document through a few background slots, most recently edited first.
+// Decides when each document's analysis pass runs: the document being edited, the ones on screen and
+// the ones a client asks about at once, every other open document through a few background slots,
+// most recently edited first.
 
 import { JobPriority } from '../core/util/jobPriority';
 
-/** A pass of one document: settles when the pass is over, whatever its outcome. */
-export type AnalysisPass = () => Promise<void>;
+/**
+ * Starts a pass of one document; the promise settles when the pass no longer needs its background
+ * slot (its first diagnostics are out, or it ended), whatever its outcome.
+ */
+export type AnalysisPass = () => Promise<unknown>;
 
 interface WaitingPass {
   uri: string;
@@ -17,6 +21,8 @@ interface WaitingPass {
 export const DEFAULT_BACKGROUND_SLOTS = 2;
 /** What a client may name as visible; an editor shows a handful of documents, not hundreds. */
 export const MAX_VISIBLE_DOCUMENTS = 64;
+/** Documents asked about before their first analysis that keep the visible priority (the newest ones). */
+const MAX_ASKED_DOCUMENTS = 8;
 
 export class AnalysisScheduler {
   private readonly waiting = new Map<string, WaitingPass>();
@@ -29,13 +35,20 @@ export class AnalysisScheduler {
   /** The client's active editor and visible editors (lineage/visibleDocuments); empty when never told. */
   private focused: string | undefined;
   private visible = new Set<string>();
+  /** Once a client says what it shows, an edit elsewhere (a refactoring, a checkout) is not the user typing there. */
+  private clientReportsVisible = false;
+  /** Documents a hover or lens asked about before their first analysis, newest last: treated as visible. */
+  private readonly asked: string[] = [];
 
   constructor(private readonly backgroundSlots = DEFAULT_BACKGROUND_SLOTS) {}
 
-  /** 0 for the document being edited (or focused in the client), 1 on screen, 2 otherwise (JobPriority). */
+  /**
+   * 0 for the client's focused document (without lineage/visibleDocuments: the most recently edited),
+   * 1 on screen or just asked about, 2 otherwise (JobPriority).
+   */
   priorityOf(uri: string): number {
-    if (uri === this.mostRecentlyEdited || uri === this.focused) return JobPriority.interactive;
-    if (this.visible.has(uri)) return JobPriority.visible;
+    if (uri === this.focused || (!this.clientReportsVisible && uri === this.mostRecentlyEdited)) return JobPriority.interactive;
+    if (this.visible.has(uri) || this.asked.includes(uri)) return JobPriority.visible;
     return JobPriority.background;
   }
 
@@ -49,6 +62,7 @@ export class AnalysisScheduler {
   /** What the client shows; a document brought on screen starts its waiting pass at once. */
   setVisible(uris: readonly string[], focused: string | undefined): void {
     this.visible = new Set(uris.slice(0, MAX_VISIBLE_DOCUMENTS));
+    this.clientReportsVisible = true;
     this.focused = focused;
     this.startUrgent();
   }
@@ -66,6 +80,8 @@ export class AnalysisScheduler {
 
   /** Someone waits on the document's first analysis (a hover on it): its waiting pass starts now. */
   startNow(uri: string): void {
+    if (!this.asked.includes(uri)) this.asked.push(uri);
+    if (this.asked.length > MAX_ASKED_DOCUMENTS) this.asked.shift();
     const entry = this.waiting.get(uri);
     if (!entry) return;
     this.waiting.delete(uri);
@@ -76,6 +92,8 @@ export class AnalysisScheduler {
   forget(uri: string): void {
     this.waiting.delete(uri);
     this.editStamps.delete(uri);
+    const askedAt = this.asked.indexOf(uri);
+    if (askedAt >= 0) this.asked.splice(askedAt, 1);
     if (this.mostRecentlyEdited === uri) this.mostRecentlyEdited = undefined;
   }
 

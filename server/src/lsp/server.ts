@@ -218,6 +218,18 @@ class ProgressTracker {
 const progress = new ProgressTracker();
 engine.events = { onWorkStarted: (d) => progress.started(d), onWorkFinished: () => progress.finished() };
 
+/** Lens refreshes are coalesced: a backlog of analyses finishing must not make the client re-ask hundreds of times. */
+const LENS_REFRESH_COALESCE_MS = 300;
+let lensRefreshTimer: NodeJS.Timeout | undefined;
+
+function requestLensRefresh(): void {
+  if (!clientSupportsLensRefresh || lensRefreshTimer) return;
+  lensRefreshTimer = setTimeout(() => {
+    lensRefreshTimer = undefined;
+    void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  }, LENS_REFRESH_COALESCE_MS);
+}
+
 function publish(analysis: DocumentAnalysis, policy: LineagePolicy | undefined): void {
   lastDocumentActivityMs = Date.now();
   void connection.sendDiagnostics({ uri: analysis.uri, version: analysis.version, diagnostics: computeDiagnostics(analysis, settings, policy) });
@@ -266,7 +278,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       state.latest = analysis;
       settleResolved(analysis);
       publish(analysis, policy);
-      if (clientSupportsLensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+      requestLensRefresh();
       const done: DocumentAnalyzedParams = { uri: analysis.uri, version: analysis.version, referenceCount: analysis.references.length, elapsedMs: Date.now() - analysis.startedAtMs };
       void connection.sendNotification(DocumentAnalyzedNotification, done);
       settleComplete(analysis);
@@ -279,7 +291,12 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       settleComplete(state.latest);
     }
   };
-  const submit = (): void => scheduler.submit(document.uri, run);
+  // A background slot is held until the resolved stage is out: the slow stage mostly waits on shared jobs.
+  const resolvedStage = state.resolved;
+  const submit = (): void => scheduler.submit(document.uri, () => {
+    void run();
+    return resolvedStage;
+  });
   if (immediate) submit();
   else state.debounce = setTimeout(submit, CHANGE_DEBOUNCE_MS);
 }
