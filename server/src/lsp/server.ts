@@ -139,6 +139,8 @@ interface DocumentState {
   resolved?: Promise<DocumentAnalysis | undefined>;
   /** Settles with the complete analysis of the newest version. */
   complete?: Promise<DocumentAnalysis | undefined>;
+  /** Hands the waiters of a pass that never ran (superseded while debounced or queued, or closed) to what follows. */
+  handOver?: (resolved: Promise<DocumentAnalysis | undefined>, complete: Promise<DocumentAnalysis | undefined>) => void;
   policy?: LineagePolicy;
 }
 
@@ -242,16 +244,28 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
   state.controller?.abort();
   state.controller = new AbortController();
   const controller = state.controller;
-  let settleResolved!: (analysis: DocumentAnalysis | undefined) => void;
-  let settleComplete!: (analysis: DocumentAnalysis | undefined) => void;
+  type Settle = (analysis: DocumentAnalysis | undefined | PromiseLike<DocumentAnalysis | undefined>) => void;
+  let settleResolved!: Settle;
+  let settleComplete!: Settle;
   state.resolved = new Promise((resolve) => (settleResolved = resolve));
   state.complete = new Promise((resolve) => (settleComplete = resolve));
+  // Waiters of the previous pass follow this one (a pass that ran has settled its promises already).
+  state.handOver?.(state.resolved, state.complete);
+  state.handOver = (resolved, complete) => {
+    settleResolved(resolved);
+    settleComplete(complete);
+  };
+  // A background slot is held until this pass's resolved stage is out (or the pass ended): the slow
+  // stage mostly waits on jobs shared with other documents.
+  let releaseSlot!: () => void;
+  const slotReleased = new Promise<void>((resolve) => (releaseSlot = resolve));
   const run = async (): Promise<void> => {
     passesAwaitingDiagnostics++;
     let awaitingDiagnostics = true;
     const diagnosticsPublished = (): void => {
       if (awaitingDiagnostics) passesAwaitingDiagnostics--;
       awaitingDiagnostics = false;
+      releaseSlot();
     };
     // Every job of this pass queues by the document's priority at the moment a worker frees up.
     attachPriority(controller.signal, () => scheduler.priorityOf(document.uri));
@@ -286,16 +300,14 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
     } finally {
       diagnosticsPublished();
-      // A cancelled pass hands waiters the last good analysis; the next pass settles its own promises.
+      // A cancelled pass hands its waiters the last good analysis, unless a newer pass took them over.
       settleResolved(state.latest);
       settleComplete(state.latest);
     }
   };
-  // A background slot is held until the resolved stage is out: the slow stage mostly waits on shared jobs.
-  const resolvedStage = state.resolved;
   const submit = (): void => scheduler.submit(document.uri, () => {
     void run();
-    return resolvedStage;
+    return slotReleased;
   });
   if (immediate) submit();
   else state.debounce = setTimeout(submit, CHANGE_DEBOUNCE_MS);
@@ -419,6 +431,7 @@ documents.onDidChangeContent((change) => {
 documents.onDidClose((event) => {
   const state = states.get(event.document.uri);
   state?.controller?.abort();
+  state?.handOver?.(Promise.resolve(state.latest), Promise.resolve(state.latest));
   clearTimeout(state?.debounce);
   states.delete(event.document.uri);
   scheduler.forget(event.document.uri);
