@@ -41,6 +41,18 @@ describe('AnalysisScheduler', () => {
     assert.deepEqual(passes.started, ['a', 'b', 'e', 'c', 'd']);
   });
 
+  it('without a client report, keeps the document typed in first when a tool edits other files once', () => {
+    const scheduler = new AnalysisScheduler(1);
+    for (let k = 0; k < 5; k++) scheduler.edited('typing', 1_000 + k * 200);
+    for (const [k, uri] of ['renamed-1', 'renamed-2', 'renamed-3'].entries()) scheduler.edited(uri, 2_000 + k);
+    assert.equal(scheduler.priorityOf('typing'), JobPriority.interactive);
+    assert.equal(scheduler.priorityOf('renamed-3'), JobPriority.background);
+    // Switching files: a few keystrokes in another document hand the place over.
+    for (let k = 0; k < 6; k++) scheduler.edited('next', 3_000 + k * 200);
+    assert.equal(scheduler.priorityOf('next'), JobPriority.interactive);
+    assert.equal(scheduler.priorityOf('typing'), JobPriority.background);
+  });
+
   it('starts the document being edited at once, whatever the backlog', () => {
     const scheduler = new AnalysisScheduler(1);
     const passes = new Passes();

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { VisibleDocumentsNotification, type VisibleDocumentsParams } from '../../server/src/protocol';
+import { ListReferencesRequest, VisibleDocumentsNotification, type ListReferencesResult, type VisibleDocumentsParams } from '../../server/src/protocol';
 import { buildFixtureWorkspace, serverEnv, UNKNOWN_PINNED, type FixtureWorkspace } from './fixtureWorkspace';
 import { fileUri, LspTestClient } from './lspClient';
 
@@ -59,6 +59,21 @@ describe('language server priorities under a backlog of documents', function () 
       assert.ok(backlogDone < BACKLOG_DOCUMENTS - 1 - 10, `the edit was published after ${backlogDone} of ${BACKLOG_DOCUMENTS - 1} backlog documents`);
       // The backlog still completes.
       await client.waitFor('the whole backlog', () => (uris.every((u) => firstPublished.includes(u)) ? true : undefined), 120_000);
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('answers a request waiting on a queued document when an edit supersedes its analysis before it ran', async () => {
+    const { client, uris, firstPublished } = await openBacklog('superseded');
+    try {
+      const queuedUri = uris[uris.length - 1]!;
+      assert.equal(firstPublished.includes(queuedUri), false, 'the document is still in the backlog');
+      const listed = client.request<ListReferencesResult>(ListReferencesRequest.method, { uris: [queuedUri] });
+      await client.replace(queuedUri, 2, backlogText(BACKLOG_DOCUMENTS - 1, 1));
+      const result = await listed;
+      assert.equal(result.references.length, 1);
+      assert.equal(client.diagnostics.get(queuedUri)?.version, 2, 'answered from the edited version');
     } finally {
       await client.stop();
     }

@@ -21,6 +21,8 @@ interface WaitingPass {
 export const DEFAULT_BACKGROUND_SLOTS = 2;
 /** What a client may name as visible; an editor shows a handful of documents, not hundreds. */
 export const MAX_VISIBLE_DOCUMENTS = 64;
+/** An edit counts half after about 7 s: typing keeps a document in front, a one-off change fades. */
+const EDIT_SCORE_DECAY_MS = 10_000;
 /** Documents asked about before their first analysis that keep the visible priority (the newest ones). */
 const MAX_ASKED_DOCUMENTS = 8;
 
@@ -28,10 +30,13 @@ export class AnalysisScheduler {
   private readonly waiting = new Map<string, WaitingPass>();
   private backgroundRunning = 0;
   private nextSequence = 0;
+  /** Decaying edit counts of the open documents edited lately. */
+  private readonly recentEdits = new Map<string, { score: number; atMs: number }>();
   /** Higher is more recent; documents never edited have none. */
   private readonly editStamps = new Map<string, number>();
   private nextEditStamp = 1;
-  private mostRecentlyEdited: string | undefined;
+  /** Without a client report: the document typed in most lately (see edited()). */
+  private typedIn: { uri: string; score: number; atMs: number } | undefined;
   /** The client's active editor and visible editors (lineage/visibleDocuments); empty when never told. */
   private focused: string | undefined;
   private visible = new Set<string>();
@@ -47,16 +52,28 @@ export class AnalysisScheduler {
    * 1 on screen or just asked about, 2 otherwise (JobPriority).
    */
   priorityOf(uri: string): number {
-    if (uri === this.focused || (!this.clientReportsVisible && uri === this.mostRecentlyEdited)) return JobPriority.interactive;
+    if (uri === this.focused || (!this.clientReportsVisible && uri === this.typedIn?.uri)) return JobPriority.interactive;
     if (this.visible.has(uri) || this.asked.includes(uri)) return JobPriority.visible;
     return JobPriority.background;
   }
 
-  /** The user typed in `uri`: it becomes the document being edited. */
-  edited(uri: string): void {
+  /**
+   * `uri` changed. Without a client report, the document being typed in is the one with the most
+   * edits lately (a decaying count): a tool touching many files once (a rename, a checkout) does
+   * not take that place from the file the user types in, while switching files hands it over in a
+   * keystroke or two.
+   */
+  edited(uri: string, nowMs = Date.now()): void {
     this.editStamps.set(uri, this.nextEditStamp++);
-    this.mostRecentlyEdited = uri;
+    const score = this.editScore(uri, nowMs) + 1;
+    this.recentEdits.set(uri, { score, atMs: nowMs });
+    if (!this.typedIn || this.typedIn.uri === uri || score >= this.editScore(this.typedIn.uri, nowMs)) this.typedIn = { uri, score, atMs: nowMs };
     this.startUrgent();
+  }
+
+  private editScore(uri: string, nowMs: number): number {
+    const last = this.recentEdits.get(uri);
+    return last === undefined ? 0 : last.score * Math.exp(-(nowMs - last.atMs) / EDIT_SCORE_DECAY_MS);
   }
 
   /** What the client shows; a document brought on screen starts its waiting pass at once. */
@@ -94,7 +111,8 @@ export class AnalysisScheduler {
     this.editStamps.delete(uri);
     const askedAt = this.asked.indexOf(uri);
     if (askedAt >= 0) this.asked.splice(askedAt, 1);
-    if (this.mostRecentlyEdited === uri) this.mostRecentlyEdited = undefined;
+    this.recentEdits.delete(uri);
+    if (this.typedIn?.uri === uri) this.typedIn = undefined;
   }
 
   /** Passes not started yet (for tests and logs). */
