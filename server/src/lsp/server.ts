@@ -139,7 +139,7 @@ interface DocumentState {
   resolved?: Promise<DocumentAnalysis | undefined>;
   /** Settles with the complete analysis of the newest version. */
   complete?: Promise<DocumentAnalysis | undefined>;
-  /** Hands the waiters of a pass that never ran (superseded while debounced or queued, or closed) to what follows. */
+  /** Hands the waiters of the previous pass, unless it settled them already (superseded while debounced, queued or running; closed), to what follows. */
   handOver?: (resolved: Promise<DocumentAnalysis | undefined>, complete: Promise<DocumentAnalysis | undefined>) => void;
   policy?: LineagePolicy;
 }
