@@ -27,6 +27,7 @@ import { createLanguageClient, DOCUMENT_SELECTOR } from './languageClient';
 import { ModelInventoryStore, ModelsTreeProvider } from './models/modelsView';
 import { errorText, type LineageServices } from './services';
 import { LineageStatusBar } from './statusBar';
+import { watchVisibleDocuments } from './visibleDocuments';
 import { ComparePanelHost } from './webview/comparePanel';
 
 /** What activate() returns: used by the integration tests and the activation benchmark. */
@@ -108,6 +109,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
         client.onNotification(RegistryChangedNotification, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
         watchHubToken(context, client),
         vscode.workspace.onDidGrantWorkspaceTrust(() => void client.sendNotification(WorkspaceTrustedNotification, {})),
+        watchVisibleDocuments(client),
       );
       void sendStoredHubToken(context, client).catch((err: unknown) => output.appendLine(`Hugging Face token not sent: ${errorText(err)}`));
       void inventory.refresh();

@@ -9,14 +9,12 @@ import { rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { buildFixtureWorkspace, PY_LINES, serverEnv } from '../../test/lsp/fixtureWorkspace';
 import { fileUri, LspTestClient } from '../../test/lsp/lspClient';
+import { percentile } from './percentile';
 
 const HOVER_TARGET_MS = 30;
 const DIAGNOSTICS_TARGET_MS = 100;
 const GENERATED_LINES = 2_000;
 
-function percentile(sortedMs: number[], fraction: number): number {
-  return sortedMs[Math.min(sortedMs.length - 1, Math.floor(fraction * sortedMs.length))]!;
-}
 
 /** A long training script: mostly ordinary code, one model reference every 20 lines, ids repeating. */
 function generatedPython(lineCount: number): string {

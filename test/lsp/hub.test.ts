@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol/node';
-import { HubLookups, readAccessToken, tokenFilePath, type HubLookupsOptions } from '../../server/src/analysis/oracles/hubLookups';
+import { HubLookups, MAX_CONCURRENT_LOOKUPS, readAccessToken, tokenFilePath, type HubLookupsOptions } from '../../server/src/analysis/oracles/hubLookups';
+import { attachPriority, JobPriority } from '../../server/src/core/util/jobPriority';
 import { HubTokenNotification, type HubFacts, type HubRepoFacts, type LineageSettings } from '../../server/src/protocol';
 import { DEFAULT_SETTINGS } from '../../server/src/lsp/settings';
 import { startMockHub, type MockHub, type MockRepo } from '../support/mockHub';
@@ -181,6 +182,40 @@ describe('Hub lookups (HubLookups against a mock Hub)', function () {
     cancelled.abort();
     await assert.rejects(cache.lookUp('acme/other', undefined, cancelled.signal), { name: 'AbortError' });
     assert.equal(infoRequests(hub, 'acme/other'), 0);
+  });
+
+  it('gives a free slot to the most urgent lookup waiting, and never asks for one whose callers left', async () => {
+    const cache = lookups();
+    const withPriority = (priority: number): AbortSignal => {
+      const controller = new AbortController();
+      attachPriority(controller.signal, () => priority);
+      return controller.signal;
+    };
+    let release!: () => void;
+    hub.hold = new Promise((resolve) => (release = resolve));
+    const busy = Array.from({ length: MAX_CONCURRENT_LOOKUPS }, (_, i) => cache.lookUp(`acme/busy-${i}`, undefined, withPriority(JobPriority.background)));
+    await until(() => hub.requests.length === MAX_CONCURRENT_LOOKUPS);
+    // Waiting for a slot: a backlog of background lookups, one of them abandoned, then the edited document's.
+    const abandoning = new AbortController();
+    attachPriority(abandoning.signal, () => JobPriority.background);
+    const abandoned = cache.lookUp('acme/abandoned', undefined, abandoning.signal);
+    const backlog = Array.from({ length: MAX_CONCURRENT_LOOKUPS }, (_, i) => cache.lookUp(`acme/backlog-${i}`, undefined, withPriority(JobPriority.background)));
+    const urgent = cache.lookUp('acme/hub-safe', undefined, withPriority(JobPriority.interactive));
+    abandoning.abort();
+    await assert.rejects(abandoned, { name: 'AbortError' });
+
+    // The busy lookups end; the slots go to the urgent lookup first, then to the backlog in order.
+    const releaseBusy = release;
+    hub.hold = new Promise((resolve) => (release = resolve));
+    releaseBusy();
+    await Promise.all(busy);
+    await until(() => infoRequests(hub, 'acme/hub-safe') === 1 && hub.requests.length === 2 * MAX_CONCURRENT_LOOKUPS);
+    const asked = (repoId: string): boolean => infoRequests(hub, repoId) > 0;
+    assert.ok(asked('acme/backlog-0') && asked('acme/backlog-2'));
+    assert.equal(asked(`acme/backlog-${MAX_CONCURRENT_LOOKUPS - 1}`), false, 'the last of the backlog waits for the urgent lookup');
+    release();
+    await Promise.all([urgent, ...backlog]);
+    assert.equal(infoRequests(hub, 'acme/abandoned'), 0, 'the abandoned lookup was never sent');
   });
 
   it('after a connection failure, fails fast for a while instead of asking again', async () => {

@@ -45,6 +45,8 @@ export class LspTestClient {
   readonly progressTokens: string[] = [];
   readonly stderr: string[] = [];
   private readonly waiters: Array<() => void> = [];
+  /** Called on every publishDiagnostics, in arrival order (the map above keeps only the last per document). */
+  readonly publishListeners: Array<(params: PublishDiagnosticsParams) => void> = [];
 
   private constructor(readonly connection: ProtocolConnection, readonly process: ChildProcessWithoutNullStreams) {}
 
@@ -55,6 +57,7 @@ export class LspTestClient {
     child.stderr.on('data', (chunk: Buffer) => client.stderr.push(chunk.toString()));
     connection.onNotification(PublishDiagnosticsNotification.type, (params) => {
       client.diagnostics.set(params.uri, params);
+      for (const listener of client.publishListeners) listener(params);
       client.notify();
     });
     connection.onNotification(DocumentAnalyzedNotification.method, (params: DocumentAnalyzedParams) => {

@@ -93,7 +93,10 @@ export interface JobContext {
 }
 
 export const jobHandlers: { [K in JobKind]: (input: JobTypes[K]['input'], context: JobContext) => Promise<JobTypes[K]['output']> } = {
-  resolve: (job, context) => resolveReferences(job.inputs, job.workspaceFolders, job.cacheRoots, context.signal),
+  resolve: (job, context) => {
+    blockForTest(RESOLVE_TEST_BLOCK_MS);
+    return resolveReferences(job.inputs, job.workspaceFolders, job.cacheRoots, context.signal);
+  },
   inspect: (job, context) => inspectModel(job, context),
   compareFingerprints: async (job) => compareFingerprints(job.a, job.b),
   compareTargets: async (job, context) => {
@@ -131,10 +134,16 @@ function openTarget(resolution: Resolution): string {
 
 /** Test hook: blocks the worker thread this long per inspection, like a CPU-bound fingerprint of a big model. */
 const TEST_BLOCK_MS = Number(process.env['LINEAGE_LSP_TEST_INSPECT_BLOCK_MS'] ?? 0);
+/** Test hook: blocks the worker thread this long per resolution, so that a backlog of documents queues up. */
+const RESOLVE_TEST_BLOCK_MS = Number(process.env['LINEAGE_LSP_TEST_RESOLVE_BLOCK_MS'] ?? 0);
+
+function blockForTest(ms: number): void {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 export async function inspectModel(job: InspectJob, context: JobContext): Promise<InspectOutput> {
   const resolution = job.resolution;
-  if (TEST_BLOCK_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TEST_BLOCK_MS);
+  blockForTest(TEST_BLOCK_MS);
   // The integrity budget changes what the facts say; the weight budget only decides failures, which are not stored.
   const cacheKey = job.cacheFolder !== undefined && resolution.contentIdentity !== undefined && resolution.path !== undefined ? `${resolution.contentIdentity}|${EXTRACTOR_VERSION}|integrity<=${job.integrityMaxBytes}` : undefined;
   const stamp = cacheKey === undefined ? undefined : freshnessStamp(resolution.path!);

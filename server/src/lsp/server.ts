@@ -64,16 +64,22 @@ import {
   type Resolution,
   type ScanParams,
   type ScanResult,
+  VisibleDocumentsNotification,
+  type VisibleDocumentsParams,
 } from '../protocol';
 import { cacheFolderOf, RegistryOracle, registrySources } from '../analysis/oracles/registryOracle';
 import { AnalysisEngine } from '../analysis/engine';
 import { isCancellation } from '../core/util/cancellation';
+import { attachPriority, JobPriority } from '../core/util/jobPriority';
+import { AnalysisScheduler } from './analysisScheduler';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
 import { warmUpDiagnostics } from './warmUp';
 import { WorkerJobRunner } from './workers/workerRunner';
 
 /** Typing pauses shorter than this do not start a new analysis. */
 const CHANGE_DEBOUNCE_MS = 150;
+/** Hovers, lenses and code actions wait this long for the newest version's analysis, then answer from the last one. */
+const STALE_ANSWER_AFTER_MS = 50;
 /** listReferences walks at most this many files, skipping dependency and build folders. */
 const MAX_WORKSPACE_FILES = 5_000;
 const SKIPPED_FOLDERS = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', 'dist', 'build', '.cache', '.tox', '.mypy_cache', 'site-packages']);
@@ -139,10 +145,14 @@ interface DocumentState {
   resolved?: Promise<DocumentAnalysis | undefined>;
   /** Settles with the complete analysis of the newest version. */
   complete?: Promise<DocumentAnalysis | undefined>;
+  /** Hands the waiters of the previous pass, unless it settled them already (superseded while debounced, queued or running; closed), to what follows. */
+  handOver?: (resolved: Promise<DocumentAnalysis | undefined>, complete: Promise<DocumentAnalysis | undefined>) => void;
   policy?: LineagePolicy;
 }
 
 const states = new Map<string, DocumentState>();
+/** The edited and visible documents first, the backlog of other open documents a few at a time. */
+const scheduler = new AnalysisScheduler();
 
 function stateOf(uri: string): DocumentState {
   let state = states.get(uri);
@@ -168,9 +178,19 @@ function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
 
 /** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
 let passesAwaitingDiagnostics = 0;
+/**
+ * A warm-up round blocks the thread for one parse (hundreds of ms on a busy machine): it waits for
+ * this long without diagnostics published or features asked, since a hover often follows diagnostics.
+ */
+const WARM_UP_QUIET_MS = 500;
+let lastDocumentActivityMs = 0;
+
+/** The warm-up's jobs queue behind every document's. */
+const warmUpSignal = new AbortController().signal;
+attachPriority(warmUpSignal, () => JobPriority.idle);
 
 void pythonParserReady
-  .then(() => warmUpDiagnostics(analysisContext(undefined), () => passesAwaitingDiagnostics > 0))
+  .then(() => warmUpDiagnostics(analysisContext(warmUpSignal), () => passesAwaitingDiagnostics > 0 || scheduler.waitingCount > 0 || Date.now() - lastDocumentActivityMs < WARM_UP_QUIET_MS))
   .catch((err: unknown) => log(`warm-up failed: ${errorMessage(err)}`));
 
 /** Work-done progress while models are fingerprinted; one report at a time, ended when the engine is idle. */
@@ -206,7 +226,20 @@ class ProgressTracker {
 const progress = new ProgressTracker();
 engine.events = { onWorkStarted: (d) => progress.started(d), onWorkFinished: () => progress.finished() };
 
+/** Lens refreshes are coalesced: a backlog of analyses finishing must not make the client re-ask hundreds of times. */
+const LENS_REFRESH_COALESCE_MS = 300;
+let lensRefreshTimer: NodeJS.Timeout | undefined;
+
+function requestLensRefresh(): void {
+  if (!clientSupportsLensRefresh || lensRefreshTimer) return;
+  lensRefreshTimer = setTimeout(() => {
+    lensRefreshTimer = undefined;
+    void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  }, LENS_REFRESH_COALESCE_MS);
+}
+
 function publish(analysis: DocumentAnalysis, policy: LineagePolicy | undefined): void {
+  lastDocumentActivityMs = Date.now();
   void connection.sendDiagnostics({ uri: analysis.uri, version: analysis.version, diagnostics: computeDiagnostics(analysis, settings, policy) });
 }
 
@@ -217,21 +250,36 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
   state.controller?.abort();
   state.controller = new AbortController();
   const controller = state.controller;
-  let settleResolved!: (analysis: DocumentAnalysis | undefined) => void;
-  let settleComplete!: (analysis: DocumentAnalysis | undefined) => void;
+  type Settle = (analysis: DocumentAnalysis | undefined | PromiseLike<DocumentAnalysis | undefined>) => void;
+  let settleResolved!: Settle;
+  let settleComplete!: Settle;
   state.resolved = new Promise((resolve) => (settleResolved = resolve));
   state.complete = new Promise((resolve) => (settleComplete = resolve));
+  // Waiters of the previous pass follow this one (a pass that ran has settled its promises already).
+  state.handOver?.(state.resolved, state.complete);
+  state.handOver = (resolved, complete) => {
+    settleResolved(resolved);
+    settleComplete(complete);
+  };
+  // A background slot is held until this pass's resolved stage is out (or the pass ended): the slow
+  // stage mostly waits on jobs shared with other documents.
+  let releaseSlot!: () => void;
+  const slotReleased = new Promise<void>((resolve) => (releaseSlot = resolve));
   const run = async (): Promise<void> => {
     passesAwaitingDiagnostics++;
     let awaitingDiagnostics = true;
     const diagnosticsPublished = (): void => {
       if (awaitingDiagnostics) passesAwaitingDiagnostics--;
       awaitingDiagnostics = false;
+      releaseSlot();
     };
+    // Every job of this pass queues by the document's priority at the moment a worker frees up.
+    attachPriority(controller.signal, () => scheduler.priorityOf(document.uri));
     const input: DocumentInput = { uri: document.uri, version: document.version, text: document.getText() };
     const fsPath = fsPathOf(document.uri);
     if (fsPath !== undefined) input.fsPath = fsPath;
     try {
+      if (controller.signal.aborted) return;
       const policy = await policies.policyFor(workspaceFolderOf(fsPath));
       for (const problem of policy?.problems ?? []) log(`policy: ${problem}`);
       state.policy = policy;
@@ -250,7 +298,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       state.latest = analysis;
       settleResolved(analysis);
       publish(analysis, policy);
-      if (clientSupportsLensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+      requestLensRefresh();
       const done: DocumentAnalyzedParams = { uri: analysis.uri, version: analysis.version, referenceCount: analysis.references.length, elapsedMs: Date.now() - analysis.startedAtMs };
       void connection.sendNotification(DocumentAnalyzedNotification, done);
       settleComplete(analysis);
@@ -258,13 +306,17 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
     } finally {
       diagnosticsPublished();
-      // A cancelled pass hands waiters the last good analysis; the next pass settles its own promises.
+      // A cancelled pass hands its waiters the last good analysis, unless a newer pass took them over.
       settleResolved(state.latest);
       settleComplete(state.latest);
     }
   };
-  if (immediate) void run();
-  else state.debounce = setTimeout(() => void run(), CHANGE_DEBOUNCE_MS);
+  const submit = (): void => scheduler.submit(document.uri, () => {
+    void run();
+    return slotReleased;
+  });
+  if (immediate) submit();
+  else state.debounce = setTimeout(submit, CHANGE_DEBOUNCE_MS);
 }
 
 /** The analysis hovers and lenses use: the newest version's resolved stage, or the last one published. */
@@ -274,6 +326,28 @@ async function analysisFor(uri: string): Promise<DocumentAnalysis | undefined> {
   const document = documents.get(uri);
   if (state.latest && document && state.latest.version === document.version) return state.latest;
   return (await state.resolved) ?? state.latest;
+}
+
+/**
+ * The analysis hovers, lenses and code actions answer from: the newest version's resolved stage when
+ * it comes quickly, else the last one published, keeping only references whose text is still in place.
+ */
+async function answerableAnalysis(uri: string): Promise<DocumentAnalysis | undefined> {
+  lastDocumentActivityMs = Date.now();
+  const state = states.get(uri);
+  const document = documents.get(uri);
+  if (!state || !document) return undefined;
+  if (state.latest?.version === document.version) return state.latest;
+  if (!state.latest) {
+    scheduler.startNow(uri);
+    return state.resolved;
+  }
+  const stale = state.latest;
+  const newest = await Promise.race([state.resolved, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), STALE_ANSWER_AFTER_MS))]);
+  if (newest && newest.version === documents.get(uri)?.version) return newest;
+  const current = documents.get(uri);
+  if (!current) return undefined;
+  return { ...stale, references: stale.references.filter((r) => r.site.id !== '' && current.getText(r.site.range).includes(r.site.id)) };
 }
 
 function reanalyzeAll(): void {
@@ -351,16 +425,25 @@ connection.onDidChangeConfiguration((change) => {
   });
 });
 
+/** Documents whose content event comes from opening them, not from an edit. */
+const justOpened = new Set<string>();
+documents.onDidOpen((event) => justOpened.add(event.document.uri));
+
 documents.onDidChangeContent((change) => {
+  const uri = change.document.uri;
+  // An edit makes its document the one being edited: its analysis goes before the backlog.
+  if (!justOpened.delete(uri)) scheduler.edited(uri);
   // The first content of a document is analysed at once; later edits wait for a typing pause.
-  scheduleAnalysis(change.document, !states.get(change.document.uri)?.latest);
+  scheduleAnalysis(change.document, !states.get(uri)?.latest);
 });
 
 documents.onDidClose((event) => {
   const state = states.get(event.document.uri);
   state?.controller?.abort();
+  state?.handOver?.(Promise.resolve(state.latest), Promise.resolve(state.latest));
   clearTimeout(state?.debounce);
   states.delete(event.document.uri);
+  scheduler.forget(event.document.uri);
   void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
 });
 
@@ -368,17 +451,17 @@ documents.onDidClose((event) => {
 // Features: each a pure function of the analysis.
 
 connection.onHover(async (params) => {
-  const analysis = await analysisFor(params.textDocument.uri);
+  const analysis = await answerableAnalysis(params.textDocument.uri);
   return analysis ? computeHover(analysis, params.position) : null;
 });
 
 connection.onCodeLens(async (params) => {
-  const analysis = await analysisFor(params.textDocument.uri);
+  const analysis = await answerableAnalysis(params.textDocument.uri);
   return analysis ? computeCodeLenses(analysis) : [];
 });
 
 connection.onCodeAction(async (params) => {
-  const analysis = await analysisFor(params.textDocument.uri);
+  const analysis = await answerableAnalysis(params.textDocument.uri);
   return analysis ? computeCodeActions(analysis, params.range, params.context.diagnostics) : [];
 });
 
@@ -474,6 +557,11 @@ connection.onNotification(WorkspaceTrustedNotification, () => {
   if (workspaceTrusted) return;
   workspaceTrusted = true;
   reanalyzeAll();
+});
+
+connection.onNotification(VisibleDocumentsNotification, (params: VisibleDocumentsParams | undefined) => {
+  const uris = Array.isArray(params?.uris) ? params.uris.filter((u): u is string => typeof u === 'string') : [];
+  scheduler.setVisible(uris, typeof params?.activeUri === 'string' ? params.activeUri : undefined);
 });
 
 connection.onRequest(RegistryInfoRequest, async (): Promise<RegistryInfoResult> => registryOracle.info());

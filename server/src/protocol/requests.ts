@@ -85,6 +85,16 @@ export interface HubTokenParams {
   token?: string;
 }
 
+/**
+ * The documents the editor shows (its visible editors) and the focused one: the server analyses them
+ * before the other open documents. Sent whenever they change; without it the server puts the most
+ * recently edited document first.
+ */
+export interface VisibleDocumentsParams {
+  uris: string[];
+  activeUri?: string;
+}
+
 /** Sent when a document's analysis (including fingerprints) finished for a version. */
 export interface DocumentAnalyzedParams {
   uri: string;
@@ -112,5 +122,6 @@ export const RegistryChangedNotification = new NotificationType<RegistryChangedP
 export const HubTokenNotification = new NotificationType<HubTokenParams>('lineage/hubToken');
 /** Sent when the user trusts the workspace: `lineage.hub.remoteFingerprint: auto` may then read from the Hub. */
 export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('lineage/workspaceTrusted');
+export const VisibleDocumentsNotification = new NotificationType<VisibleDocumentsParams>('lineage/visibleDocuments');
 export const DocumentAnalyzedNotification = new NotificationType<DocumentAnalyzedParams>('lineage/documentAnalyzed');
 export const ExportBomRequest = new RequestType<ExportBomParams, ExportBomResult, void>('lineage/exportBom');

@@ -10,6 +10,7 @@ import { DEFAULT_HUB_ENDPOINT } from '../../core/hub/hubEnvironment';
 import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
 import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
 import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
+import { attachPriority, indexOfMostUrgent, priorityOf } from '../../core/util/jobPriority';
 
 /** A per-lookup bound well under what a user waits for the final diagnostics. */
 export const HUB_LOOKUP_TIMEOUT_MS = 8_000;
@@ -18,7 +19,7 @@ const SUCCESS_TTL_MS = 10 * 60_000;
 const FAILURE_TTL_MS = 60_000;
 const MAX_CACHED_LOOKUPS = 512;
 /** Lookups in flight at once (each is two or more requests); the rest wait their turn. */
-const MAX_CONCURRENT_LOOKUPS = 4;
+export const MAX_CONCURRENT_LOOKUPS = 4;
 /** A token is a few dozen bytes; the file is read no further than this. */
 const MAX_TOKEN_FILE_BYTES = 4_096;
 /** huggingface_hub's truthy spellings of HF_HUB_OFFLINE. */
@@ -48,6 +49,14 @@ interface PendingLookup {
   facts: Promise<HubFacts>;
   controller: AbortController;
   waiters: number;
+  /** The callers' signals: a lookup waiting for a slot is as urgent as its most urgent caller. */
+  waiterSignals: Set<AbortSignal | undefined>;
+}
+
+interface SlotRequest {
+  grant(): void;
+  signal: AbortSignal;
+  sequence: number;
 }
 
 type CacheEntry = { pending: PendingLookup } | { settled: HubFacts; expiresAtMs: number };
@@ -57,7 +66,9 @@ export class HubLookups {
   /** Endpoints that could not be reached or timed out, until when: lookups fail fast meanwhile. */
   private readonly unreachable = new Map<string, { until: number; reason: 'offline' | 'timeout' }>();
   private running = 0;
-  private readonly waitingForSlot: Array<() => void> = [];
+  /** Lookups waiting for a slot; the most urgent (the document being edited) gets the next one. */
+  private readonly waitingForSlot: SlotRequest[] = [];
+  private nextSlotSequence = 0;
   private readonly env: NodeJS.ProcessEnv;
   private readonly now: () => number;
 
@@ -114,7 +125,9 @@ export class HubLookups {
 
   private start(key: string, endpoint: string, repoId: string, revision: string | undefined): PendingLookup {
     const controller = new AbortController();
-    const pending: PendingLookup = { key, controller, waiters: 0, facts: this.fetchFacts(endpoint, repoId, revision, controller.signal) };
+    const waiterSignals = new Set<AbortSignal | undefined>();
+    attachPriority(controller.signal, () => Math.min(...[...waiterSignals].map(priorityOf)));
+    const pending: PendingLookup = { key, controller, waiters: 0, waiterSignals, facts: this.fetchFacts(endpoint, repoId, revision, controller.signal) };
     this.remember(key, { pending });
     pending.facts.then(
       (facts) => {
@@ -166,33 +179,40 @@ export class HubLookups {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
+      const request: SlotRequest = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        signal,
+        sequence: this.nextSlotSequence++,
       };
+      // A lookup whose every caller left (a superseded analysis) leaves the queue without a request sent.
       const onAbort = (): void => {
-        this.waitingForSlot.splice(this.waitingForSlot.indexOf(grant), 1);
+        this.waitingForSlot.splice(this.waitingForSlot.indexOf(request), 1);
         reject(signal.reason);
       };
-      this.waitingForSlot.push(grant);
+      this.waitingForSlot.push(request);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** Hands the slot to the next lookup waiting, if any. */
+  /** Hands the slot to the most urgent lookup waiting, if any. */
   private releaseSlot(): void {
-    const next = this.waitingForSlot.shift();
-    if (next) next();
+    const next = indexOfMostUrgent(this.waitingForSlot, (request) => priorityOf(request.signal));
+    if (next >= 0) this.waitingForSlot.splice(next, 1)[0]!.grant();
     else this.running--;
   }
 
   /** Shares one lookup among callers; it is aborted only when every caller with a signal has left. */
   private wait(pending: PendingLookup, signal: AbortSignal | undefined): Promise<HubFacts> {
     pending.waiters++;
+    pending.waiterSignals.add(signal);
     if (!signal) return pending.facts;
     return new Promise<HubFacts>((resolve, reject) => {
       const onAbort = (): void => {
         reject(signal.reason);
+        pending.waiterSignals.delete(signal);
         if (--pending.waiters > 0) return;
         // Forgotten before the abort, so that a caller arriving now starts a fresh lookup.
         if (this.isCurrent(pending)) this.entries.delete(pending.key);

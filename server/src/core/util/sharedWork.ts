@@ -1,12 +1,15 @@
 // Deduplicated, cancellable, cached async work: concurrent callers of one key share one job, each
 // may leave on its own signal, and the job is aborted only when no caller is left.
 import { CancelledError } from './cancellation';
+import { attachPriority, priorityOf } from './jobPriority';
 import { LruCache } from './lruCache';
 
 interface InFlight<T> {
   promise: Promise<T>;
   waiters: number;
   controller: AbortController;
+  /** The signals of the callers still waiting: the job is as urgent as the most urgent of them. */
+  waiterSignals: Set<AbortSignal | undefined>;
 }
 
 /**
@@ -32,11 +35,13 @@ export class SharedWork<T> {
     let entry = this.inFlight.get(key);
     if (!entry) {
       const controller = new AbortController();
+      const waiterSignals = new Set<AbortSignal | undefined>();
+      attachPriority(controller.signal, () => Math.min(...[...waiterSignals].map(priorityOf)));
       const promise = start(controller.signal).then((value) => {
         this.done.set(key, value);
         return value;
       });
-      const created: InFlight<T> = { promise, waiters: 0, controller };
+      const created: InFlight<T> = { promise, waiters: 0, controller, waiterSignals };
       // Settled jobs leave the in-flight map whatever the outcome; failures are retried next time.
       promise.then(() => this.inFlight.delete(key), () => this.inFlight.delete(key));
       this.inFlight.set(key, created);
@@ -44,12 +49,18 @@ export class SharedWork<T> {
     }
     const shared = entry;
     shared.waiters++;
+    // One entry per signal (callers without one share `undefined`, which counts as most urgent).
+    shared.waiterSignals.add(signal);
+    const waiterLeft = (): void => {
+      shared.waiters--;
+      if (signal !== undefined) shared.waiterSignals.delete(signal);
+    };
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const leave = (): void => {
         if (settled) return;
         settled = true;
-        shared.waiters--;
+        waiterLeft();
         if (shared.waiters === 0 && this.inFlight.get(key) === shared) {
           this.inFlight.delete(key);
           shared.controller.abort();
@@ -61,14 +72,14 @@ export class SharedWork<T> {
         (value) => {
           if (settled) return;
           settled = true;
-          shared.waiters--;
+          waiterLeft();
           signal?.removeEventListener('abort', leave);
           resolve(value);
         },
         (err: unknown) => {
           if (settled) return;
           settled = true;
-          shared.waiters--;
+          waiterLeft();
           signal?.removeEventListener('abort', leave);
           reject(err instanceof Error ? err : new Error(String(err)));
         },

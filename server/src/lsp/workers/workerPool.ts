@@ -1,13 +1,17 @@
-// A fixed pool of worker threads running jobs.ts jobs in FIFO order. A cancelled job leaves the
-// queue at once, or is told to stop when running; a crashed worker is replaced.
+// A fixed pool of worker threads running jobs.ts jobs, most urgent first (the priority the job's
+// signal carries, FIFO among equals). A cancelled job leaves the queue at once, or is told to stop
+// when running; a crashed worker is replaced.
 import { Worker } from 'node:worker_threads';
 import type { RunOptions } from '../../analysis/engine';
 import type { JobKind, JobTypes } from '../../analysis/jobs';
 import { CancelledError } from '../../core/util/cancellation';
+import { indexOfMostUrgent, priorityOf } from '../../core/util/jobPriority';
 import type { WorkerRequest, WorkerResponse } from './workerMessages';
 
 interface PendingJob {
   jobId: number;
+  /** Submission order: ties of priority run first come, first served. */
+  sequence: number;
   request: Extract<WorkerRequest, { type: 'run' }>;
   resolve(output: unknown): void;
   reject(error: Error): void;
@@ -38,8 +42,15 @@ export class WorkerPool {
     return new Promise<JobTypes[K]['output']>((resolve, reject) => {
       const jobId = this.nextJobId++;
       const request = { type: 'run', jobId, kind, input } as Extract<WorkerRequest, { type: 'run' }>;
-      const job: PendingJob = { jobId, request, resolve: resolve as (output: unknown) => void, reject, options };
-      options.signal?.addEventListener('abort', () => this.cancel(job), { once: true });
+      const signal = options.signal;
+      const onAbort = (): void => this.cancel(job);
+      // The listener goes with the job: a long-lived signal must not collect settled jobs.
+      const settle = <A>(finish: (arg: A) => void) => (arg: A): void => {
+        signal?.removeEventListener('abort', onAbort);
+        finish(arg);
+      };
+      const job: PendingJob = { jobId, sequence: jobId, request, resolve: settle(resolve as (output: unknown) => void), reject: settle(reject), options };
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
       this.dispatch();
     });
@@ -65,7 +76,8 @@ export class WorkerPool {
   private dispatch(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const worker = this.idle.pop()!;
-      const job = this.queue.shift()!;
+      // Priorities are read now, not at submission: a document brought forward moves its queued jobs up.
+      const [job] = this.queue.splice(indexOfMostUrgent(this.queue, (j) => priorityOf(j.options.signal)), 1) as [PendingJob];
       job.worker = worker;
       this.runningByWorker.set(worker, job);
       worker.postMessage(job.request);
