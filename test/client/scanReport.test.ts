@@ -19,11 +19,11 @@ const scan: ScanResult = {
 
 describe('client: scan report', () => {
   it('leads with the strongest match and lists the registry source, tokenizer family and declared check', () => {
-    assert.equal(scanSummary(scan), '/work/models/notes: derived acme/base (p < 1e-112)');
+    assert.equal(scanSummary(scan), '/work/models/notes: derived acme/base (p = 5.0e-113)');
     const report = formatScanReport(scan).split('\n');
     assert.equal(report[1], '  lineage: verified (29 known model(s) compared)');
     assert.ok(report.includes('  tokenizer family: GPT-2 (vocabulary match, not weight lineage)'));
-    assert.ok(report.includes('  match: derived acme/base@0123456789ab (p < 1e-112) [registry]: shares weights'));
+    assert.ok(report.includes('  match: derived acme/base@0123456789ab (p = 5.0e-113) [registry]: shares weights'));
     assert.ok(report.includes('  declared acme/base (card): confirmed: derived'));
   });
 

@@ -135,7 +135,7 @@ describe('language server over stdio (dist/server.js)', function () {
     const hover = await client.hover(uriOf('app.py'), PY_LINES.medical, 50);
     assert.ok(hover && typeof hover.contents === 'object' && 'value' in hover.contents);
     const markdown = hover.contents.value;
-    assert.match(markdown, /\*\*Lineage:\*\* verified: derived from sshleifer\/tiny-gpt2 \(p < 1e-\d+\)/);
+    assert.match(markdown, /\*\*Lineage:\*\* verified: derived from sshleifer\/tiny-gpt2 \(p [=<≤] \d(?:\.\d)?e-\d+/);
     assert.match(markdown, /declares `sshleifer\/tiny-gpt2` \(card\): \*\*confirmed\*\*/);
     assert.ok(markdown.includes(COMMITS.medical), 'shows the resolved commit');
     assert.match(markdown, /\*\*Format:\*\* safetensors · 102,714 parameters · gpt2/);
@@ -155,7 +155,7 @@ describe('language server over stdio (dist/server.js)', function () {
     const lenses = (await client.codeLenses(uriOf('app.py'))) ?? [];
     const titlesOn = (lineIndex: number): string[] => lenses.filter((l) => l.range.start.line === lineIndex).map((l) => l.command?.title ?? '');
     const medical = titlesOn(PY_LINES.medical);
-    assert.match(medical[0]!, /^derived from sshleifer\/tiny-gpt2 \(p < 1e-\d+\)$/);
+    assert.match(medical[0]!, /^derived from sshleifer\/tiny-gpt2 \(p [=<≤] \d(?:\.\d)?e-\d+\)$/);
     assert.equal(medical[1], 'Compare with…');
     assert.deepEqual(titlesOn(PY_LINES.evil), ['unverified · resolved to 555555555555', 'Compare with…']);
     assert.deepEqual(titlesOn(PY_LINES.stories).slice(0, 1), ['declared base sshleifer/tiny-gpt2 contradicted']);
@@ -290,7 +290,7 @@ describe('language server over stdio (dist/server.js)', function () {
     assert.equal(comparison.verdict, 'derived');
     const scan = await client.request<ScanResult>(ScanRequest.method, { target: { reference: 'acme/tiny-gpt2-medical' } });
     assert.equal(scan.lineage.status, 'verified');
-    assert.ok(scan.lineage.matches.some((m) => m.repoId === 'sshleifer/tiny-gpt2' && m.verdict === 'derived' && (m.log10P ?? 0) < -40));
+    assert.ok(scan.lineage.matches.some((m) => m.repoId === 'sshleifer/tiny-gpt2' && m.verdict === 'derived' && (m.log10P ?? 0) < -12));
   });
 
   it('cancels stale work on edits: only the newest version is analysed and published', async () => {
