@@ -146,8 +146,9 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   throwIfAborted(context.signal);
   // Generated files repeat the same few ids: one look-alike check per distinct id.
   const lookAlikes = new Map<string, LookAlike | undefined>();
+  const documentIds = [...new Set(sites.flatMap((s) => (s.reference?.kind === 'hub' ? [s.reference.repoId] : [])))];
   const lookAlikeOf = (repoId: string): LookAlike | undefined => {
-    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds));
+    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds, documentIds));
     return lookAlikes.get(repoId);
   };
   const references: AnalyzedReference[] = sites.map((site, i) => {
@@ -306,6 +307,9 @@ async function registryEntryAssessment(repoId: string, context: AnalysisContext)
 /** A card's `base_model` as typed in the editor is checked against the folder's model. */
 function claimAssessment(claimant: InspectOutput, site: ModelReferenceSite, context: LineageContext): Promise<LineageAssessment> {
   const claim: DeclaredClaim = { baseModel: site.reference?.kind === 'hub' ? site.reference.repoId : site.id, source: site.loader };
+  // The saved card's relation for this base (base_model_relation) says which shapes the claim allows.
+  const relation = claimant.facts.declaredBases.find((d) => d.baseModel.toLowerCase() === claim.baseModel.toLowerCase())?.relation;
+  if (relation !== undefined) claim.relation = relation;
   return assessEditedCard(claimant, [claim], context);
 }
 

@@ -166,7 +166,7 @@ async function inspectUncached(job: InspectJob, context: JobContext): Promise<In
       extractorVersion: EXTRACTOR_VERSION,
     };
     if (model.architecture) {
-      facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers };
+      facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers, vocabSize: model.architecture.vocabSize };
     }
     let fingerprint: Fingerprint | undefined;
     try {

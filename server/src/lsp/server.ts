@@ -33,6 +33,7 @@ import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
 import { WELL_KNOWN_MODEL_IDS } from '../analysis/lookAlike';
 import { combineOracles, type LineageOracle } from '../analysis/oracles/oracle';
 import { PolicyStore, type LineagePolicy } from '../analysis/policy';
+import { withStandings } from '../analysis/standing';
 import {
   CompareRequest,
   DocumentAnalyzedNotification,
@@ -231,15 +232,16 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       state.policy = policy;
       const context: AnalysisContext = {
         ...analysisContext(controller.signal),
-        onResolved: (partial) => {
+        onResolved: (resolvedStage) => {
           if (controller.signal.aborted) return;
+          const partial = withStandings(resolvedStage, policy);
           state.latest = partial;
           publish(partial, policy);
           diagnosticsPublished();
           settleResolved(partial);
         },
       };
-      const analysis = await analyzeDocument(input, context);
+      const analysis = withStandings(await analyzeDocument(input, context), policy);
       if (controller.signal.aborted) return;
       state.latest = analysis;
       settleResolved(analysis);
@@ -503,7 +505,8 @@ async function listReferences(params: ListReferencesParams | undefined, signal: 
       const fsPath = fsPathOf(uri);
       const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
       if (text === undefined || fsPath === undefined) continue;
-      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !wait }).catch(() => undefined);
+      const policy = await policies.policyFor(workspaceFolderOf(fsPath)).catch(() => undefined);
+      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !wait }).then((a) => withStandings(a, policy), () => undefined);
     }
     for (const reference of analysis?.references ?? []) references.push(reference.status);
   }

@@ -17,6 +17,7 @@ export const DiagnosticCodes = {
   implicitDefaultModel: 'LL007',
   lookAlikeId: 'LL008',
   notAvailableLocally: 'LL009',
+  reUpload: 'LL010',
 } as const;
 
 export type DiagnosticCode = (typeof DiagnosticCodes)[keyof typeof DiagnosticCodes];
@@ -98,7 +99,7 @@ export interface ModelFacts {
   files: FileEntry[];
   weightFiles: string[];
   parameterCount?: number;
-  architecture?: { family: string; hiddenSize?: number; layers?: number };
+  architecture?: { family: string; hiddenSize?: number; layers?: number; vocabSize?: number };
   findings: FindingEntry[];
   declaredBases: Array<{ baseModel: string; source: string; relation?: string }>;
   integrity: IntegrityEntry[];
@@ -129,6 +130,8 @@ export interface DeclaredBaseCheck {
   verdict?: Verdict;
   log10P?: number;
   detail: string;
+  /** Refuted offline by the model's shape against a well-known base's (no weights compared). */
+  byShape?: true;
 }
 
 export type LineageStatus = 'verified' | 'unverified' | 'contradicted' | 'pending' | 'not-applicable';
@@ -162,6 +165,22 @@ export interface ReferenceStatus {
   hub?: HubFacts;
   /** The commit a pin quick fix would write, when one is known (set by the server from the fields above). */
   pin?: PinCommit;
+  /** What the editor shows at a glance (icon, colour, lens), decided by analysis/standing.ts from the findings. */
+  standing?: ReferenceStanding;
+}
+
+/**
+ * A reference at a glance. `verified` only when what was declared is what the weights show (or nothing
+ * was declared and the weights are a known model of the same name); `contradicted` when a declared base
+ * is refuted (by weights or by shape); `re-upload` when the weights are a model published under another
+ * name; `risky` when a security finding stands; `unverified` otherwise.
+ */
+export type StandingStatus = 'verified' | 'contradicted' | 're-upload' | 'risky' | 'unverified' | 'pending' | 'not-applicable';
+
+export interface ReferenceStanding {
+  status: StandingStatus;
+  /** One short plain-language line: why this status ("declares mistralai/Mistral-7B-v0.1, but its shape rules it out"). */
+  summary: string;
 }
 
 /** Weight formats named by file extension in a Hub listing. */

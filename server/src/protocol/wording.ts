@@ -106,6 +106,11 @@ const HUB_PROBLEM_PHRASES: Readonly<Record<HubProblem, string>> = {
   'invalid-endpoint': 'the Hub endpoint setting cannot be used',
 };
 
+/** "the Hub does not know this id (a typo, …)": the problem without the lookup's raw detail. */
+export function hubProblemPhrase(problem: HubProblem): string {
+  return HUB_PROBLEM_PHRASES[problem];
+}
+
 /** "the Hub could not be reached: org/m@main on https://huggingface.co: cannot connect (ENOTFOUND)". */
 export function describeHubProblem(problem: HubLookupProblem): string {
   return `${HUB_PROBLEM_PHRASES[problem.problem]}: ${problem.detail}`;

@@ -1,5 +1,5 @@
 // Quick fixes: pin a revision to the cached, registry or Hub commit, add use_safetensors=True, name a
-// pipeline's default model, and correct or add a card's base_model from the verified match. Pure:
+// pipeline's default model, replace a look-alike id, and correct or add a card's base_model. Pure:
 // edits come from the analysis.
 import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { ArgumentInsertion } from '../../references';
@@ -86,6 +86,18 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
         diagnostics: diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.implicitDefaultModel),
         isPreferred: true,
         edit: edit([{ range: { start: site.insertion.position, end: site.insertion.position }, newText: argumentText(site.insertion, 'model', pipelineDefault.repoId, true) + revision }]),
+      });
+    }
+
+    // The id as written spans the whole range only when nothing else (a URL, an `@rev`) is written with it.
+    const lookAlike = reference.lookAlike;
+    if (lookAlike && site.reference?.kind === 'hub' && site.id === site.reference.repoId) {
+      actions.push({
+        title: `Replace with ${lookAlike.wellKnownId}`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.lookAlikeId),
+        isPreferred: true,
+        edit: edit([{ range: site.range, newText: lookAlike.wellKnownId }]),
       });
     }
 
