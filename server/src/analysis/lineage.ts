@@ -108,7 +108,7 @@ function checkShape(subject: InspectOutput, claim: DeclaredClaim): DeclaredBaseC
   if (subject.facts.parameterCount !== undefined && subject.facts.parameterCount > 0) shape.parameterCount = subject.facts.parameterCount;
   const refutation = shapeContradiction(shape, base, claim.relation);
   if (refutation === undefined) return undefined;
-  return { baseModel: claim.baseModel, source: claim.source, status: 'contradicted', byShape: true, detail: `${refutation} (the shipped shape table; the weights of ${base.id} are not on this machine)` };
+  return { baseModel: claim.baseModel, source: claim.source, status: 'contradicted', byShape: true, detail: `${refutation} (its published shape; its weights are not on this machine)` };
 }
 
 function dedupeClaims(claims: DeclaredClaim[]): DeclaredClaim[] {

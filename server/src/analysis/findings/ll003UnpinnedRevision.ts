@@ -6,7 +6,9 @@ import type { Rule } from './types';
 /** Loaders the URL finder reports for links found in free text: they document a model and load nothing. */
 const TEXT_LINK_LOADERS: ReadonlySet<string> = new Set(['url', 'hf-uri']);
 
-export const unpinnedRevision: Rule = ({ reference: { site, status } }) => {
+export const unpinnedRevision: Rule = ({ reference: { site, status, lookAlike } }) => {
+  // Pinning a look-alike id would only freeze the wrong repository: LL008 says what to fix.
+  if (lookAlike) return [];
   const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
   const applies = hub !== undefined && site.kind !== 'base-model-claim' && !TEXT_LINK_LOADERS.has(site.loader) && !site.flags.dynamic && site.revision?.dynamic !== true && status.resolution.kind !== 'workspace' && !status.pinned;
   if (!applies) return [];
