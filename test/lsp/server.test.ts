@@ -160,11 +160,11 @@ describe('language server over stdio (dist/server.js)', function () {
     const lenses = (await client.codeLenses(uriOf('app.py'))) ?? [];
     const titlesOn = (lineIndex: number): string[] => lenses.filter((l) => l.range.start.line === lineIndex).map((l) => l.command?.title ?? '');
     const medical = titlesOn(PY_LINES.medical);
-    assert.match(medical[0]!, /^derived from sshleifer\/tiny-gpt2 \(p < 1e-\d+\)$/);
+    assert.match(medical[0]!, /^\$\(pass-filled\) verified: derived from sshleifer\/tiny-gpt2 \(p < 1e-\d+\), as declared$/);
     assert.equal(medical[1], 'Compare with…');
-    assert.deepEqual(titlesOn(PY_LINES.evil), ['unverified · resolved to 555555555555', 'Compare with…']);
-    assert.deepEqual(titlesOn(PY_LINES.stories).slice(0, 1), ['declared base sshleifer/tiny-gpt2 contradicted']);
-    assert.deepEqual(titlesOn(PY_LINES.missing), ['not available locally']);
+    assert.deepEqual(titlesOn(PY_LINES.evil), ['$(warning) risky: pickle weights that import dangerous functions', 'Compare with…']);
+    assert.match(titlesOn(PY_LINES.stories)[0]!, /^\$\(error\) contradicted: declares sshleifer\/tiny-gpt2 as its base, but the weights say unrelated$/);
+    assert.deepEqual(titlesOn(PY_LINES.missing), ['$(question) unverified: not downloaded: nothing on this machine to check']);
     const compare = lenses.find((l) => l.range.start.line === PY_LINES.medical && l.command?.command === 'lineage.compareWith');
     assert.ok(compare, 'the Compare lens runs lineage.compareWith');
   });

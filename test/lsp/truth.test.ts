@@ -73,7 +73,7 @@ describe('issue 11: the editor tells the truth at a glance (dist/server.js)', fu
       const [squat] = onLine(client.diagnosticsOf(uri), TRAIN_PY_LINES.squat, 'LL008');
       assert.ok(squat, JSON.stringify(client.diagnosticsOf(uri)));
       assert.equal(squat.severity, 2);
-      assert.equal(textAt(workspaces.documents.training['train.py'], squat.range), 'meta-llama/Llama-3.1-8B-lnstruct');
+      assert.equal(textAt(workspaces.documents.training['train.py']!, squat.range), 'meta-llama/Llama-3.1-8B-lnstruct');
       assert.match(messageOf(squat), /looks like the well-known meta-llama\/Llama-3\.1-8B-Instruct \(differs only in look-alike characters\)/);
       assert.deepEqual(onLine(client.diagnosticsOf(uri), TRAIN_PY_LINES.squat, 'LL003'), [], 'a look-alike is not offered a pin');
       const actions = ((await client.codeActions(uri, squat.range, [squat])) ?? []) as CodeAction[];

@@ -2,7 +2,7 @@
 // VS Code client and the Compare view): p-values, sizes, verdict phrases, commits, Hub answers.
 // Pure functions of protocol data; nothing here reads files or imports engine code.
 import type { Verdict } from '../core/compare/types';
-import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus } from './types';
+import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStanding, ReferenceStatus, StandingStatus } from './types';
 
 /** `p < 1e-111` for strong evidence (an upper bound readers can trust), `p = 0.03` otherwise. */
 export function formatLog10P(log10P: number | undefined): string | undefined {
@@ -126,4 +126,31 @@ export function describePinOrigin(pin: PinCommit): string {
     case 'hub':
       return `the Hub's current commit of ${pin.revisionAsked}`;
   }
+}
+
+/** The word of each standing, as the lens, hover, Models view and Compare view print it. */
+export const STANDING_WORDS: Readonly<Record<StandingStatus, string>> = {
+  verified: 'verified',
+  contradicted: 'contradicted',
+  're-upload': 're-upload',
+  risky: 'risky',
+  unverified: 'unverified',
+  pending: 'checking',
+  'not-applicable': 'not checked',
+};
+
+/** Codicon of each standing (`$(name)` in lenses, ThemeIcon ids in the client): never a check mark unless verified. */
+export const STANDING_CODICONS: Readonly<Record<StandingStatus, string>> = {
+  verified: 'pass-filled',
+  contradicted: 'error',
+  're-upload': 'copy',
+  risky: 'warning',
+  unverified: 'question',
+  pending: 'sync',
+  'not-applicable': 'circle-slash',
+};
+
+/** "contradicted: declares X as its base, but its shape rules that out". */
+export function describeStanding(standing: ReferenceStanding): string {
+  return standing.status === 'verified' ? `verified: ${standing.summary}` : `${STANDING_WORDS[standing.status]}: ${standing.summary}`;
 }
