@@ -12,6 +12,7 @@ import { readCardFrontMatter, type CardFrontMatter } from './cardBaseModel';
 import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, type DeclaredClaim, type LineageContext } from './lineage';
 import type { HubLookups } from './oracles/hubLookups';
 import { pinCommitOf } from './referenceFacts';
+import { transformersPipelineDefault } from './pipelineDefaults';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import type { RegistryEntryMeta } from '../core/registry';
 import type { HubFacts, LineageAssessment, ModelFacts, ReferenceStatus, Resolution } from '../protocol';
@@ -274,6 +275,9 @@ async function resolveThroughRegistry(inputs: ResolveInput[], resolutions: Resol
  * statically (id and revision), found neither in the workspace nor in the cache.
  */
 function hubLookupTarget(site: ModelReferenceSite, resolution: Resolution): { repoId: string; revision: string | undefined } | undefined {
+  // `pipeline("task")`: the Hub expands the default's short hash to the full commit LL007's fix writes.
+  const pipelineDefault = site.flags.implicitDefault && site.task !== undefined ? transformersPipelineDefault(site.task) : undefined;
+  if (pipelineDefault) return { repoId: pipelineDefault.repoId, revision: pipelineDefault.revision };
   if (resolution.kind !== 'unavailable' && resolution.kind !== 'registry') return undefined;
   if ((site.kind !== 'model' && site.kind !== 'adapter') || site.flags.dynamic || site.revision?.dynamic) return undefined;
   const reference = site.reference;

@@ -38,6 +38,8 @@ import {
   CompareRequest,
   DocumentAnalyzedNotification,
   HubTokenNotification,
+  HubStateNotification,
+  type HubStateParams,
   AddToRegistryRequest,
   ListCachedModelsRequest,
   ListReferencesRequest,
@@ -203,6 +205,24 @@ engine.events = { onWorkStarted: (d) => progress.started(d), onWorkFinished: () 
 
 function publish(analysis: DocumentAnalysis, policy: LineagePolicy | undefined): void {
   void connection.sendDiagnostics({ uri: analysis.uri, version: analysis.version, diagnostics: computeDiagnostics(analysis, settings, policy) });
+  if (analysis.complete) reportHubState();
+}
+
+let lastHubState: string | undefined;
+
+/** Tells the client whether the Hub is asked (the status bar's offline indicator); only changes are sent. */
+function reportHubState(): void {
+  let params: HubStateParams;
+  if (settings.offline) params = { state: 'offline', detail: 'lineage.offline is set: the Hub is never asked about models that are not on this machine' };
+  else if (!hubLookups.allowed()) params = { state: 'offline-environment', detail: 'HF_HUB_OFFLINE is set in the environment: the Hub is never asked' };
+  else {
+    const failed = [...states.values()].flatMap((s) => s.latest?.references ?? []).map((r) => r.status.hub).find((hub) => hub !== undefined && 'problem' in hub && (hub.problem === 'offline' || hub.problem === 'timeout'));
+    params = failed && 'problem' in failed ? { state: 'unreachable', detail: `The Hub could not be reached: ${failed.detail}` } : { state: 'online', detail: `The Hub (${settings.hub.endpoint || 'https://huggingface.co'}) is asked about models that are not on this machine` };
+  }
+  const key = JSON.stringify(params);
+  if (key === lastHubState) return;
+  lastHubState = key;
+  void connection.sendNotification(HubStateNotification, params);
 }
 
 function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
@@ -313,6 +333,7 @@ async function refreshSettings(pushed?: unknown): Promise<void> {
 connection.onInitialized(() => {
   void (async () => {
     await refreshSettings();
+    reportHubState();
     await refreshKnownIds().catch((err: unknown) => log(`registry unavailable: ${errorMessage(err)}`));
     reanalyzeAll();
   })();
@@ -332,6 +353,7 @@ connection.onDidChangeConfiguration((change) => {
     const registriesMoved = JSON.stringify(registrySources(before)) !== JSON.stringify(registrySources(settings));
     const budgetChanged = before.fingerprint.maxBytesPerModel !== settings.fingerprint.maxBytesPerModel;
     const hubChanged = before.offline !== settings.offline || before.hub.endpoint !== settings.hub.endpoint;
+    if (hubChanged) reportHubState();
     if (!registriesMoved && !budgetChanged && !hubChanged) {
       // Severities only: the analyses stand, the diagnostics are recomputed.
       for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
