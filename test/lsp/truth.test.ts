@@ -153,6 +153,16 @@ describe('issue 11: the editor tells the truth at a glance (dist/server.js)', fu
       const pin = actions.find((a) => a.title.startsWith('Pin revision'));
       assert.ok(pin, JSON.stringify(actions.map((a) => a.title)));
       assert.match(JSON.stringify(pin.edit), new RegExp(TRUTH_COMMITS.medical));
+      const pinAll = actions.find((a) => a.title.startsWith('Pin all'));
+      assert.equal(pinAll?.title, 'Pin all 3 unpinned references in this file to their known commits');
+      const written = (pinAll.edit?.changes?.[uri] ?? []).map((e) => e.newText).sort();
+      assert.deepEqual(written, [TRUTH_COMMITS.medical, TRUTH_COMMITS.sentinel, TRUTH_COMMITS.tiny].map((c) => `, revision="${c}"`).sort());
+    });
+
+    it('tells the client the Hub is not asked (the status bar\'s offline indicator)', async () => {
+      const state = await client.waitFor('a Hub state', () => client.hubStates.at(-1));
+      assert.equal(state.state, 'offline');
+      assert.match(state.detail, /lineage\.offline is set/);
     });
   });
 });
