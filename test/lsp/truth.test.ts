@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CodeAction, Diagnostic } from 'vscode-languageserver-protocol/node';
+import type { CodeAction, Diagnostic, WorkspaceDiagnosticReport } from 'vscode-languageserver-protocol/node';
 import { ListReferencesRequest, type ListReferencesResult, type ReferenceStatus } from '../../server/src/protocol';
 import { textAt } from '../references/helpers';
 import { fileUri, LspTestClient, SERVER_PATH } from './lspClient';
@@ -89,6 +89,48 @@ describe('issue 11: the editor tells the truth at a glance (dist/server.js)', fu
       const byLine = (line: number): ReferenceStatus => references.find((r) => r.range.start.line === line)!;
       assert.deepEqual(byLine(TRAIN_PY_LINES.draft).standing, { status: 'unverified', summary: 'not downloaded: nothing on this machine to check' });
       assert.equal(byLine(TRAIN_PY_LINES.squat).standing?.status, 'risky');
+    });
+  });
+
+  describe('workspace diagnostics (LSP 3.17 pull, workspace/diagnostic)', () => {
+    let client: LspTestClient;
+
+    before(async () => {
+      const emptyCache = path.join(workspaces.root, 'empty-cache-pull');
+      await mkdir(emptyCache, { recursive: true });
+      client = await LspTestClient.start({ workspaceFolder: workspaces.training, env: truthServerEnv(workspaces, emptyCache), settings: { offline: true, registry: { includeShipped: false } } });
+    });
+
+    after(async () => {
+      if (client) assert.equal(await client.stop(), 0);
+    });
+
+    it('reports findings of files no editor has open, with progress, then "unchanged" for files that did not change', async () => {
+      const uriOf = (relativePath: string): string => fileUri(path.join(workspaces.training, relativePath));
+      const first = await client.connection.sendRequest<WorkspaceDiagnosticReport>('workspace/diagnostic', { previousResultIds: [] });
+      const reportOf = (report: WorkspaceDiagnosticReport, relativePath: string) => report.items.find((i) => i.uri === uriOf(relativePath));
+      const train = reportOf(first, 'train.py');
+      assert.ok(train && train.kind === 'full', JSON.stringify(first.items.map((i) => i.uri)));
+      const squat = train.items.find((d) => d.code === 'LL008');
+      assert.equal(squat?.range.start.line, TRAIN_PY_LINES.squat);
+      assert.ok(train.items.every((d) => d.code !== 'LL009' || d.severity === 4));
+      for (const other of ['config.yml', 'Dockerfile', 'README.md']) assert.equal(reportOf(first, other)?.kind, 'full', other);
+      assert.ok(client.progressTokens.length > 0, 'the pull reports progress');
+
+      const previousResultIds = first.items.map((i) => ({ uri: i.uri, value: i.resultId! }));
+      const second = await client.connection.sendRequest<WorkspaceDiagnosticReport>('workspace/diagnostic', { previousResultIds });
+      assert.deepEqual(second.items.map((i) => i.kind), first.items.map(() => 'unchanged'));
+    });
+
+    it('leaves open documents to the push model (nothing reported twice)', async () => {
+      const uri = fileUri(path.join(workspaces.training, 'train.py'));
+      await client.open(uri, 'python', workspaces.documents.training['train.py']!);
+      await client.waitForAnalyzed(uri, 1, 60_000);
+      const report = await client.connection.sendRequest<WorkspaceDiagnosticReport>('workspace/diagnostic', { previousResultIds: [] });
+      assert.equal(report.items.some((i) => i.uri === uri), false);
+      const pulled = await client.connection.sendRequest<{ kind: string; items: unknown[] }>('textDocument/diagnostic', { textDocument: { uri } });
+      assert.deepEqual(pulled, { kind: 'full', items: [] });
+      assert.ok(client.diagnosticsOf(uri).some((d) => d.code === 'LL008'), 'pushed as before');
     });
   });
 

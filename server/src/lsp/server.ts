@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind,
+  DocumentDiagnosticReportKind,
   type CancellationToken,
   createConnection,
   ProposedFeatures,
@@ -24,6 +25,7 @@ import { documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../referen
 import { computeCodeActions } from './features/codeActions';
 import { computeCodeLenses } from './features/codeLens';
 import { computeDiagnostics } from './features/diagnostics';
+import { WorkspaceDiagnostics } from './features/workspaceDiagnostics';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from '../analysis/documentAnalysis';
 import { computeHover, referenceAt } from './features/hover';
 import { HubLookups } from '../analysis/oracles/hubLookups';
@@ -87,6 +89,9 @@ let workspaceFolders: string[] = [];
 let clientSupportsConfiguration = false;
 let clientSupportsProgress = false;
 let clientSupportsLensRefresh = false;
+let clientSupportsDiagnosticRefresh = false;
+/** Bumped whenever settings, policy or registries change: workspace reports computed before are stale. */
+let analysisGeneration = 0;
 const policies = new PolicyStore();
 
 const heavyWorkers = Math.max(1, Math.min(4, Number(process.env['LINEAGE_LSP_WORKERS'] ?? 0) || os.availableParallelism() - 1));
@@ -294,7 +299,34 @@ async function analysisFor(uri: string): Promise<DocumentAnalysis | undefined> {
 
 function reanalyzeAll(): void {
   for (const document of documents.all()) scheduleAnalysis(document, true);
+  workspaceStale();
 }
+
+/** Workspace reports are recomputed on the client's next pull (asked for at once when it can be). */
+function workspaceStale(): void {
+  analysisGeneration++;
+  workspaceDiagnostics.clear();
+  if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
+}
+
+const workspaceDiagnostics = new WorkspaceDiagnostics({
+  listFiles: async () => (await workspaceDocumentUris()).uris,
+  isOpen: (uri) => documents.get(uri) !== undefined,
+  stamp: async (uri) => {
+    const fsPath = fsPathOf(uri);
+    const info = fsPath === undefined ? undefined : await stat(fsPath).catch(() => undefined);
+    return info?.isFile() ? `${info.size}:${info.mtimeMs}` : undefined;
+  },
+  analyze: async (uri, complete, signal) => {
+    const fsPath = fsPathOf(uri);
+    const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
+    if (fsPath === undefined || text === undefined || text.length > MAX_DOCUMENT_CHARS) return undefined;
+    const policy = await policies.policyFor(workspaceFolderOf(fsPath));
+    return withStandings(await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !complete }), policy);
+  },
+  diagnosticsOf: async (analysis) => computeDiagnostics(analysis, settings, await policies.policyFor(workspaceFolderOf(fsPathOf(analysis.uri)))),
+  generation: () => analysisGeneration,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle.
@@ -304,6 +336,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   clientSupportsConfiguration = capabilities.workspace?.configuration === true;
   clientSupportsProgress = capabilities.window?.workDoneProgress === true;
   clientSupportsLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
+  clientSupportsDiagnosticRefresh = capabilities.workspace?.diagnostics?.refreshSupport === true;
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
   const options = params.initializationOptions as { settings?: unknown } | undefined;
@@ -315,6 +348,8 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
       codeLensProvider: { resolveProvider: false },
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
       executeCommandProvider: { commands: [ServerCommands.reanalyze] },
+      // Pull model for files no editor has open (open documents are pushed, as before).
+      diagnosticProvider: { identifier: 'lineage', interFileDependencies: false, workspaceDiagnostics: true },
       workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'lineage-lens', version: '0.1.0' },
@@ -357,6 +392,7 @@ connection.onDidChangeConfiguration((change) => {
     if (!registriesMoved && !budgetChanged && !hubChanged) {
       // Severities only: the analyses stand, the diagnostics are recomputed.
       for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
+      workspaceStale();
       return;
     }
     if (budgetChanged) engine.clear();
@@ -396,6 +432,16 @@ connection.onCodeAction(async (params) => {
   const analysis = await analysisFor(params.textDocument.uri);
   return analysis ? computeCodeActions(analysis, params.range, params.context.diagnostics) : [];
 });
+
+connection.languages.diagnostics.onWorkspace(async (params, token, workDoneProgress) => {
+  const controller = abortControllerFor(token);
+  // A client that sent no progress token still sees progress when it accepts server-initiated progress.
+  const reporter = params.workDoneToken === undefined && clientSupportsProgress ? await connection.window.createWorkDoneProgress().catch(() => workDoneProgress) : workDoneProgress;
+  return workspaceDiagnostics.pull(params, reporter, controller.signal);
+});
+
+// Open documents are pushed (publishDiagnostics); their pull report stays empty so nothing shows twice.
+connection.languages.diagnostics.on(() => ({ kind: DocumentDiagnosticReportKind.Full, items: [] }));
 
 connection.onExecuteCommand((params) => {
   if (params.command === ServerCommands.reanalyze) {
