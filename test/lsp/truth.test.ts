@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { CodeAction, Diagnostic, WorkspaceDiagnosticReport } from 'vscode-languageserver-protocol/node';
-import { ListReferencesRequest, type ListReferencesResult, type ReferenceStatus } from '../../server/src/protocol';
+import { ListReferencesRequest, ScanRequest, type ListReferencesResult, type ReferenceStatus } from '../../server/src/protocol';
 import { textAt } from '../references/helpers';
 import { fileUri, LspTestClient, SERVER_PATH } from './lspClient';
 import { APP_PY_LINES, buildTruthWorkspaces, TRAIN_PY_LINES, TRUTH_COMMITS, truthServerEnv, type TruthWorkspaces } from './truthWorkspaces';
@@ -82,6 +82,14 @@ describe('issue 11: the editor tells the truth at a glance (dist/server.js)', fu
       assert.deepEqual(replace.diagnostics?.map((d) => d.code), ['LL008']);
       assert.deepEqual(replace.edit?.changes?.[uri], [{ range: squat.range, newText: 'meta-llama/Llama-3.1-8B-Instruct' }]);
       assert.deepEqual(onLine(client.diagnosticsOf(uri), TRAIN_PY_LINES.base, 'LL008'), [], 'the real id is not flagged');
+    });
+
+    it('refuses Scan of a model that is not on disk in one plain sentence', async () => {
+      await assert.rejects(client.connection.sendRequest(ScanRequest.method, { target: { reference: 'Qwen/Qwen2.5-0.5B-Instruct' } }), (err: Error) => {
+        assert.match(err.message, /Qwen\/Qwen2\.5-0\.5B-Instruct is not on this machine: Compare and Scan read a model's files, so download it first/);
+        assert.doesNotMatch(err.message, /empty-cache|Hugging Face cache \(/, 'no cache folder list');
+        return true;
+      });
     });
 
     it('states "not downloaded" in the standing of each reference', async () => {

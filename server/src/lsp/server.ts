@@ -476,7 +476,7 @@ async function targetText(target: CompareTarget): Promise<string> {
   const resolution = reference.status.resolution;
   if (resolution.kind === 'hf-cache' && resolution.repoId && resolution.commit) return `${resolution.repoId}@${resolution.commit}`;
   if (resolution.path !== undefined) return resolution.path;
-  throw new Error(`${reference.site.id || 'the reference'} is not available locally: ${resolution.detail ?? 'not resolved'}`);
+  throw new Error(notOnDiskMessage(reference.site.id || 'the reference'));
 }
 
 connection.onRequest(CompareRequest, async (params: CompareParams, token): Promise<CompareResult> => {
@@ -484,6 +484,11 @@ connection.onRequest(CompareRequest, async (params: CompareParams, token): Promi
   const [a, b] = await Promise.all([targetText(params.a), targetText(params.b)]);
   return engine.compareTargets(a, b, controller.signal);
 });
+
+/** Compare and Scan read a model's files: say so in one sentence (where the server looked is in the hover). */
+function notOnDiskMessage(target: string): string {
+  return `${target} is not on this machine: Compare and Scan read a model's files, so download it first (huggingface-cli download ${target.replace(/@.*$/, '')}) or pick a folder.`;
+}
 
 /**
  * Resolves a request's target to local files. A path the user chose in the client (a folder picker,
@@ -494,7 +499,7 @@ async function resolveTarget(target: string, signal: AbortSignal): Promise<Resol
   const allowed = path.isAbsolute(target) && existsSync(target) ? [...workspaceFolders, target] : workspaceFolders;
   const [resolution] = await engine.resolve([{ id: target, reference, kind: 'model' }], allowed, signal);
   if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-    throw new Error(`${target} is not available locally: ${resolution?.detail ?? 'not resolved'}`);
+    throw new Error(notOnDiskMessage(target));
   }
   return resolution as Resolution & { kind: 'hf-cache' | 'workspace' };
 }
