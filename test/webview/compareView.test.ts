@@ -74,7 +74,7 @@ describe('webview: Compare view in headless chromium', function () {
     const gpt2 = recordedComparison('tiny-gpt2-vs-medical');
     const small = await openCompareView(browser, gpt2);
     assert.equal(await small.page.locator('#verdict').textContent(), 'Derived');
-    assert.ok(((await small.page.locator('#reason').textContent()) ?? '').startsWith(gpt2.reason), 'the engine's reason opens "How we know"');
+    assert.ok(((await small.page.locator('#reason').textContent()) ?? '').startsWith(gpt2.reason), 'the reason of the engine opens "How we know"');
     assert.equal(await small.page.locator('#evidence-table tbody tr').count(), gpt2.evidence.length);
     assert.match((await small.page.locator('#evidence-table tbody tr.outcome-lineage').textContent()) ?? '', /anchor-token/);
     assert.equal(await small.page.locator('#layer-chart').count(), 0, 'no empty chart section');
