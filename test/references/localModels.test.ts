@@ -43,6 +43,11 @@ describe('references to local model files', () => {
     assert.equal(sites.some((s) => s.id === 'llama3'), false, 'a served name is not a reference');
   });
 
+  it('reads a transformers.js pipeline path as a local folder', async () => {
+    const sites = await findReferences("import { pipeline } from '@huggingface/transformers';\nconst p = await pipeline('text-generation', './models/local-gpt2');\n", 'web.ts');
+    assert.deepEqual(siteFor(sites, './models/local-gpt2').reference, { kind: 'local', path: './models/local-gpt2' });
+  });
+
   it('reads a Modelfile FROM of a local GGUF, not an Ollama library name', async () => {
     const text = 'FROM ./models/stories260K.gguf\nPARAMETER temperature 0.7\n';
     const sites = await findReferences(text, 'Modelfile');
