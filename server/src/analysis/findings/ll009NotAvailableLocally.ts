@@ -28,7 +28,8 @@ function notAvailableMessage(site: ModelReferenceSite, status: ReferenceStatus):
   if (problem && isHubMissing(problem.problem)) {
     return `${written} cannot be downloaded as written: ${hubProblemPhrase(problem.problem)}. Check the ${problem.problem === 'not-found' ? 'id' : 'revision'}.`;
   }
-  const notHere = resolution.otherCachedCommits !== undefined && status.revision !== undefined ? `${written} is cached, but not at ${status.revision}` : `${written} is not downloaded`;
+  // "cached, but not at v2 (cached commits: …)" names commits, not folders: worth its words.
+  const notHere = resolution.otherCachedCommits !== undefined && resolution.detail !== undefined ? resolution.detail : `${written} is not downloaded`;
   const hub = hubRepoFactsOf(status);
   if (hub) {
     const renamed = hub.repoId.toLowerCase() !== written.toLowerCase() ? ` (as ${hub.repoId})` : '';
@@ -36,5 +37,7 @@ function notAvailableMessage(site: ModelReferenceSite, status: ReferenceStatus):
     return `${notHere}; the Hub has it${renamed} at commit ${shortCommit(hub.commit)}${fingerprinted} (${describeHubFiles(hub)}).`;
   }
   if (resolution.kind === 'registry') return `${notHere}; the registry holds its fingerprint.`;
+  // A Hub that cannot be reached is the status bar's news (the Hub indicator), not every reference's.
+  if (problem?.problem === 'invalid-endpoint') return `${notHere}; ${hubProblemPhrase(problem.problem)}.`;
   return `${notHere}.`;
 }
