@@ -67,7 +67,11 @@ describe('e2e: issue 11 workspaces in code-server', function () {
     const rows = await problemRows(page);
     assert.ok(rows.some((r) => /bigcorp\/sentinel-1b has byte-identical weights/.test(r)), rows.join('\n'));
     assert.ok(rows.some((r) => /declares base openai-community\/gpt2/.test(r)), rows.join('\n'));
-    const models = page.locator('.pane-header', { hasText: 'Models' }).first();
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'e2e-issue11-local-models-problems.png') });
+    // The Models view lives in the Explorer; the Problems panel is closed again to give it room.
+    await page.locator('#status\\.problems').click();
+    const models = page.locator('.pane-header', { hasText: /^\s*Models/i }).first();
+    await models.waitFor({ timeout: 30_000 });
     if ((await models.getAttribute('aria-expanded')) !== 'true') await models.click();
     await page.locator('.monaco-list-row', { hasText: 'stories260K.gguf' }).first().waitFor({ timeout: 60_000 });
     // Never green for a refuted claim or a copy: the Models view rows of those two show no check mark.
