@@ -48,4 +48,12 @@ describe('client model inventory', () => {
     assert.equal(models.length, 1);
     assert.equal(models[0]!.references.length, 2);
   });
+
+  it('shows the settled status of a model when another file only listed it (pending)', () => {
+    const listed = referenceStatus({ id: './models/x.gguf', uri: 'file:///ws/Modelfile', resolution: { kind: 'workspace', path: '/ws/models/x.gguf' }, standing: { status: 'pending', summary: 'fingerprinting…' } });
+    const analysed = referenceStatus({ id: 'models/x.gguf', resolution: { kind: 'workspace', path: '/ws/models/x.gguf' }, standing: { status: 'verified', summary: 'identical to karpathy/tinyllamas-stories260K' } });
+    assert.equal(buildInventory([listed, analysed])[0]!.status, 'verified');
+    assert.equal(buildInventory([analysed, listed])[0]!.status, 'verified');
+    assert.equal(buildInventory([listed])[0]!.status, 'pending');
+  });
 });

@@ -4,8 +4,12 @@ import { STANDING_WORDS, type ReferenceStanding, type ReferenceStatus, type Stan
 
 export type InventoryStatus = StandingStatus;
 
-/** Worst first: a model is as bad as its worst reference; verified last. */
-const STATUS_RANK: Readonly<Record<InventoryStatus, number>> = { risky: 6, contradicted: 5, 're-upload': 4, unverified: 3, pending: 2, 'not-applicable': 1, verified: 0 };
+/**
+ * Worst first: a model is as bad as its worst reference; verified last. "Checking" ranks below every
+ * settled status: a file nobody opened is listed without fingerprints, and must not hide the verdict
+ * another file's analysis reached for the same model.
+ */
+const STATUS_RANK: Readonly<Record<InventoryStatus, number>> = { risky: 6, contradicted: 5, 're-upload': 4, unverified: 3, 'not-applicable': 1, verified: 0, pending: -1 };
 
 export const STATUS_LABELS: Readonly<Record<InventoryStatus, string>> = STANDING_WORDS;
 
