@@ -19,6 +19,7 @@ export const Commands = {
   showInventory: 'lineage.showInventory',
   refreshModels: 'lineage.refreshModels',
   showOutput: 'lineage.showOutput',
+  toggleOffline: 'lineage.toggleOffline',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

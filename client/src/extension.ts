@@ -8,6 +8,7 @@ import type { LanguageClient } from 'vscode-languageclient/node';
 import type { Comparison } from '../../server/src/protocol';
 import {
   DocumentAnalyzedNotification,
+  HubStateNotification,
   RegistryChangedNotification,
   RegistryInfoRequest,
   WorkspaceTrustedNotification,
@@ -28,6 +29,7 @@ import { ModelInventoryStore, ModelsTreeProvider } from './models/modelsView';
 import { errorText, type LineageServices } from './services';
 import { LineageStatusBar } from './statusBar';
 import { watchVisibleDocuments } from './visibleDocuments';
+import { OfflineIndicator, toggleOffline } from './offlineIndicator';
 import { ComparePanelHost } from './webview/comparePanel';
 
 /** What activate() returns: used by the integration tests and the activation benchmark. */
@@ -38,6 +40,8 @@ export interface LineageApi {
   /** Settles when the language server is running. */
   ready: Promise<void>;
   statusText(): string;
+  /** The Hub indicator's text ("$(cloud-offline) Offline"). */
+  hubStatusText(): string;
   statusTooltip(): string;
   shownComparison(): Comparison | undefined;
   commandIds: readonly CommandId[];
@@ -56,11 +60,12 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
   const output = vscode.window.createOutputChannel('Lineage Lens', { log: true });
   const client = createLanguageClient(context, output);
   const statusBar = new LineageStatusBar();
+  const hubIndicator = new OfflineIndicator();
   const inventory = new ModelInventoryStore(client, output);
   const comparePanel = new ComparePanelHost(context.extensionUri);
   const shared: LineageServices = { context, client, output, inventory, comparePanel, statusBar };
   services = shared;
-  context.subscriptions.push(output, statusBar, inventory, comparePanel);
+  context.subscriptions.push(output, statusBar, hubIndicator, inventory, comparePanel);
 
   const handlers: Record<CommandId, (...args: unknown[]) => unknown> = {
     [Commands.compareWith]: (arg) => compareWith(shared, arg),
@@ -74,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     [Commands.showInventory]: () => showInventory(),
     [Commands.refreshModels]: () => inventory.refresh(),
     [Commands.showOutput]: () => output.show(true),
+    [Commands.toggleOffline]: () => toggleOffline(),
   };
   for (const [id, handler] of Object.entries(handlers)) context.subscriptions.push(vscode.commands.registerCommand(id, handler));
 
@@ -107,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
           scheduleInventoryRefresh();
         }),
         client.onNotification(RegistryChangedNotification, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
+        client.onNotification(HubStateNotification, (params) => hubIndicator.show(params)),
         watchHubToken(context, client),
         vscode.workspace.onDidGrantWorkspaceTrust(() => void client.sendNotification(WorkspaceTrustedNotification, {})),
         watchVisibleDocuments(client),
@@ -144,6 +151,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     client,
     ready,
     statusText: () => statusBar.text,
+    hubStatusText: () => hubIndicator.text,
     statusTooltip: () => statusBar.tooltip,
     shownComparison: () => comparePanel.current,
     commandIds: Object.values(Commands),

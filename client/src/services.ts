@@ -15,6 +15,11 @@ export interface LineageServices {
   statusBar: LineageStatusBar;
 }
 
+/** The JSON-RPC wrapping the language client puts around a server's message: protocol text, not news. */
+const PROTOCOL_PREFIX = /^Request [\w/$.-]+ failed with (?:message|unhandled error): /;
+
+/** An error as a user reads it: the server's own sentence, without the JSON-RPC wrapping. */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(PROTOCOL_PREFIX, '');
 }

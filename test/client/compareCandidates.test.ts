@@ -27,6 +27,15 @@ describe('client compare picker candidates', () => {
     ]);
   });
 
+  it('never offers A as its own partner under another spelling (revision, ./ prefix, case)', () => {
+    const items = buildCandidateItems({
+      references: [referenceStatus({ id: 'acme/tiny-gpt2-medical', revision: 'b'.repeat(40) }), referenceStatus({ id: './models/local-gpt2', resolution: { kind: 'workspace', path: '/ws/models/local-gpt2' } })],
+      cachedModelIds: ['ACME/tiny-gpt2-medical', 'sshleifer/tiny-gpt2'],
+      exclude: ['acme/tiny-gpt2-medical@main', 'models/local-gpt2/'],
+    });
+    assert.deepEqual(items.filter((i) => i.group !== 'browse').map((i) => i.label), ['sshleifer/tiny-gpt2']);
+  });
+
   it('uses typed ids and paths as they are', () => {
     assert.deepEqual(typedCandidate('  /zoo/tiny-gpt2-medical ')?.action, { kind: 'reference', reference: '/zoo/tiny-gpt2-medical' });
     assert.equal(typedCandidate('   '), undefined);

@@ -2,7 +2,8 @@
 // escaped, the CSP is strict, the chart has one bar per layer, and export writes the comparison.
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { compareWebviewCsp, compareWebviewHtml, layerChartSvg, standaloneReportHtml } from '../../client/src/webview/compareHtml';
+import { compareWebviewCsp, compareWebviewHtml, describeOdds, layerChartSvg, normProfileSvg, plainSummary, renderComparisonBody, standaloneReportHtml } from '../../client/src/webview/compareHtml';
+import type { Comparison } from '../../server/src/protocol';
 import { recordedComparison } from './recorded';
 import { handleCompareViewMessage, parseCompareViewMessage, type CompareHostMessage, type ReportFile } from '../../client/src/webview/messages';
 
@@ -74,5 +75,43 @@ describe('client compare view messages', () => {
     assert.deepEqual(posted[1], { type: 'exportCancelled' });
     await handleCompareViewMessage({ type: 'export', format: 'html' }, comparison, '', { ...effects, saveReport: async () => { throw new Error('disk full'); } });
     assert.deepEqual(posted[2], { type: 'exportFailed', message: 'disk full' });
+  });
+});
+
+describe('client compare view: the plain-language summary', () => {
+  const base = recordedComparison('tiny-gpt2-vs-medical');
+  const named = { ...base, a: { ...base.a, name: 'sshleifer/tiny-gpt2' }, b: { ...base.b, name: 'acme/tiny-gpt2-medical' } };
+
+  it('has one sentence per verdict, with odds only when weight tests ran and a direction only when known', () => {
+    const summary = (patch: Partial<Comparison>): string => plainSummary({ ...named, ...patch });
+    assert.equal(summary({ verdict: 'derived', lineageLog10P: -12.4, direction: { parent: 'a', reason: 'B moved away from the shared initialisation' } }), 'B (acme/tiny-gpt2-medical) is a fine-tune of A (sshleifer/tiny-gpt2): the odds that two independently trained models share this much structure are below one in 10^12.');
+    assert.equal(summary({ verdict: 'derived', lineageLog10P: -12.4, direction: undefined }), 'A and B are related: one was trained from the other: the odds that two independently trained models share this much structure are below one in 10^12. Which one came first is not known.');
+    assert.equal(summary({ verdict: 'identical' }), 'A and B are the same model: their weight files are byte-for-byte identical.');
+    assert.match(summary({ verdict: 'same-weights', lineageLog10P: -4 }), /^A and B hold the same weights, stored in different files or formats: .* below one in 10,000\.$/);
+    assert.match(summary({ verdict: 'quantized', lineageLog10P: undefined, direction: { parent: 'b', reason: 'fewer bits' } }), /^A \(sshleifer\/tiny-gpt2\) is a quantized copy of B \(acme\/tiny-gpt2-medical\)/);
+    assert.match(summary({ verdict: 'merge', lineageLog10P: -30 }), /^One of A and B is a merge/);
+    assert.match(summary({ verdict: 'same-family' }), /no trained weights: neither was trained from the other\.$/);
+    assert.equal(summary({ verdict: 'unrelated', lineageLog10P: -0.1 }), 'A and B are unrelated: they share no trained weights.');
+    assert.equal(summary({ verdict: 'inconclusive' }), 'The evidence does not decide whether A and B are related.');
+  });
+
+  it('prints odds in words people read: exact below a million, powers of ten beyond, p = 0 as too small', () => {
+    assert.equal(describeOdds(-3.2), 'below one in 1,000');
+    assert.equal(describeOdds(-40.9), 'below one in 10^40');
+    assert.equal(describeOdds(null), 'too small to compute');
+    assert.equal(describeOdds(-1), undefined);
+  });
+
+  it('leaves out sections without data, says "below the bar" beside a small p, and states no direction it does not know', () => {
+    const html = renderComparisonBody({ ...named, verdict: 'unrelated', layers: [], normProfiles: { labels: [], a: [], b: [] }, tokenizer: undefined, direction: undefined, notes: [], alignment: undefined, evidence: [{ signal: 'norm gains', test: 'rank test', outcome: 'no-evidence', log10P: -6.6, detail: 'd' }] }, { exportButtons: false });
+    assert.doesNotMatch(html, /id="layer-chart"|id="norm-chart"|id="tokenizer"|id="direction"|class="empty"/);
+    assert.match(html, /below the bar \(p &lt; 1e-\d+ needed\)/);
+    assert.doesNotMatch(html, /is the parent|came first/);
+  });
+
+  it('draws norm gains that differ in the fourth decimal as a flat line, not magnified noise', () => {
+    const svg = normProfileSvg({ labels: ['l0', 'l1', 'l2'], a: [0.9997, 1.001, 1.0], b: [1.0, 0.9998, 1.0005] });
+    const ys = [...svg.matchAll(/<circle[^>]* cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    assert.ok(Math.max(...ys) - Math.min(...ys) < 5, `points within 5 px: ${ys.join(', ')}`);
   });
 });

@@ -11,7 +11,7 @@ interface Manifest {
   activationEvents: string[];
   capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] }; virtualWorkspaces: { supported: boolean | string; description?: string } };
   contributes: {
-    commands: Array<{ command: string; title: string; category: string }>;
+    commands: Array<{ command: string; title: string; category?: string }>;
     menus: Record<string, Array<{ command: string; when?: string }>>;
     views: { explorer: Array<{ id: string }> };
     configuration: { properties: Record<string, { scope?: string; enum?: string[]; properties?: Record<string, unknown> }> };
@@ -26,18 +26,28 @@ describe('client manifest', () => {
     assert.equal(manifest.main, './dist/client.js');
   });
 
-  it('activates on the languages the server reads and on model files, never on *', () => {
+  it('activates on the languages the server reads and on top-level file names, never on * or a tree-wide glob', () => {
     assert.ok(!manifest.activationEvents.includes('*'));
     for (const language of DOCUMENT_LANGUAGES) assert.ok(manifest.activationEvents.includes(`onLanguage:${language}`), language);
-    assert.ok(manifest.activationEvents.some((e) => e === 'workspaceContains:**/*.safetensors'));
+    // A glob makes VS Code search the whole tree at startup (and time out on big workspaces): file names only.
+    for (const event of manifest.activationEvents.filter((e) => e.startsWith('workspaceContains:'))) assert.doesNotMatch(event, /[*?{[]/, event);
+    assert.ok(manifest.activationEvents.includes('workspaceContains:.lineage.yaml'));
     // A misspelt event is silently ignored by VS Code (see vscode-testing.md, the Socket extension).
     for (const event of manifest.activationEvents) assert.match(event, /^(onLanguage|workspaceContains|onCommand|onView):/);
   });
 
-  it('contributes exactly the commands the extension registers, all under the Lineage category', () => {
+  it('contributes exactly the commands the extension registers, all named Lineage (menus show the prefix too)', () => {
     const contributed: string[] = manifest.contributes.commands.map((c) => c.command).sort();
     assert.deepEqual(contributed, [...Object.values(Commands)].sort() as string[]);
-    for (const command of manifest.contributes.commands) assert.equal(command.category, 'Lineage');
+    for (const command of manifest.contributes.commands) assert.ok(command.category === 'Lineage' || command.title.startsWith('Lineage: '), command.command);
+    // Context menus show a command's title without its category: their commands say "Lineage:" themselves.
+    for (const menu of ['explorer/context', 'editor/context']) {
+      for (const item of manifest.contributes.menus[menu]!) {
+        const command = manifest.contributes.commands.find((c) => c.command === item.command)!;
+        assert.match(command.title, /^Lineage: /, `${menu}: ${command.command}`);
+        assert.equal(command.category, undefined, `${command.command} would read "Lineage: Lineage: …" in the palette`);
+      }
+    }
     for (const [menu, items] of Object.entries(manifest.contributes.menus)) {
       for (const item of items) assert.ok(contributed.includes(item.command), `${menu} names unknown command ${item.command}`);
     }

@@ -1,7 +1,7 @@
 // Which references "Pin All Revisions" touches: checked commits only (cache, registry), never the
 // Hub's moving branch head, never pinned references, claims or datasets.
 import * as assert from 'node:assert/strict';
-import { pinTargetsByDocument } from '../../client/src/commands/pinPlan';
+import { describeSkipped, pinTargetsByDocument } from '../../client/src/commands/pinPlan';
 import { referenceStatus } from './referenceStatus';
 
 // Statuses carry the pin the server computed (analysis/referenceFacts.ts pinCommitOf).
@@ -31,5 +31,13 @@ describe('client: Pin All Revisions plan', () => {
         ['file:///ws/train.yml', [`org/registered@${REGISTERED}`]],
       ],
     );
+  });
+});
+
+describe('Pin All: the references it could not pin are named', () => {
+  it('lists the first three and counts the rest', () => {
+    assert.equal(describeSkipped([]), '');
+    assert.equal(describeSkipped(['a.py:1 org/a (why)']), 'Not pinned: a.py:1 org/a (why).');
+    assert.equal(describeSkipped(['1', '2', '3', '4', '5']), 'Not pinned: 1; 2; 3, and 2 more (listed in the Lineage output).');
   });
 });

@@ -161,9 +161,14 @@ describe('e2e: Lineage Lens in code-server', function () {
     const frame = await frameWith(page, '#verdict', 120_000);
     assert.equal(await frame.locator('#verdict').textContent(), 'Derived');
     assert.ok((await frame.locator('#evidence-table tbody tr').count()) >= 3);
+    // Issue 11: the view opens in the active editor group (a side column clipped its tables), as a tab beside the code's.
+    const groups = page.locator('.editor-group-container');
+    assert.equal(await groups.count(), 1, 'no second editor group was opened');
+    assert.equal(await groups.first().locator('.tab', { hasText: 'Lineage:' }).count(), 1);
+    assert.equal(await groups.first().locator('.tab', { hasText: 'app.py' }).count(), 1);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'e2e-compare.png') });
-    // The README screenshot: the editor area with the Compare view beside the code.
+    // The README screenshot: the editor area with the Compare view in the code's group.
     const editorArea = await page.locator('.part.editor').boundingBox();
     if (editorArea) {
       mkdirSync(path.dirname(SCREENSHOT_FOR_README), { recursive: true });

@@ -16,6 +16,8 @@ import { buildFixtureWorkspace, serverEnv, type FixtureWorkspace } from './fixtu
 import { fileUri, LspTestClient, SERVER_PATH } from './lspClient';
 
 const SAFE_COMMIT = 'a1'.repeat(20);
+/** transformers pins its sentiment-analysis default by the short hash 714eb0f. */
+const SST2_COMMIT = '714eb0fa89d2f80546fda750413ed43d93601a13';
 const PICKLE_COMMIT = 'b2'.repeat(20);
 
 const REPOS: MockRepo[] = [
@@ -30,6 +32,11 @@ const REPOS: MockRepo[] = [
         { type: 'file', path: 'tokenizer.json', size: 30 },
       ],
     },
+  },
+  {
+    id: 'distilbert/distilbert-base-uncased-finetuned-sst-2-english',
+    refs: { main: 'c'.repeat(40) },
+    trees: { [SST2_COMMIT]: [{ type: 'file', path: 'config.json', size: 10 }, { type: 'file', path: 'model.safetensors', size: 20 }], ['c'.repeat(40)]: [{ type: 'file', path: 'model.safetensors', size: 20 }] },
   },
   {
     id: 'acme/hub-pickle',
@@ -236,13 +243,14 @@ describe('Hub lookups (HubLookups against a mock Hub)', function () {
 // ---------------------------------------------------------------------------------------------
 
 /** Lines of the document the server tests open. */
-const LINES = { safe: 1, pickle: 2, unknown: 3, sameAsSafe: 4 } as const;
+const LINES = { safe: 1, pickle: 2, unknown: 3, sameAsSafe: 4, implicit: 5 } as const;
 const DOCUMENT = [
   'from transformers import AutoModelForCausalLM',
   'safe = AutoModelForCausalLM.from_pretrained("acme/hub-safe")',
   'pick = AutoModelForCausalLM.from_pretrained("acme/hub-pickle")',
   'gone = AutoModelForCausalLM.from_pretrained("acme/not-on-hub")',
   'again = AutoModelForCausalLM.from_pretrained("ACME/Hub-Safe")',
+  'from transformers import pipeline; clf = pipeline("sentiment-analysis")',
   '',
 ].join('\n');
 
@@ -306,16 +314,16 @@ describe('language server with a Hub (dist/server.js, mock Hub)', function () {
     });
     const short = SAFE_COMMIT.slice(0, 12);
     const safe = onLine(diagnostics, LINES.safe, 'LL009')!;
-    assert.equal(messageOf(safe), `acme/hub-safe is not on this machine; the Hub has it at commit ${short} (3 files: safetensors). Download it to verify its lineage offline.`);
-    assert.equal(safe.severity, 3);
-    assert.equal(messageOf(onLine(diagnostics, LINES.sameAsSafe, 'LL009')), `ACME/Hub-Safe is not on this machine; the Hub has it at commit ${short} (3 files: safetensors). Download it to verify its lineage offline.`);
+    assert.equal(messageOf(safe), `acme/hub-safe is not downloaded; the Hub has it at commit ${short} (3 files: safetensors).`);
+    assert.equal(safe.severity, 4, 'not downloaded is a hint');
+    assert.equal(messageOf(onLine(diagnostics, LINES.sameAsSafe, 'LL009')), `ACME/Hub-Safe is not downloaded; the Hub has it at commit ${short} (3 files: safetensors).`);
 
     const pickle = onLine(diagnostics, LINES.pickle, 'LL005')!;
     assert.match(messageOf(pickle), /^acme\/hub-pickle ships pickle weights only on the Hub \(pytorch_model\.bin\)/);
     assert.equal(pickle.severity, 2);
 
     const unknown = onLine(diagnostics, LINES.unknown, 'LL009')!;
-    assert.match(messageOf(unknown), /acme\/not-on-hub is not on this machine, and the Hub does not know this id .*repo not found/);
+    assert.equal(messageOf(unknown), 'acme/not-on-hub cannot be downloaded as written: the Hub does not know this id (a typo, or a deleted or private repository). Check the id.');
     assert.equal(unknown.severity, 2, 'an id the Hub does not know is a warning');
 
     assert.ok(hub.requests.length > 0 && hub.requests.every((r) => r.authorization === 'Bearer hf_lineage_test'), 'HF_TOKEN goes to the endpoint');
@@ -332,6 +340,14 @@ describe('language server with a Hub (dist/server.js, mock Hub)', function () {
     const pin = actions.find((a) => a.title.startsWith('Pin revision'));
     assert.equal(pin?.title, `Pin revision to ${short}… (the Hub's current commit of main)`);
     assert.deepEqual(pin.edit?.changes?.[uri]?.map((e) => e.newText), [`, revision="${SAFE_COMMIT}"`]);
+
+    // LL007: the Hub expands transformers' short hash, so the fix writes a full commit LL003 accepts.
+    const implicit = onLine(diagnostics, LINES.implicit, 'LL007')!;
+    const named = ((await lsp.codeActions(uri, implicit.range, [implicit])) ?? []) as CodeAction[];
+    const nameModel = named.find((a) => a.title.startsWith('Name the model explicitly'));
+    assert.equal(nameModel?.title, `Name the model explicitly: model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision ${SST2_COMMIT.slice(0, 12)}… (transformers' current default for "sentiment-analysis")`);
+    assert.deepEqual(nameModel.edit?.changes?.[uri]?.map((e) => e.newText), [`, model="distilbert/distilbert-base-uncased-finetuned-sst-2-english", revision="${SST2_COMMIT}"`]);
+    assert.ok(!named.some((a) => a.title.startsWith('Pin revision')), 'no revision is added to a pipeline without a model');
 
     // An edit analyses the document again: the answers come from the cache.
     const requestsBefore = hub.requests.length;
@@ -361,8 +377,8 @@ describe('language server with a Hub (dist/server.js, mock Hub)', function () {
     await client.open(uri, 'python', DOCUMENT);
     await client.waitForAnalyzed(uri, 1, 90_000);
     const diagnostics = client.diagnosticsOf(uri);
-    assert.match(messageOf(onLine(diagnostics, LINES.safe, 'LL009')), /^acme\/hub-safe is not in the workspace or the local Hugging Face cache .*\. Download it to verify its lineage offline\.$/);
-    assert.equal(onLine(diagnostics, LINES.unknown, 'LL009')?.severity, 3);
+    assert.equal(messageOf(onLine(diagnostics, LINES.safe, 'LL009')), 'acme/hub-safe is not downloaded.');
+    assert.equal(onLine(diagnostics, LINES.unknown, 'LL009')?.severity, 4);
     assert.equal(onLine(diagnostics, LINES.pickle, 'LL005'), undefined);
     assert.equal(hub.requests.length, 0);
   });

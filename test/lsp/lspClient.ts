@@ -43,6 +43,8 @@ export class LspTestClient {
   readonly diagnostics = new Map<string, PublishDiagnosticsParams>();
   readonly analyzed: DocumentAnalyzedParams[] = [];
   readonly progressTokens: string[] = [];
+  /** lineage/hubState notifications, oldest first. */
+  readonly hubStates: Array<{ state: string; detail: string }> = [];
   readonly stderr: string[] = [];
   private readonly waiters: Array<() => void> = [];
   /** Called on every publishDiagnostics, in arrival order (the map above keeps only the last per document). */
@@ -62,6 +64,10 @@ export class LspTestClient {
     });
     connection.onNotification(DocumentAnalyzedNotification.method, (params: DocumentAnalyzedParams) => {
       client.analyzed.push(params);
+      client.notify();
+    });
+    connection.onNotification('lineage/hubState', (params: { state: string; detail: string }) => {
+      client.hubStates.push(params);
       client.notify();
     });
     connection.onRequest('window/workDoneProgress/create', (params: { token: string }) => {

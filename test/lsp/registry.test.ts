@@ -97,12 +97,16 @@ describe('language server: registries (shipped reference database and the user r
     assert.match(text, /\*\*Lineage:\*\* verified: identical to camara-mohamed23\/tiny-gpt2-medical/);
     assert.match(text, /`camara-mohamed23\/tiny-gpt2-medical`: identical \(registry\)/);
     assert.match(text, /\*\*Tokenizer family:\*\* GPT-2/);
-    assert.deepEqual(codesOn(client.diagnosticsOf(appUri), LINES.copy), ['LL003'], 'verified: no LL001');
+    // Identical to a registered model under another name: a re-upload, named as one (LL010), never green.
+    assert.deepEqual(codesOn(client.diagnosticsOf(appUri), LINES.copy), ['LL003', 'LL010'], 'no LL001, and the copy is named');
+    assert.match(messageOn(client.diagnosticsOf(appUri), LINES.copy, 'LL010'), /byte-identical weights as camara-mohamed23\/tiny-gpt2-medical/);
+    // The hover escapes ids (they come from registries and the Hub): `\-` renders as `-`.
+    assert.match(text, /^\*\*Re-upload:\*\* the same weights as camara\\-mohamed23\\\/tiny\\-gpt2\\-medical\\, published under another name$/m);
   });
 
   it('resolves an id that is on no disk through the registry', async () => {
     const message = messageOn(client.diagnosticsOf(appUri), LINES.registryOnly, 'LL009');
-    assert.match(message, /karpathy\/tinyllamas-stories260K is not on this machine; the registry holds its fingerprint/);
+    assert.match(message, /karpathy\/tinyllamas-stories260K is not downloaded; the registry holds its fingerprint/);
     const text = await hoverText(client, appUri, LINES.registryOnly, 50);
     assert.match(text, /\*\*Lineage:\*\* in the registry \(a registered fingerprint; no related entry\)/);
     assert.match(text, /\*\*Resolved:\*\* registry only/);

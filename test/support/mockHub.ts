@@ -147,7 +147,10 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
     if (!repo || repo.privateRepo) return hubError(res, authorization === undefined ? 401 : 404, 'RepoNotFound');
     if (repo.gatedToken !== undefined && authorization !== `Bearer ${repo.gatedToken}`) return hubError(res, 401, 'GatedRepo');
     const revision = decodeURIComponent(revText!);
-    const commit = repo.refs[revision] ?? (Object.values(repo.refs).includes(revision) ? revision : undefined);
+    // Like the Hub (git): a branch, a full commit, or an unambiguous short commit of at least 7 hex digits.
+    const commits = [...new Set([...Object.values(repo.refs), ...Object.keys(repo.trees ?? {})])];
+    const prefixed = /^[0-9a-f]{7,39}$/.test(revision) ? commits.filter((c) => c.startsWith(revision)) : [];
+    const commit = repo.refs[revision] ?? (commits.includes(revision) ? revision : prefixed.length === 1 ? prefixed[0] : undefined);
     if (!commit) return hubError(res, 404, 'RevisionNotFound');
 
     if (kind === 'revision') {

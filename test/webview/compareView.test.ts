@@ -74,10 +74,10 @@ describe('webview: Compare view in headless chromium', function () {
     const gpt2 = recordedComparison('tiny-gpt2-vs-medical');
     const small = await openCompareView(browser, gpt2);
     assert.equal(await small.page.locator('#verdict').textContent(), 'Derived');
-    assert.equal(await small.page.locator('#reason').textContent(), gpt2.reason);
+    assert.ok(((await small.page.locator('#reason').textContent()) ?? '').startsWith(gpt2.reason), 'the reason of the engine opens "How we know"');
     assert.equal(await small.page.locator('#evidence-table tbody tr').count(), gpt2.evidence.length);
     assert.match((await small.page.locator('#evidence-table tbody tr.outcome-lineage').textContent()) ?? '', /anchor-token/);
-    assert.match((await small.page.locator('#layer-chart .empty').textContent()) ?? '', /No per-layer test ran/);
+    assert.equal(await small.page.locator('#layer-chart').count(), 0, 'no empty chart section');
     assert.equal(await small.page.locator('#norm-chart-svg circle').count(), gpt2.normProfiles.labels.length * 2);
     await small.page.close();
 
@@ -96,6 +96,36 @@ describe('webview: Compare view in headless chromium', function () {
     assert.match((await page.locator('#status').textContent()) ?? '', /^layer 1:/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'webview-compare-llama.png'), fullPage: true });
     await page.close();
+  });
+
+  it('states the verdict in one plain sentence first, hides charts without data, and reads well in both themes', async () => {
+    const gpt2 = recordedComparison('tiny-gpt2-vs-medical');
+    const sentences: Record<string, RegExp> = {
+      derived: /^A and B are related: one was trained from the other: the odds that two independently trained models share this much structure are below one in 10\^\d+\. Which one came first is not known\.$/,
+      identical: /^A and B are the same model: their weight files are byte-for-byte identical\.$/,
+      unrelated: /^A and B are unrelated: they share no trained weights\.$/,
+    };
+    const variants: Record<string, Comparison> = {
+      derived: gpt2,
+      identical: { ...gpt2, verdict: 'identical', layers: [], normProfiles: { labels: ['ln_f'], a: [1], b: [1] } },
+      unrelated: { ...gpt2, verdict: 'unrelated', lineageLog10P: -0.2, layers: [], normProfiles: { labels: [], a: [], b: [] }, tokenizer: undefined },
+    };
+    for (const [verdict, comparison] of Object.entries(variants)) {
+      const { page } = await openCompareView(browser, comparison);
+      // The first text after the verdict heading is the sentence; the statistics follow under "How we know".
+      const order = await page.evaluate('[...document.querySelectorAll("#verdict, #summary, #how-we-know-title")].map((e) => e.id)');
+      assert.deepEqual(order, ['verdict', 'summary', 'how-we-know-title']);
+      assert.match((await page.locator('#summary').textContent()) ?? '', sentences[verdict]!);
+      // Every chart section on the page has something drawn in it.
+      for (const section of await page.locator('#layer-chart, #norm-chart').all()) assert.ok((await section.locator('svg *').count()) > 0);
+      if (verdict === 'identical') assert.equal(await page.locator('#norm-chart').count(), 0, 'identical files get no norm chart');
+      if (verdict === 'unrelated') assert.equal(await page.locator('#norm-chart, #layer-chart, #tokenizer').count(), 0);
+      for (const scheme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        if (verdict === 'derived') await page.screenshot({ path: path.join(ARTIFACTS, `webview-compare-${scheme}.png`), fullPage: true });
+      }
+      await page.close();
+    }
   });
 
   it('exports JSON and a self-contained HTML report from the buttons (mouse and keyboard)', async () => {

@@ -30,7 +30,8 @@ export async function compareWith(services: LineageServices, arg?: unknown): Pro
   } else {
     a = targetFromArgument(arg) ?? targetAtCursor(services) ?? (await pickModel(services, 'Lineage: Compare — first model'));
     if (!a) return undefined;
-    const pickOptions: { suggested?: string; exclude?: string } = { exclude: a.label };
+    // A is never its own partner, whichever name (id, id@revision, path) the picker would list it under.
+    const pickOptions: { suggested?: string; exclude?: string[] } = { exclude: [a.label, ...('reference' in a.target ? [a.target.reference] : [])] };
     if (a.suggestedOther !== undefined) pickOptions.suggested = a.suggestedOther;
     b = await pickModel(services, `Lineage: Compare ${a.label} with…`, pickOptions);
   }

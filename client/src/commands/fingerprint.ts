@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { WEIGHT_FILE_EXTENSIONS } from '../constants';
 import { errorText, type LineageServices } from '../services';
+import { firstWeightFile } from './weightFiles';
 
 export async function fingerprintFolder(services: LineageServices, folderArg?: unknown, outputArg?: unknown): Promise<string | undefined> {
   let folder = folderArg instanceof vscode.Uri ? folderArg : undefined;
@@ -11,6 +13,10 @@ export async function fingerprintFolder(services: LineageServices, folderArg?: u
     [folder] = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'Lineage: Fingerprint folder', openLabel: 'Fingerprint' })) ?? [];
   }
   if (!folder) return undefined;
+  if ((await firstWeightFile(folder.fsPath)) === undefined) {
+    void vscode.window.showErrorMessage(`Lineage: ${path.basename(folder.fsPath)} holds no weight files (${WEIGHT_FILE_EXTENSIONS.join(', ')}): there is nothing to fingerprint.`);
+    return undefined;
+  }
   let output = outputArg instanceof vscode.Uri ? outputArg : undefined;
   if (!output) {
     output = await vscode.window.showSaveDialog({

@@ -2,14 +2,17 @@
 // reference with a checked commit (cached snapshot or registry entry), as one undoable workspace edit.
 import * as vscode from 'vscode';
 import { errorText, type LineageServices } from '../services';
-import { pinTargetsByDocument, type PinTarget } from './pinPlan';
+import { describeSkipped, pinTargetsByDocument, type PinTarget } from './pinPlan';
 
 export interface PinOutcome {
   pinned: number;
   files: number;
   /** References with a cached commit but no quick fix (e.g. a revision inside a URL). */
   skipped: number;
+  /** "app.py:12 org/model (the revision is written inside the id)", one per skipped reference. */
+  skippedReferences: string[];
 }
+
 
 function toRange(target: PinTarget): vscode.Range {
   const { start, end } = target.reference.range;
@@ -29,7 +32,11 @@ export async function pinAllRevisions(services: LineageServices): Promise<PinOut
   await services.inventory.refresh();
   const plan = pinTargetsByDocument(services.inventory.references);
   const edit = new vscode.WorkspaceEdit();
-  const outcome: PinOutcome = { pinned: 0, files: 0, skipped: 0 };
+  const outcome: PinOutcome = { pinned: 0, files: 0, skipped: 0, skippedReferences: [] };
+  const skip = (target: PinTarget, uri: vscode.Uri, why: string): void => {
+    outcome.skipped++;
+    outcome.skippedReferences.push(`${vscode.workspace.asRelativePath(uri)}:${target.reference.range.start.line + 1} ${target.reference.id} (${why})`);
+  };
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lineage: pinning revisions' }, async (progress) => {
     for (const [uriText, targets] of plan) {
       const uri = vscode.Uri.parse(uriText);
@@ -43,7 +50,7 @@ export async function pinAllRevisions(services: LineageServices): Promise<PinOut
           const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, toRange(target), vscode.CodeActionKind.QuickFix.value);
           const edits = pinEdits(actions ?? [], uri, target.commit);
           if (!edits) {
-            outcome.skipped++;
+            skip(target, uri, 'no place to write a revision: it is inside the id or a URL');
             continue;
           }
           for (const e of edits) {
@@ -55,7 +62,7 @@ export async function pinAllRevisions(services: LineageServices): Promise<PinOut
           pinnedHere++;
         } catch (err) {
           services.output.appendLine(`pin ${target.reference.id} in ${uriText}: ${errorText(err)}`);
-          outcome.skipped++;
+          skip(target, uri, errorText(err));
         }
       }
       if (pinnedHere > 0) outcome.files++;
@@ -64,6 +71,7 @@ export async function pinAllRevisions(services: LineageServices): Promise<PinOut
   });
   if (outcome.pinned > 0) await vscode.workspace.applyEdit(edit);
   const message = outcome.pinned > 0 ? `Lineage: pinned ${outcome.pinned} reference(s) in ${outcome.files} file(s) to their cached or registered commits (unsaved; review and save).` : 'Lineage: no unpinned reference with a cached or registered commit to pin.';
-  void vscode.window.showInformationMessage(outcome.skipped > 0 ? `${message} ${outcome.skipped} could not be pinned automatically.` : message);
+  for (const line of outcome.skippedReferences) services.output.appendLine(`Pin All: not pinned: ${line}`);
+  void vscode.window.showInformationMessage(outcome.skipped > 0 ? `${message} ${describeSkipped(outcome.skippedReferences)}` : message);
   return outcome;
 }

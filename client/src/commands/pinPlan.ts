@@ -21,3 +21,10 @@ export function pinTargetsByDocument(references: readonly ReferenceStatus[]): Ma
   }
   return byUri;
 }
+
+/** A short list for a notification: the first few, then how many more. */
+export function describeSkipped(skipped: readonly string[], shown = 3): string {
+  if (skipped.length === 0) return '';
+  const more = skipped.length > shown ? `, and ${skipped.length - shown} more (listed in the Lineage output)` : '';
+  return `Not pinned: ${skipped.slice(0, shown).join('; ')}${more}.`;
+}

@@ -82,7 +82,7 @@ function pickItems(candidates: readonly CandidateItem[]): PickItem[] {
 }
 
 /** Quick pick over references, cached models, folders, files and typed ids; undefined when dismissed. */
-export async function pickModel(services: LineageServices, title: string, options: { suggested?: string; exclude?: string } = {}): Promise<ResolvedTarget | undefined> {
+export async function pickModel(services: LineageServices, title: string, options: { suggested?: string; exclude?: string | readonly string[] } = {}): Promise<ResolvedTarget | undefined> {
   if (services.inventory.references.length === 0) await services.inventory.refresh();
   // The server lists the cache: it knows where the cache is (the environment it was started with).
   const cached = await services.client.sendRequest(ListCachedModelsRequest).catch((err: unknown) => {

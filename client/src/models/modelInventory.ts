@@ -1,18 +1,17 @@
 // The workspace's model inventory as plain data: references from lineage/listReferences grouped by
-// model, each with one status (verified, declared only, unverified, risky). Pure; the tree view renders it.
-import type { ReferenceStatus } from '../../../server/src/protocol';
+// model, each with the server's standing (verified, contradicted, re-upload, risky, unverified). Pure.
+import { STANDING_WORDS, type ReferenceStanding, type ReferenceStatus, type StandingStatus } from '../../../server/src/protocol';
 
-export type InventoryStatus = 'verified' | 'declared' | 'unverified' | 'risky';
+export type InventoryStatus = StandingStatus;
 
-/** Worst first: a model is as risky as its worst reference. */
-const STATUS_RANK: Readonly<Record<InventoryStatus, number>> = { risky: 3, unverified: 2, declared: 1, verified: 0 };
+/**
+ * Worst first: a model is as bad as its worst reference; verified last. "Checking" ranks below every
+ * settled status: a file nobody opened is listed without fingerprints, and must not hide the verdict
+ * another file's analysis reached for the same model.
+ */
+const STATUS_RANK: Readonly<Record<InventoryStatus, number>> = { risky: 6, contradicted: 5, 're-upload': 4, unverified: 3, 'not-applicable': 1, verified: 0, pending: -1 };
 
-export const STATUS_LABELS: Readonly<Record<InventoryStatus, string>> = {
-  verified: 'verified lineage',
-  declared: 'declared lineage only',
-  unverified: 'unverified',
-  risky: 'risky',
-};
+export const STATUS_LABELS: Readonly<Record<InventoryStatus, string>> = STANDING_WORDS;
 
 export interface InventoryModel {
   /** Grouping key: the id in lower case (Hub ids are case-insensitive), or the resolved path. */
@@ -24,30 +23,19 @@ export interface InventoryModel {
   references: ReferenceStatus[];
 }
 
-/** Findings at these severities make a model risky (dangerous pickle globals, remote code). */
-const RISKY_FINDING_SEVERITIES: ReadonlySet<string> = new Set(['critical', 'high']);
+/** A status from a server that predates standings: never green without the server's word. */
+function fallbackStanding(reference: ReferenceStatus): ReferenceStanding {
+  if (reference.lineage.status === 'pending') return { status: 'pending', summary: 'fingerprinting…' };
+  if (reference.lineage.status === 'contradicted') return { status: 'contradicted', summary: 'a declared base is contradicted' };
+  return { status: 'unverified', summary: 'no standing from the server' };
+}
 
-/** Reasons a single reference is risky; empty when it is not. */
-export function riskReasons(reference: ReferenceStatus): string[] {
-  const reasons: string[] = [];
-  for (const declared of reference.lineage.declared) {
-    if (declared.status === 'contradicted') reasons.push(`declared base ${declared.baseModel} contradicted by the weights`);
-  }
-  const facts = reference.model ?? reference.claimant;
-  for (const finding of facts?.findings ?? []) {
-    if (RISKY_FINDING_SEVERITIES.has(finding.severity)) reasons.push(`${finding.severity}: ${finding.message}`);
-  }
-  const altered = facts?.integrity.filter((entry) => entry.status === 'mismatch') ?? [];
-  if (altered.length > 0) reasons.push(`cache blob altered after download: ${altered.map((e) => e.relativePath).join(', ')}`);
-  return reasons;
+export function standingOf(reference: ReferenceStatus): ReferenceStanding {
+  return reference.standing ?? fallbackStanding(reference);
 }
 
 export function referenceStatus(reference: ReferenceStatus): InventoryStatus {
-  if (reference.lineage.status === 'contradicted' || riskReasons(reference).length > 0) return 'risky';
-  if (reference.lineage.status === 'verified') return 'verified';
-  const facts = reference.model ?? reference.claimant;
-  const declares = reference.lineage.declared.length > 0 || (facts?.declaredBases.length ?? 0) > 0 || reference.kind === 'base-model-claim';
-  return declares ? 'declared' : 'unverified';
+  return standingOf(reference).status;
 }
 
 function worst(a: InventoryStatus, b: InventoryStatus): InventoryStatus {
@@ -55,6 +43,8 @@ function worst(a: InventoryStatus, b: InventoryStatus): InventoryStatus {
 }
 
 function groupKey(reference: ReferenceStatus): { key: string; label: string } {
+  // Two paths to one file (a Modelfile and Llama(model_path=...)) are one model.
+  if (reference.resolution.kind === 'workspace' && reference.resolution.path !== undefined) return { key: reference.resolution.path, label: reference.id || reference.resolution.path };
   if (reference.id !== '') return { key: reference.id.toLowerCase(), label: reference.id };
   const where = reference.resolution.path;
   return where !== undefined ? { key: where, label: where } : { key: '(dynamic)', label: '(id decided at run time)' };
@@ -72,21 +62,25 @@ export function buildInventory(references: readonly ReferenceStatus[]): Inventor
       byKey.set(key, model);
     }
     model.references.push(reference);
-    model.status = model.references.length === 1 ? referenceStatus(reference) : worst(model.status, referenceStatus(reference));
-    for (const reason of riskReasons(reference)) if (!model.reasons.includes(reason)) model.reasons.push(reason);
+    const standing = standingOf(reference);
+    model.status = model.references.length === 1 ? standing.status : worst(model.status, standing.status);
+    const reason = `${STANDING_WORDS[standing.status]}: ${standing.summary}`;
+    if (!model.reasons.includes(reason)) model.reasons.push(reason);
   }
   const models = [...byKey.values()];
   for (const model of models) {
     model.references.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : a.range.start.line - b.range.start.line));
+    // The reason of the model's own status first.
+    const word = `${STANDING_WORDS[model.status]}: `;
+    model.reasons.sort((a, b) => Number(!a.startsWith(word)) - Number(!b.startsWith(word)));
   }
   return models.sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || a.label.localeCompare(b.label));
 }
 
-/** One-line description of where a model resolved and what the lineage check found. */
+/** One-line description: the count of references and why the model has its status. */
 export function describeModel(model: InventoryModel): string {
-  const first = model.references[0];
-  const best = first?.lineage.matches[0];
   const count = `${model.references.length} reference${model.references.length === 1 ? '' : 's'}`;
-  if (model.status === 'verified' && best) return `${count} · ${best.verdict} ${best.repoId}`;
-  return `${count} · ${STATUS_LABELS[model.status]}`;
+  const first = model.references.find((r) => referenceStatus(r) === model.status) ?? model.references[0];
+  const summary = first ? standingOf(first).summary : STATUS_LABELS[model.status];
+  return `${count} · ${summary}`;
 }

@@ -3,16 +3,27 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { ListReferencesRequest, type ListReferencesParams, type ListReferencesResult, type ReferenceStatus, type ShowReferenceArguments } from '../../../server/src/protocol';
+import { ListReferencesRequest, STANDING_CODICONS, type ListReferencesParams, type ListReferencesResult, type ReferenceStatus, type ShowReferenceArguments, type StandingStatus } from '../../../server/src/protocol';
 import { Commands } from '../constants';
-import { buildInventory, describeModel, STATUS_LABELS, type InventoryModel, type InventoryStatus } from './modelInventory';
+import { buildInventory, describeModel, standingOf, STATUS_LABELS, type InventoryModel, type InventoryStatus } from './modelInventory';
 
-const STATUS_ICONS: Readonly<Record<InventoryStatus, vscode.ThemeIcon>> = {
-  verified: new vscode.ThemeIcon('pass', new vscode.ThemeColor('charts.green')),
-  declared: new vscode.ThemeIcon('info', new vscode.ThemeColor('charts.blue')),
-  unverified: new vscode.ThemeIcon('question', new vscode.ThemeColor('charts.yellow')),
-  risky: new vscode.ThemeIcon('warning', new vscode.ThemeColor('charts.red')),
+/** Theme colours of each standing: green only for verified; a copy or a refuted claim is never green. */
+export const STANDING_COLORS: Readonly<Record<StandingStatus, string | undefined>> = {
+  verified: 'testing.iconPassed',
+  contradicted: 'list.errorForeground',
+  're-upload': 'list.warningForeground',
+  risky: 'list.warningForeground',
+  unverified: 'descriptionForeground',
+  pending: undefined,
+  'not-applicable': 'disabledForeground',
 };
+
+export function standingIcon(status: StandingStatus): vscode.ThemeIcon {
+  const color = STANDING_COLORS[status];
+  return new vscode.ThemeIcon(STANDING_CODICONS[status], color === undefined ? undefined : new vscode.ThemeColor(color));
+}
+
+const STATUS_ICONS = Object.fromEntries(Object.keys(STANDING_CODICONS).map((s) => [s, standingIcon(s as StandingStatus)])) as Record<InventoryStatus, vscode.ThemeIcon>;
 
 export type ModelsNode = { kind: 'model'; model: InventoryModel } | { kind: 'reference'; reference: ReferenceStatus; model: InventoryModel };
 
@@ -83,7 +94,9 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsNode> {
     item.id = `ref:${node.reference.uri}:${node.reference.range.start.line}:${node.reference.range.start.character}`;
     item.description = `${relativeToWorkspace(uri)} · ${node.reference.loader}`;
     item.resourceUri = uri;
-    item.tooltip = `${node.reference.id || '(dynamic id)'} in ${relativeToWorkspace(uri)}:${line}, lineage ${node.reference.lineage.status}`;
+    const standing = standingOf(node.reference);
+    item.iconPath = STATUS_ICONS[standing.status];
+    item.tooltip = `${node.reference.id || '(dynamic id)'} in ${relativeToWorkspace(uri)}:${line}: ${STATUS_LABELS[standing.status]}, ${standing.summary}`;
     const args: ShowReferenceArguments = { uri: node.reference.uri, range: node.reference.range };
     item.command = { command: Commands.showReference, title: 'Go to reference', arguments: [args] };
     item.contextValue = 'lineageReference';

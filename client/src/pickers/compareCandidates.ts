@@ -16,8 +16,13 @@ export interface CandidateSources {
   suggested?: string;
   references: readonly ReferenceStatus[];
   cachedModelIds: readonly string[];
-  /** The first side, left out of the offers. */
-  exclude?: string;
+  /** The first side (each name it goes by), left out of the offers. */
+  exclude?: string | readonly string[];
+}
+
+/** One key for the names of one model: case, a leading `./`, a trailing `/` and an `@revision` do not matter. */
+export function modelKey(text: string): string {
+  return text.trim().toLowerCase().replace(/^\.\//, '').replace(/\/+$/, '').replace(/@[^/@]*$/, '');
 }
 
 /** The text the server opens for a reference: its id (with revision when written), else its resolved path. */
@@ -28,10 +33,11 @@ export function referenceTarget(reference: ReferenceStatus): string | undefined 
 
 export function buildCandidateItems(sources: CandidateSources): CandidateItem[] {
   const seen = new Set<string>();
-  if (sources.exclude !== undefined) seen.add(sources.exclude.toLowerCase());
+  const excluded = sources.exclude === undefined ? [] : typeof sources.exclude === 'string' ? [sources.exclude] : sources.exclude;
+  for (const name of excluded) seen.add(modelKey(name));
   const items: CandidateItem[] = [];
   const add = (item: CandidateItem & { action: { kind: 'reference'; reference: string } }): void => {
-    const key = item.action.reference.toLowerCase();
+    const key = modelKey(item.action.reference);
     if (seen.has(key)) return;
     seen.add(key);
     items.push(item);

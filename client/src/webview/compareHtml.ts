@@ -1,5 +1,6 @@
-// HTML of the Compare view from a Comparison: verdict and reason first, then evidence, per-layer
-// chart, norm-gain overlay, tokenizer, declared vs verified and direction. Pure (no vscode import).
+// HTML of the Compare view from a Comparison: the verdict and one plain-language sentence first, then
+// "How we know" (evidence, charts that have data, tokenizer, declared vs verified, direction when known).
+// Pure (no vscode import).
 import { createHash } from 'node:crypto';
 import type { Comparison, EvidenceRow, LayerEvidence, SideSummary, TokenizerComparison } from '../../../server/src/protocol';
 import { formatBytes, formatLog10P } from '../../../server/src/protocol';
@@ -28,6 +29,52 @@ const VERDICT_TITLES: Readonly<Record<Comparison['verdict'], string>> = {
 function strength(log10P: number | null | undefined): number {
   if (log10P === null || log10P === undefined || !Number.isFinite(log10P)) return Number.POSITIVE_INFINITY;
   return Math.max(0, -log10P);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plain-language summary: what a person who is not a statistician needs to read first.
+
+/** "below one in 10^12": the chance of this much shared structure between independently trained models. */
+export function describeOdds(log10P: number | null | undefined): string | undefined {
+  if (log10P === undefined) return undefined;
+  // JSON turns p = 0 (-Infinity) into null: smaller than any number we can print.
+  if (log10P === null || !Number.isFinite(log10P)) return 'too small to compute';
+  if (log10P > -2) return undefined;
+  const exponent = Math.floor(-log10P);
+  return exponent <= 6 ? `below one in ${(10 ** exponent).toLocaleString('en-US')}` : `below one in 10^${exponent}`;
+}
+
+function childAndParent(c: Comparison): { child: string; parent: string } | undefined {
+  if (!c.direction) return undefined;
+  return c.direction.parent === 'a' ? { parent: `A (${c.a.name})`, child: `B (${c.b.name})` } : { parent: `B (${c.b.name})`, child: `A (${c.a.name})` };
+}
+
+/**
+ * One sentence per verdict, in words: which is which only when the direction is known, and the odds
+ * under the stated null only when weight tests ran.
+ */
+export function plainSummary(c: Comparison): string {
+  const odds = describeOdds(c.lineageLog10P);
+  const because = odds ? `: the odds that two independently trained models share this much structure are ${odds}` : '';
+  const known = childAndParent(c);
+  switch (c.verdict) {
+    case 'identical':
+      return 'A and B are the same model: their weight files are byte-for-byte identical.';
+    case 'same-weights':
+      return `A and B hold the same weights, stored in different files or formats${because}.`;
+    case 'quantized':
+      return known ? `${known.child} is a quantized copy of ${known.parent}: the same weights at lower precision${because}.` : `One of A and B is a quantized copy of the other: the same weights at lower precision${because}. Which one is the original is not known.`;
+    case 'derived':
+      return known ? `${known.child} is a fine-tune of ${known.parent}${because}.` : `A and B are related: one was trained from the other${because}. Which one came first is not known.`;
+    case 'merge':
+      return `One of A and B is a merge that contains the other's weights${because}.`;
+    case 'same-family':
+      return 'A and B share an architecture or a tokenizer, but no trained weights: neither was trained from the other.';
+    case 'unrelated':
+      return 'A and B are unrelated: they share no trained weights.';
+    case 'inconclusive':
+      return 'The evidence does not decide whether A and B are related.';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -75,8 +122,12 @@ export function normProfileSvg(profiles: Comparison['normProfiles']): string {
   const values = [...profiles.a.slice(0, count), ...profiles.b.slice(0, count)].filter(Number.isFinite);
   const low = Math.min(...values);
   const high = Math.max(...values);
-  const pad = high - low > 0 ? (high - low) * 0.1 : Math.max(Math.abs(high) * 0.01, 0.01);
-  const [min, max] = [low - pad, high + pad];
+  // At least 20% of the values' size on the axis: a span of 0.9997 to 1.001 is noise, drawn flat, not magnified.
+  const minimumSpan = Math.max(Math.abs(high), Math.abs(low), 1e-6) * 0.2;
+  const span = Math.max(high - low, minimumSpan);
+  const middle = (high + low) / 2;
+  const pad = span * 0.1;
+  const [min, max] = [middle - span / 2 - pad, middle + span / 2 + pad];
   const step = 36;
   const box = { height: 200, top: 12, bottom: 28, left: 60, right: 16 };
   const width = box.left + box.right + Math.max(count - 1, 1) * step;
@@ -121,29 +172,35 @@ function modelsTable(c: Comparison): string {
     .join('')}</tbody></table>`;
 }
 
-const OUTCOME_LABELS: Readonly<Record<EvidenceRow['outcome'], string>> = { lineage: 'lineage', 'no-evidence': 'no evidence', 'not-run': 'not run', info: 'info' };
+const OUTCOME_LABELS: Readonly<Record<EvidenceRow['outcome'], string>> = { lineage: 'shared weights', 'no-evidence': 'not enough', 'not-run': 'not run', info: 'info' };
 
-function evidenceTable(rows: readonly EvidenceRow[]): string {
+/** "not enough" beside a small p reads as a contradiction: say what the bar is. */
+function outcomeLabel(row: EvidenceRow, thresholdLog10P: number): string {
+  if (row.outcome === 'no-evidence' && row.log10P !== undefined && row.log10P < -2) return `below the bar (p &lt; 1e${thresholdLog10P} needed)`;
+  return OUTCOME_LABELS[row.outcome];
+}
+
+function evidenceTable(rows: readonly EvidenceRow[], thresholdLog10P: number): string {
   const body = rows
     .map((row) => {
       const p = formatLog10P(row.log10P) ?? '—';
-      return `<tr class="outcome-${row.outcome}"><td>${escapeHtml(row.signal)}</td><td>${escapeHtml(row.test)}</td><td><span class="badge outcome-${row.outcome}">${OUTCOME_LABELS[row.outcome]}</span></td><td class="num">${escapeHtml(p)}</td><td>${escapeHtml(row.detail)}</td></tr>`;
+      return `<tr class="outcome-${row.outcome}"><td>${escapeHtml(row.signal)}</td><td>${escapeHtml(row.test)}</td><td><span class="badge outcome-${row.outcome}">${outcomeLabel(row, thresholdLog10P)}</span></td><td class="num">${escapeHtml(p)}</td><td>${escapeHtml(row.detail)}</td></tr>`;
     })
     .join('');
   return `<table class="evidence" id="evidence-table"><caption>Evidence, one row per test with its null hypothesis</caption><thead><tr><th scope="col">Signal</th><th scope="col">Test and null</th><th scope="col">Outcome</th><th scope="col">p</th><th scope="col">Detail</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
+/** A chart without data is left out (the evidence table says which tests did not run). */
 function layerSection(c: Comparison): string {
-  const title = '<h2 id="layer-chart-title">Lineage evidence per layer (−log10 p, log axis)</h2>';
-  if (c.layers.length === 0) {
-    return `<section id="layer-chart" aria-labelledby="layer-chart-title">${title}<p class="empty">No per-layer test ran for this pair (too few residual channels or no aligned layers).</p></section>`;
-  }
+  const title = '<h3 id="layer-chart-title">Lineage evidence per layer (−log10 p, log axis)</h3>';
+  if (c.layers.length === 0) return '';
   return `<section id="layer-chart" aria-labelledby="layer-chart-title">${title}<figure>${layerChartSvg(c.layers, c.thresholdLog10P)}<figcaption>Bars above the dashed line pass the lineage threshold p &lt; 1e${c.thresholdLog10P}. Focus a bar for its numbers.</figcaption></figure></section>`;
 }
 
 function normSection(c: Comparison): string {
-  const title = '<h2 id="norm-chart-title">Norm-gain profiles</h2>';
-  if (c.normProfiles.labels.length === 0) return `<section id="norm-chart" aria-labelledby="norm-chart-title">${title}<p class="empty">The models share no norm vectors.</p></section>`;
+  const title = '<h3 id="norm-chart-title">Norm-gain profiles</h3>';
+  // Identical files need no profile; a pair without shared norm vectors has nothing to draw.
+  if (c.verdict === 'identical' || c.normProfiles.labels.length === 0) return '';
   const legend = `<ul class="legend"><li><span class="swatch series-a"></span>A ${escapeHtml(c.a.name)}</li><li><span class="swatch series-b"></span>B ${escapeHtml(c.b.name)}</li></ul>`;
   return `<section id="norm-chart" aria-labelledby="norm-chart-title">${title}${legend}<figure>${normProfileSvg(c.normProfiles)}<figcaption>Mean gain of each norm vector (${c.normProfiles.labels.map(escapeHtml).join(', ')}).</figcaption></figure></section>`;
 }
@@ -154,23 +211,23 @@ function meter(label: string, fraction: number): string {
 }
 
 function tokenizerSection(tokenizer: TokenizerComparison | undefined): string {
-  const title = '<h2 id="tokenizer-title">Tokenizer overlap</h2>';
-  if (!tokenizer) return `<section id="tokenizer" aria-labelledby="tokenizer-title">${title}<p class="empty">No tokenizer on one side.</p></section>`;
+  const title = '<h3 id="tokenizer-title">Tokenizer overlap</h3>';
+  if (!tokenizer) return '';
   return `<section id="tokenizer" aria-labelledby="tokenizer-title">${title}<p><strong>${escapeHtml(tokenizer.relation)}</strong>: ${tokenizer.sizeA.toLocaleString('en-US')} vs ${tokenizer.sizeB.toLocaleString('en-US')} tokens, common id prefix ${tokenizer.commonPrefix.toLocaleString('en-US')}${tokenizer.exact ? '' : ' (estimated from fingerprint sketches)'}.</p>${meter('Jaccard', tokenizer.jaccard)}${meter('A in B', tokenizer.containmentAinB)}${meter('B in A', tokenizer.containmentBinA)}<p class="note">A shared tokenizer is a family trait, never weight lineage.</p></section>`;
 }
 
 function declaredSection(c: Comparison): string {
   const declares = (side: SideSummary, label: string): string => `<li>${label} declares ${side.declaredBases.length > 0 ? side.declaredBases.map((b) => `<code>${escapeHtml(b)}</code>`).join(', ') : 'no base model'}</li>`;
-  return `<section id="declared" aria-labelledby="declared-title"><h2 id="declared-title">Declared vs verified lineage</h2><p><span class="badge declared-${c.declared.status}">${escapeHtml(c.declared.status)}</span> ${escapeHtml(c.declared.detail)}</p><ul>${declares(c.a, 'A')}${declares(c.b, 'B')}<li>The weights say: <strong>${escapeHtml(VERDICT_TITLES[c.verdict].toLowerCase())}</strong></li></ul></section>`;
+  return `<section id="declared" aria-labelledby="declared-title"><h3 id="declared-title">Declared vs verified lineage</h3><p><span class="badge declared-${c.declared.status}">${escapeHtml(c.declared.status)}</span> ${escapeHtml(c.declared.detail)}</p><ul>${declares(c.a, 'A')}${declares(c.b, 'B')}<li>The weights say: <strong>${escapeHtml(VERDICT_TITLES[c.verdict].toLowerCase())}</strong></li></ul></section>`;
 }
 
+/** Which came first, only when the evidence says so, with its reason; alignment and notes otherwise. */
 function directionSection(c: Comparison): string {
-  const body = c.direction
-    ? `<p><strong>${c.direction.parent === 'a' ? `A (${escapeHtml(c.a.name)}) is the parent` : `B (${escapeHtml(c.b.name)}) is the parent`}</strong>: ${escapeHtml(c.direction.reason)}</p>`
-    : '<p class="empty">No direction hint: the evidence does not say which model came first.</p>';
+  const body = c.direction ? `<p><strong>${c.direction.parent === 'a' ? `A (${escapeHtml(c.a.name)}) came first` : `B (${escapeHtml(c.b.name)}) came first`}</strong>, because ${escapeHtml(c.direction.reason)}</p>` : '';
   const alignment = c.alignment ? `<p>Alignment: ${escapeHtml(c.alignment.kind)}: ${escapeHtml(c.alignment.detail)}</p>` : '';
   const notes = c.notes.length > 0 ? `<ul class="notes">${c.notes.map((note) => `<li>${escapeHtml(note)}</li>`).join('')}</ul>` : '';
-  return `<section id="direction" aria-labelledby="direction-title"><h2 id="direction-title">Direction</h2>${body}${alignment}${notes}</section>`;
+  if (body === '' && alignment === '' && notes === '') return '';
+  return `<section id="direction" aria-labelledby="direction-title"><h3 id="direction-title">${c.direction ? 'Direction' : 'Notes'}</h3>${body}${alignment}${notes}</section>`;
 }
 
 /** The report itself: the same markup in the webview and in the exported HTML. */
@@ -181,17 +238,20 @@ export function renderComparisonBody(c: Comparison, options: { exportButtons: bo
     : '';
   return [
     `<header><h1 id="verdict" class="verdict verdict-${c.verdict}">${VERDICT_TITLES[c.verdict]}</h1>`,
-    `<p id="reason" class="reason">${escapeHtml(c.reason)}</p>`,
-    `<p class="pair">A <strong>${escapeHtml(c.a.name)}</strong> · B <strong>${escapeHtml(c.b.name)}</strong>${p ? ` · combined lineage ${escapeHtml(p)}` : ''}</p>${toolbar}`,
+    `<p id="summary" class="summary">${escapeHtml(plainSummary(c))}</p>`,
+    `<p class="pair">A <strong>${escapeHtml(c.a.name)}</strong> · B <strong>${escapeHtml(c.b.name)}</strong></p>${toolbar}`,
     '<p id="status" class="status" role="status" aria-live="polite"></p></header>',
-    `<section id="evidence" aria-label="Evidence">${evidenceTable(c.evidence)}</section>`,
+    '<section id="how-we-know" aria-labelledby="how-we-know-title"><h2 id="how-we-know-title">How we know</h2>',
+    `<p id="reason" class="reason">${escapeHtml(c.reason)}${p ? ` (combined lineage ${escapeHtml(p)}, under the null "B was trained independently of A")` : ''}</p>`,
+    `<section id="evidence" aria-label="Evidence">${evidenceTable(c.evidence, c.thresholdLog10P)}</section>`,
     layerSection(c),
     normSection(c),
     tokenizerSection(c.tokenizer),
     declaredSection(c),
     directionSection(c),
     `<section id="models" aria-label="Models">${modelsTable(c)}</section>`,
-  ].join('\n');
+    '</section>',
+  ].filter((part) => part !== '').join('\n');
 }
 
 export function reportTitle(c: Comparison): string {

@@ -9,6 +9,9 @@ import { COMPARE_VIEW_TYPE } from '../constants';
 import { compareWebviewHtml, makeNonce, reportTitle } from './compareHtml';
 import { handleCompareViewMessage, type ReportFile } from './messages';
 
+/** Where the Compare view opens: the group the user is working in. */
+export const COMPARE_VIEW_COLUMN = vscode.ViewColumn.Active;
+
 export class ComparePanelHost implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private comparison: Comparison | undefined;
@@ -33,7 +36,8 @@ export class ComparePanelHost implements vscode.Disposable {
   show(comparison: Comparison): vscode.WebviewPanel {
     this.comparison = comparison;
     if (!this.panel) {
-      this.panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'Lineage: Compare', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
+      // The active editor group: a side column is too narrow for the tables (issue 11).
+      this.panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'Lineage: Compare', { viewColumn: COMPARE_VIEW_COLUMN, preserveFocus: false }, {
         enableScripts: true,
         localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'media')],
       });
@@ -55,7 +59,7 @@ export class ComparePanelHost implements vscode.Disposable {
       scriptUri: webview.asWebviewUri(this.mediaUri('compare.js')).toString(),
       styleUri: webview.asWebviewUri(this.mediaUri('compare.css')).toString(),
     });
-    this.panel.reveal(undefined, false);
+    this.panel.reveal(COMPARE_VIEW_COLUMN, false);
     return this.panel;
   }
 

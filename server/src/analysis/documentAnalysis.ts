@@ -13,6 +13,7 @@ import { assessLineage, NOT_APPLICABLE_LINEAGE, PENDING_LINEAGE, sortMatches, ty
 import type { HubLookups } from './oracles/hubLookups';
 import { pinCommitOf } from './referenceFacts';
 import { withRemoteLineage } from './remoteFingerprints';
+import { transformersPipelineDefault } from './pipelineDefaults';
 import { findLookAlike, type LookAlike } from './lookAlike';
 import { lockDriftOf, lockStore, type LockDrift } from './lockfile';
 import { fingerprintDigest } from '../core/fingerprint/digest';
@@ -152,8 +153,9 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   throwIfAborted(context.signal);
   // Generated files repeat the same few ids: one look-alike check per distinct id.
   const lookAlikes = new Map<string, LookAlike | undefined>();
+  const documentIds = [...new Set(sites.flatMap((s) => (s.reference?.kind === 'hub' ? [s.reference.repoId] : [])))];
   const lookAlikeOf = (repoId: string): LookAlike | undefined => {
-    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds));
+    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds, documentIds));
     return lookAlikes.get(repoId);
   };
   const references: AnalyzedReference[] = sites.map((site, i) => {
@@ -286,6 +288,9 @@ async function resolveThroughRegistry(inputs: ResolveInput[], resolutions: Resol
  * statically (id and revision), found neither in the workspace nor in the cache.
  */
 function hubLookupTarget(site: ModelReferenceSite, resolution: Resolution): { repoId: string; revision: string | undefined } | undefined {
+  // `pipeline("task")`: the Hub expands the default's short hash to the full commit LL007's fix writes.
+  const pipelineDefault = site.flags.implicitDefault && site.task !== undefined ? transformersPipelineDefault(site.task) : undefined;
+  if (pipelineDefault) return { repoId: pipelineDefault.repoId, revision: pipelineDefault.revision };
   if (resolution.kind !== 'unavailable' && resolution.kind !== 'registry') return undefined;
   if ((site.kind !== 'model' && site.kind !== 'adapter') || site.flags.dynamic || site.revision?.dynamic) return undefined;
   const reference = site.reference;
@@ -319,6 +324,9 @@ async function registryEntryAssessment(repoId: string, context: AnalysisContext)
 /** A card's `base_model` as typed in the editor is checked against the folder's model. */
 function claimAssessment(claimant: InspectOutput, site: ModelReferenceSite, context: LineageContext): Promise<LineageAssessment> {
   const claim: DeclaredClaim = { baseModel: site.reference?.kind === 'hub' ? site.reference.repoId : site.id, source: site.loader };
+  // The saved card's relation for this base (base_model_relation) says which shapes the claim allows.
+  const relation = claimant.facts.declaredBases.find((d) => d.baseModel.toLowerCase() === claim.baseModel.toLowerCase())?.relation;
+  if (relation !== undefined) claim.relation = relation;
   return assessEditedCard(claimant, [claim], context);
 }
 

@@ -189,7 +189,7 @@ export async function describeAndFingerprint(model: OpenedModel, target: string,
     extractorVersion: EXTRACTOR_VERSION,
   };
   if (model.architecture) {
-    facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers, architectures: [...model.architecture.architectures] };
+    facts.architecture = { family: model.architecture.family, hiddenSize: model.architecture.hiddenSize, layers: model.architecture.layers, architectures: [...model.architecture.architectures], vocabSize: model.architecture.vocabSize };
   }
   let fingerprint: Fingerprint | undefined;
   try {

@@ -11,10 +11,13 @@ import { isCancellation } from '../core/util/cancellation';
 import type { AnalysisEngine } from './engine';
 import type { RemoteFingerprints } from './remoteFingerprints';
 import { formatBytes, shortCommit } from '../protocol';
+import { knownBaseShape, shapeContradiction, type SubjectShape } from './baseArchitectures';
 
 export interface DeclaredClaim {
   baseModel: string;
   source: string;
+  /** The card's base_model_relation ('finetune', 'quantized', 'adapter', ...); none means fine-tune. */
+  relation?: string;
 }
 
 export interface LineageContext {
@@ -42,10 +45,11 @@ export function sortMatches(matches: LineageMatch[], preferredRepoIds: ReadonlyS
  * `base_model` in the editor may differ from the saved one). `subjectRepoId` is excluded from scans.
  */
 export async function assessLineage(subject: InspectOutput, subjectRepoId: string | undefined, claims: DeclaredClaim[], context: LineageContext): Promise<LineageAssessment> {
-  const allClaims = dedupeClaims([...claims, ...subject.facts.declaredBases.map((d) => ({ baseModel: d.baseModel, source: d.source }))]);
+  const allClaims = dedupeClaims([...claims, ...subject.facts.declaredBases.map((d) => ({ baseModel: d.baseModel, source: d.source, ...(d.relation === undefined ? {} : { relation: d.relation }) }))]);
   if (!subject.fingerprint) {
     const detail = `not fingerprinted: ${subject.facts.fingerprintError ?? 'no weights were read'}`;
-    return { status: 'unverified', matches: [], declared: allClaims.map((c) => ({ ...c, status: 'unverifiable', detail })), candidatesCompared: 0 };
+    const unfingerprinted = allClaims.map((c): DeclaredBaseCheck => checkShape(subject, c) ?? { baseModel: c.baseModel, source: c.source, status: 'unverifiable', detail });
+    return { status: unfingerprinted.some((d) => d.status === 'contradicted') ? 'contradicted' : 'unverified', matches: [], declared: unfingerprinted, candidatesCompared: 0 };
   }
   const declared = await Promise.all(allClaims.map((claim) => checkDeclaredBase(subject, claim, context)));
   let scanned: LineageMatch[] = [];
@@ -109,6 +113,25 @@ async function checkAgainstRemote(subject: InspectOutput, claim: DeclaredClaim, 
   return judgeClaim(claim, comparison.verdict, comparison.lineageLog10P, `checked against ${claim.baseModel}${at} read from the Hub (${cost}): ${comparison.reason}`);
 }
 
+/**
+ * The offline check of last resort: the shipped shape of a well-known base against the model's own
+ * dimensions. Only a refutation is reported; a matching shape proves no lineage.
+ */
+function checkShape(subject: InspectOutput, claim: DeclaredClaim): DeclaredBaseCheck | undefined {
+  const base = knownBaseShape(claim.baseModel);
+  if (!base) return undefined;
+  const architecture = subject.facts.architecture;
+  const shape: SubjectShape = {};
+  if (architecture?.hiddenSize !== undefined) shape.hiddenSize = architecture.hiddenSize;
+  if (architecture?.layers !== undefined) shape.layers = architecture.layers;
+  if (architecture?.vocabSize !== undefined) shape.vocabSize = architecture.vocabSize;
+  // An adapter folder's own parameters are not the model's: only weights of a full model are counted.
+  if (subject.facts.parameterCount !== undefined && subject.facts.parameterCount > 0) shape.parameterCount = subject.facts.parameterCount;
+  const refutation = shapeContradiction(shape, base, claim.relation);
+  if (refutation === undefined) return undefined;
+  return { baseModel: claim.baseModel, source: claim.source, status: 'contradicted', byShape: true, detail: `${refutation} (its published shape; its weights are not on this machine)` };
+}
+
 function dedupeClaims(claims: DeclaredClaim[]): DeclaredClaim[] {
   const seen = new Set<string>();
   return claims.filter((c) => {
@@ -127,7 +150,11 @@ async function checkDeclaredBase(subject: InspectOutput, claim: DeclaredClaim, c
   try {
     const [resolution] = await context.engine.resolve([{ id: claim.baseModel, reference, kind: 'base-model-claim' }], context.workspaceFolders, context.signal);
     if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-      return await checkAgainstRegistry(subject, claim, context) ?? await checkAgainstRemote(subject, claim, reference.repoId, reference.revision, context) ?? { ...base, status: 'unverifiable', detail: `${claim.baseModel} is neither available locally nor in the registry, so the claim cannot be checked offline` };
+      const registered = await checkAgainstRegistry(subject, claim, context);
+      if (registered && registered.status !== 'unverifiable') return registered;
+      const remote = await checkAgainstRemote(subject, claim, reference.repoId, reference.revision, context);
+      if (remote && remote.status !== 'unverifiable') return remote;
+      return checkShape(subject, claim) ?? registered ?? remote ?? { ...base, status: 'unverifiable', detail: `${claim.baseModel} is neither available locally nor in the registry, so the claim cannot be checked offline` };
     }
     const inspected = await context.engine.inspect(resolution, context.signal);
     if (!inspected.fingerprint) return { ...base, status: 'unverifiable', detail: `${claim.baseModel} could not be fingerprinted: ${inspected.facts.fingerprintError ?? 'no weights'}` };

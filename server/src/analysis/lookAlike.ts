@@ -1,5 +1,5 @@
-// LL008: ids one or two edits away from a well-known id (typosquats such as `meta-lama/...`).
-// Uses a built-in list until the registry can say which ids are well known.
+// LL008: ids one or two edits away from a well-known id (typosquats such as `meta-lama/...`), or equal
+// to a known id or another reference of the document once confusable characters are folded (`-lnstruct`).
 export const WELL_KNOWN_MODEL_IDS: readonly string[] = [
   'meta-llama/Llama-3.1-8B', 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.2-1B', 'meta-llama/Llama-3.2-1B-Instruct',
   'meta-llama/Llama-3.2-3B-Instruct', 'meta-llama/Meta-Llama-3-8B', 'meta-llama/Meta-Llama-3-8B-Instruct', 'meta-llama/Llama-2-7b-hf',
@@ -15,10 +15,27 @@ export const WELL_KNOWN_MODEL_IDS: readonly string[] = [
   'gpt2', 'bert-base-uncased', 'roberta-base', 't5-small', 'distilbert-base-uncased',
 ];
 
-/** Confusable characters folded before comparing, so `rn`/`m`, `0`/`o` and `1`/`l` swaps count as equal. */
-function skeleton(id: string): string {
-  return id.toLowerCase().replace(/rn/g, 'm').replace(/0/g, 'o').replace(/[1i|]/g, 'l').replace(/_/g, '-');
+/**
+ * Confusable characters folded before comparing: case, `rn`/`m`, `vv`/`w`, `0`/`O`, `1`/`I`/`l`/`|`,
+ * `5`/`S`, `_`/`-`, and the Cyrillic and Greek letters that render as Latin ones.
+ */
+export function skeleton(id: string): string {
+  return id
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u03bf\u03b1\u03b9]/g, (c) => LATIN_LOOKALIKES[c] ?? c)
+    .replace(/rn/g, 'm')
+    .replace(/vv/g, 'w')
+    .replace(/0/g, 'o')
+    .replace(/[1i|!]/g, 'l')
+    .replace(/5/g, 's')
+    .replace(/_/g, '-');
 }
+
+/** Cyrillic а е о р с у х і and Greek ο α ι: the Latin letter each renders as. */
+const LATIN_LOOKALIKES: Readonly<Record<string, string>> = {
+  '\u0430': 'a', '\u0435': 'e', '\u043e': 'o', '\u0440': 'p', '\u0441': 'c', '\u0443': 'y', '\u0445': 'x', '\u0456': 'i', '\u03bf': 'o', '\u03b1': 'a', '\u03b9': 'i',
+};
 
 /** Levenshtein distance with an early exit once every cell exceeds `limit`. */
 export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFINITY): number {
@@ -40,8 +57,13 @@ export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFIN
 }
 
 export interface LookAlike {
+  /** The id this one imitates: a well-known or registered id, or another reference of the document. */
   wellKnownId: string;
   distance: number;
+  /** 'confusable': equal once look-alike characters are folded; 'edit': one or two edits apart. */
+  how: 'confusable' | 'edit';
+  /** The imitated id comes from the same document, not from the well-known list. */
+  fromDocument?: true;
 }
 
 interface KnownId {
@@ -74,22 +96,41 @@ function prepared(wellKnown: readonly string[]): KnownId[] {
  * but within two edits, or equal once confusable characters are folded. Short ids need exact
  * skeleton equality, since two edits turn `gpt2` into many legitimate names.
  */
-export function findLookAlike(repoId: string, wellKnown: readonly string[] = WELL_KNOWN_MODEL_IDS): LookAlike | undefined {
+export function findLookAlike(repoId: string, wellKnown: readonly string[] = WELL_KNOWN_MODEL_IDS, documentIds: readonly string[] = []): LookAlike | undefined {
   const knownIds = prepared(wellKnown);
   const lower = repoId.toLowerCase();
   if (knownIds.some((known) => known.lower === lower)) return undefined;
+  const idSkeleton = skeleton(repoId);
+  // Look-alike characters fool a reader even inside a well-known organisation (`meta-llama/…-lnstruct`).
+  const confusable = knownIds.find((known) => known.skeleton === idSkeleton);
+  if (confusable) return { wellKnownId: confusable.id, distance: Math.max(1, editDistance(lower, confusable.lower)), how: 'confusable' };
+  // Another reference of the same document that differs only in look-alike characters: a typo or a squat
+  // of the id written next to it. Siblings that differ in real characters (`-1B`, `-3B`) are not flagged.
+  const neighbour = documentIds.find((other) => other.toLowerCase() !== lower && skeleton(other) === idSkeleton && !isConfusableOfKnown(other, knownIds) && oddness(other) <= oddness(repoId));
+  if (neighbour) return { wellKnownId: neighbour, distance: Math.max(1, editDistance(lower, neighbour.toLowerCase())), how: 'confusable', fromDocument: true };
   // A repo under a well-known organisation is published by that organisation: a sibling, not a squat
   // (`meta-llama/Llama-3.1-70B` is two edits from `...-8B`).
   const namespace = lower.includes('/') ? lower.split('/')[0] : undefined;
   if (namespace !== undefined && knownIds.some((known) => known.namespace === namespace)) return undefined;
-  const idSkeleton = skeleton(repoId);
   let best: LookAlike | undefined;
   for (const known of knownIds) {
     const limit = known.lower.length >= 12 ? 2 : 0;
-    const sameSkeleton = idSkeleton === known.skeleton;
-    const distance = sameSkeleton ? Math.max(1, editDistance(lower, known.lower)) : editDistance(lower, known.lower, limit);
-    if (distance > limit && !sameSkeleton) continue;
-    if (!best || distance < best.distance) best = { wellKnownId: known.id, distance };
+    if (limit === 0) continue;
+    const distance = editDistance(lower, known.lower, limit);
+    if (distance > limit) continue;
+    if (!best || distance < best.distance) best = { wellKnownId: known.id, distance, how: 'edit' };
   }
   return best;
+}
+
+/** How many characters of an id are unusual where they stand: non-ASCII letters, digits inside words. */
+function oddness(id: string): number {
+  return (id.match(/[^\x00-\x7f]/g)?.length ?? 0) + (id.match(/[a-z][0-9|!][a-z]/gi)?.length ?? 0);
+}
+
+/** An id that is itself a look-alike of a known id is no model to imitate: the known one is. */
+function isConfusableOfKnown(id: string, knownIds: readonly KnownId[]): boolean {
+  const lower = id.toLowerCase();
+  const idSkeleton = skeleton(id);
+  return knownIds.some((known) => known.skeleton === idSkeleton && known.lower !== lower);
 }

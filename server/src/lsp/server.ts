@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind,
+  DocumentDiagnosticReportKind,
   type CancellationToken,
   createConnection,
   ProposedFeatures,
@@ -24,6 +25,7 @@ import { documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../referen
 import { computeCodeActions } from './features/codeActions';
 import { computeCodeLenses } from './features/codeLens';
 import { computeDiagnostics } from './features/diagnostics';
+import { WorkspaceDiagnostics } from './features/workspaceDiagnostics';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from '../analysis/documentAnalysis';
 import { computeHover, referenceAt } from './features/hover';
 import { HubLookups } from '../analysis/oracles/hubLookups';
@@ -34,11 +36,14 @@ import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
 import { WELL_KNOWN_MODEL_IDS } from '../analysis/lookAlike';
 import { combineOracles, type LineageOracle } from '../analysis/oracles/oracle';
 import { PolicyStore, type LineagePolicy } from '../analysis/policy';
+import { withStandings } from '../analysis/standing';
 import {
   CompareRequest,
   DocumentAnalyzedNotification,
   HubTokenNotification,
   WorkspaceTrustedNotification,
+  HubStateNotification,
+  type HubStateParams,
   AddToRegistryRequest,
   ListCachedModelsRequest,
   ListReferencesRequest,
@@ -92,6 +97,9 @@ let workspaceFolders: string[] = [];
 let clientSupportsConfiguration = false;
 let clientSupportsProgress = false;
 let clientSupportsLensRefresh = false;
+let clientSupportsDiagnosticRefresh = false;
+/** Bumped whenever settings, policy or registries change: workspace reports computed before are stale. */
+let analysisGeneration = 0;
 const policies = new PolicyStore();
 
 const heavyWorkers = Math.max(1, Math.min(4, Number(process.env['LINEAGE_LSP_WORKERS'] ?? 0) || os.availableParallelism() - 1));
@@ -241,6 +249,24 @@ function requestLensRefresh(): void {
 function publish(analysis: DocumentAnalysis, policy: LineagePolicy | undefined): void {
   lastDocumentActivityMs = Date.now();
   void connection.sendDiagnostics({ uri: analysis.uri, version: analysis.version, diagnostics: computeDiagnostics(analysis, settings, policy) });
+  if (analysis.complete) reportHubState();
+}
+
+let lastHubState: string | undefined;
+
+/** Tells the client whether the Hub is asked (the status bar's offline indicator); only changes are sent. */
+function reportHubState(): void {
+  let params: HubStateParams;
+  if (settings.offline) params = { state: 'offline', detail: 'lineage.offline is set: the Hub is never asked about models that are not on this machine' };
+  else if (!hubLookups.allowed()) params = { state: 'offline-environment', detail: 'HF_HUB_OFFLINE is set in the environment: the Hub is never asked' };
+  else {
+    const failed = [...states.values()].flatMap((s) => s.latest?.references ?? []).map((r) => r.status.hub).find((hub) => hub !== undefined && 'problem' in hub && (hub.problem === 'offline' || hub.problem === 'timeout'));
+    params = failed && 'problem' in failed ? { state: 'unreachable', detail: `The Hub could not be reached: ${failed.detail}` } : { state: 'online', detail: `The Hub (${settings.hub.endpoint || 'https://huggingface.co'}) is asked about models that are not on this machine` };
+  }
+  const key = JSON.stringify(params);
+  if (key === lastHubState) return;
+  lastHubState = key;
+  void connection.sendNotification(HubStateNotification, params);
 }
 
 function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
@@ -285,15 +311,16 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       state.policy = policy;
       const context: AnalysisContext = {
         ...analysisContext(controller.signal),
-        onResolved: (partial) => {
+        onResolved: (resolvedStage) => {
           if (controller.signal.aborted) return;
+          const partial = withStandings(resolvedStage, policy);
           state.latest = partial;
           publish(partial, policy);
           diagnosticsPublished();
           settleResolved(partial);
         },
       };
-      const analysis = await analyzeDocument(input, context);
+      const analysis = withStandings(await analyzeDocument(input, context), policy);
       if (controller.signal.aborted) return;
       state.latest = analysis;
       settleResolved(analysis);
@@ -352,7 +379,34 @@ async function answerableAnalysis(uri: string): Promise<DocumentAnalysis | undef
 
 function reanalyzeAll(): void {
   for (const document of documents.all()) scheduleAnalysis(document, true);
+  workspaceStale();
 }
+
+/** Workspace reports are recomputed on the client's next pull (asked for at once when it can be). */
+function workspaceStale(): void {
+  analysisGeneration++;
+  workspaceDiagnostics.clear();
+  if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
+}
+
+const workspaceDiagnostics = new WorkspaceDiagnostics({
+  listFiles: async () => (await workspaceDocumentUris()).uris,
+  isOpen: (uri) => documents.get(uri) !== undefined,
+  stamp: async (uri) => {
+    const fsPath = fsPathOf(uri);
+    const info = fsPath === undefined ? undefined : await stat(fsPath).catch(() => undefined);
+    return info?.isFile() ? `${info.size}:${info.mtimeMs}` : undefined;
+  },
+  analyze: async (uri, complete, signal) => {
+    const fsPath = fsPathOf(uri);
+    const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
+    if (fsPath === undefined || text === undefined || text.length > MAX_DOCUMENT_CHARS) return undefined;
+    const policy = await policies.policyFor(workspaceFolderOf(fsPath));
+    return withStandings(await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !complete }), policy);
+  },
+  diagnosticsOf: async (analysis) => computeDiagnostics(analysis, settings, await policies.policyFor(workspaceFolderOf(fsPathOf(analysis.uri)))),
+  generation: () => analysisGeneration,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Lifecycle.
@@ -362,6 +416,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   clientSupportsConfiguration = capabilities.workspace?.configuration === true;
   clientSupportsProgress = capabilities.window?.workDoneProgress === true;
   clientSupportsLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
+  clientSupportsDiagnosticRefresh = capabilities.workspace?.diagnostics?.refreshSupport === true;
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
   const options = params.initializationOptions as { settings?: unknown; workspaceTrusted?: unknown } | undefined;
@@ -374,6 +429,8 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
       codeLensProvider: { resolveProvider: false },
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
       executeCommandProvider: { commands: [ServerCommands.reanalyze] },
+      // Pull model for files no editor has open (open documents are pushed, as before).
+      diagnosticProvider: { identifier: 'lineage', interFileDependencies: false, workspaceDiagnostics: true },
       workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'lineage-lens', version: '0.1.0' },
@@ -392,6 +449,7 @@ async function refreshSettings(pushed?: unknown): Promise<void> {
 connection.onInitialized(() => {
   void (async () => {
     await refreshSettings();
+    reportHubState();
     await refreshKnownIds().catch((err: unknown) => log(`registry unavailable: ${errorMessage(err)}`));
     reanalyzeAll();
   })();
@@ -413,9 +471,11 @@ connection.onDidChangeConfiguration((change) => {
     const hubChanged = before.offline !== settings.offline || before.hub.endpoint !== settings.hub.endpoint;
     const remoteChanged = hubChanged || before.hub.remoteFingerprint !== settings.hub.remoteFingerprint || before.hub.remoteBudgetBytes !== settings.hub.remoteBudgetBytes;
     if (remoteChanged || budgetChanged) remoteFingerprints.forget();
+    if (hubChanged) reportHubState();
     if (!registriesMoved && !budgetChanged && !remoteChanged) {
       // Severities only: the analyses stand, the diagnostics are recomputed.
       for (const [, state] of states) if (state.latest) publish(state.latest, state.policy);
+      workspaceStale();
       return;
     }
     if (budgetChanged) engine.clear();
@@ -465,6 +525,16 @@ connection.onCodeAction(async (params) => {
   return analysis ? computeCodeActions(analysis, params.range, params.context.diagnostics) : [];
 });
 
+connection.languages.diagnostics.onWorkspace(async (params, token, workDoneProgress) => {
+  const controller = abortControllerFor(token);
+  // A client that sent no progress token still sees progress when it accepts server-initiated progress.
+  const reporter = params.workDoneToken === undefined && clientSupportsProgress ? await connection.window.createWorkDoneProgress().catch(() => workDoneProgress) : workDoneProgress;
+  return workspaceDiagnostics.pull(params, reporter, controller.signal);
+});
+
+// Open documents are pushed (publishDiagnostics); their pull report stays empty so nothing shows twice.
+connection.languages.diagnostics.on(() => ({ kind: DocumentDiagnosticReportKind.Full, items: [] }));
+
 connection.onExecuteCommand((params) => {
   if (params.command === ServerCommands.reanalyze) {
     engine.clear();
@@ -499,7 +569,7 @@ async function targetText(target: CompareTarget): Promise<string> {
   const resolution = reference.status.resolution;
   if (resolution.kind === 'hf-cache' && resolution.repoId && resolution.commit) return `${resolution.repoId}@${resolution.commit}`;
   if (resolution.path !== undefined) return resolution.path;
-  throw new Error(`${reference.site.id || 'the reference'} is not available locally: ${resolution.detail ?? 'not resolved'}`);
+  throw new Error(notOnDiskMessage(reference.site.id || 'the reference'));
 }
 
 connection.onRequest(CompareRequest, async (params: CompareParams, token): Promise<CompareResult> => {
@@ -507,6 +577,11 @@ connection.onRequest(CompareRequest, async (params: CompareParams, token): Promi
   const [a, b] = await Promise.all([targetText(params.a), targetText(params.b)]);
   return engine.compareTargets(a, b, controller.signal);
 });
+
+/** Compare and Scan read a model's files: say so in one sentence (where the server looked is in the hover). */
+function notOnDiskMessage(target: string): string {
+  return `${target} is not on this machine: Compare and Scan read a model's files, so download it first (huggingface-cli download ${target.replace(/@.*$/, '')}) or pick a folder.`;
+}
 
 /**
  * Resolves a request's target to local files. A path the user chose in the client (a folder picker,
@@ -517,7 +592,7 @@ async function resolveTarget(target: string, signal: AbortSignal): Promise<Resol
   const allowed = path.isAbsolute(target) && existsSync(target) ? [...workspaceFolders, target] : workspaceFolders;
   const [resolution] = await engine.resolve([{ id: target, reference, kind: 'model' }], allowed, signal);
   if (!resolution || (resolution.kind !== 'hf-cache' && resolution.kind !== 'workspace')) {
-    throw new Error(`${target} is not available locally: ${resolution?.detail ?? 'not resolved'}`);
+    throw new Error(notOnDiskMessage(target));
   }
   return resolution as Resolution & { kind: 'hf-cache' | 'workspace' };
 }
@@ -608,7 +683,8 @@ async function listReferences(params: ListReferencesParams | undefined, signal: 
       const fsPath = fsPathOf(uri);
       const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
       if (text === undefined || fsPath === undefined) continue;
-      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !wait }).catch(() => undefined);
+      const policy = await policies.policyFor(workspaceFolderOf(fsPath)).catch(() => undefined);
+      analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !wait }).then((a) => withStandings(a, policy), () => undefined);
     }
     for (const reference of analysis?.references ?? []) references.push(reference.status);
   }

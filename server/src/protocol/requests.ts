@@ -104,6 +104,17 @@ export interface DocumentAnalyzedParams {
   elapsedMs: number;
 }
 
+/**
+ * Whether the Hub is being asked about models that are not on this machine: `online`, `offline` (the
+ * `lineage.offline` setting), `offline-environment` (HF_HUB_OFFLINE), or `unreachable` (lookups failed
+ * to connect). Sent when it changes; the status bar shows it and a click toggles `lineage.offline`.
+ */
+export interface HubStateParams {
+  state: 'online' | 'offline' | 'offline-environment' | 'unreachable';
+  /** One line for the tooltip. */
+  detail: string;
+}
+
 /** Every reference of the workspace with its lineage, as a CycloneDX 1.6 ML-BOM (one builder for the CLI and the editor). */
 export type ExportBomParams = BomOptions;
 export interface ExportBomResult {
@@ -124,4 +135,5 @@ export const HubTokenNotification = new NotificationType<HubTokenParams>('lineag
 export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('lineage/workspaceTrusted');
 export const VisibleDocumentsNotification = new NotificationType<VisibleDocumentsParams>('lineage/visibleDocuments');
 export const DocumentAnalyzedNotification = new NotificationType<DocumentAnalyzedParams>('lineage/documentAnalyzed');
+export const HubStateNotification = new NotificationType<HubStateParams>('lineage/hubState');
 export const ExportBomRequest = new RequestType<ExportBomParams, ExportBomResult, void>('lineage/exportBom');

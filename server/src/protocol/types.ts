@@ -17,6 +17,7 @@ export const DiagnosticCodes = {
   implicitDefaultModel: 'LL007',
   lookAlikeId: 'LL008',
   notAvailableLocally: 'LL009',
+  reUpload: 'LL010',
   lockDrift: 'LL011',
   policyViolation: 'LL012',
   invalidIgnore: 'LL013',
@@ -105,7 +106,7 @@ export interface ModelFacts {
   weightFiles: string[];
   parameterCount?: number;
   /** `architectures` are the config's transformers classes (`LlamaForCausalLM`); empty for GGUF. */
-  architecture?: { family: string; hiddenSize?: number; layers?: number; architectures?: string[] };
+  architecture?: { family: string; hiddenSize?: number; layers?: number; vocabSize?: number; architectures?: string[] };
   findings: FindingEntry[];
   declaredBases: Array<{ baseModel: string; source: string; relation?: string }>;
   integrity: IntegrityEntry[];
@@ -140,6 +141,8 @@ export interface DeclaredBaseCheck {
   verdict?: Verdict;
   log10P?: number;
   detail: string;
+  /** Refuted offline by the model's shape against a well-known base's (no weights compared). */
+  byShape?: true;
 }
 
 export type LineageStatus = 'verified' | 'unverified' | 'contradicted' | 'pending' | 'not-applicable';
@@ -177,6 +180,8 @@ export interface ReferenceStatus {
   pin?: PinCommit;
   /** A model on no disk, fingerprinted from the Hub by range reads (lineage.hub.remoteFingerprint), or why not. */
   remote?: RemoteReadFacts;
+  /** What the editor shows at a glance (icon, colour, lens), decided by analysis/standing.ts from the findings. */
+  standing?: ReferenceStanding;
 }
 
 /** What reading a model from the Hub cost, or why it was not read. */
@@ -191,6 +196,20 @@ export interface RemoteReadFacts {
   fromInspectionCache: boolean;
   /** Set when there is no remote fingerprint: off, the workspace budget spent, a failed read. */
   problem?: string;
+}
+
+/**
+ * A reference at a glance. `verified` only when what was declared is what the weights show (or nothing
+ * was declared and the weights are a known model of the same name); `contradicted` when a declared base
+ * is refuted (by weights or by shape); `re-upload` when the weights are a model published under another
+ * name; `risky` when a security finding stands; `unverified` otherwise.
+ */
+export type StandingStatus = 'verified' | 'contradicted' | 're-upload' | 'risky' | 'unverified' | 'pending' | 'not-applicable';
+
+export interface ReferenceStanding {
+  status: StandingStatus;
+  /** One short plain-language line: why this status ("declares mistralai/Mistral-7B-v0.1, but its shape rules it out"). */
+  summary: string;
 }
 
 /** Weight formats named by file extension in a Hub listing. */

@@ -3,7 +3,7 @@
 // Pure functions of protocol data; nothing here reads files or imports engine code.
 import type { Verdict } from '../core/compare/types';
 import { formatPValue } from '../core/util/pValueText';
-import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStatus, RemoteReadFacts } from './types';
+import type { HubLookupProblem, HubProblem, HubRepoFacts, LineageMatch, PinCommit, ReferenceStanding, ReferenceStatus, RemoteReadFacts, StandingStatus } from './types';
 
 /** A p-value given as log10, with its test's floor (log10) when known: the engine's one wording (core/util/pValueText.ts). */
 export function formatLog10P(log10P: number | undefined, floorLog10P?: number): string | undefined {
@@ -105,6 +105,11 @@ const HUB_PROBLEM_PHRASES: Readonly<Record<HubProblem, string>> = {
   'invalid-endpoint': 'the Hub endpoint setting cannot be used',
 };
 
+/** "the Hub does not know this id (a typo, …)": the problem without the lookup's raw detail. */
+export function hubProblemPhrase(problem: HubProblem): string {
+  return HUB_PROBLEM_PHRASES[problem];
+}
+
 /** "the Hub could not be reached: org/m@main on https://huggingface.co: cannot connect (ENOTFOUND)". */
 export function describeHubProblem(problem: HubLookupProblem): string {
   return `${HUB_PROBLEM_PHRASES[problem.problem]}: ${problem.detail}`;
@@ -132,4 +137,31 @@ export function describeRemoteRead(remote: RemoteReadFacts): string {
   const cost = `${formatBytes(remote.bytesTransferred)} in ${remote.requests} ${remote.requests === 1 ? 'request' : 'requests'}`;
   if (remote.problem !== undefined) return `not fingerprinted from the Hub${at} (${cost}): ${remote.problem}`;
   return `read from the Hub${at} by range requests: ${cost}`;
+}
+
+/** The word of each standing, as the lens, hover, Models view and Compare view print it. */
+export const STANDING_WORDS: Readonly<Record<StandingStatus, string>> = {
+  verified: 'verified',
+  contradicted: 'contradicted',
+  're-upload': 're-upload',
+  risky: 'risky',
+  unverified: 'unverified',
+  pending: 'checking',
+  'not-applicable': 'not checked',
+};
+
+/** Codicon of each standing (`$(name)` in lenses, ThemeIcon ids in the client): never a check mark unless verified. */
+export const STANDING_CODICONS: Readonly<Record<StandingStatus, string>> = {
+  verified: 'pass-filled',
+  contradicted: 'error',
+  're-upload': 'copy',
+  risky: 'warning',
+  unverified: 'question',
+  pending: 'sync',
+  'not-applicable': 'circle-slash',
+};
+
+/** "contradicted: declares X as its base, but its shape rules that out". */
+export function describeStanding(standing: ReferenceStanding): string {
+  return standing.status === 'verified' ? `verified: ${standing.summary}` : `${STANDING_WORDS[standing.status]}: ${standing.summary}`;
 }

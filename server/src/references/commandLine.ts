@@ -1,5 +1,6 @@
 // Shell-style command lines shared by Dockerfiles, shell scripts and YAML `command:`/`args:`:
 // a quoting-aware word splitter with source offsets, and the extractor for model CLI arguments.
+import { isAnyWeightFileName } from '../core/model/weightExtensions';
 import { siteFromSpan, splitQuantSuffix, type ContextStrength } from './candidates';
 import { envLoader, isModelIdVariable, isRevisionVariable, isTrustRemoteCodeVariable, isTruthyValue } from './environment';
 import type { LineIndex } from './textPositions';
@@ -148,8 +149,14 @@ function findInCommand(words: CommandWord[], lines: LineIndex): ModelReferenceSi
     };
     if (MODEL_ID_FLAGS.has(flag) || MODEL_HINT_FLAGS.has(flag)) {
       const target = flagValue();
-      const strength: ContextStrength = MODEL_ID_FLAGS.has(flag) ? 'loader' : 'hint';
-      const site = target && commandValueSite(target, lines, `${program} ${flag}`, strength, true);
+      // `llama-cli -m models/x.gguf`: a weight file path is a model whatever the flag's strength.
+      const localFile = target !== undefined && flag !== '-hf' && flag !== '-hfr' && flag !== '--hf-repo' && looksLikeLocalWeights(target.value);
+      const strength: ContextStrength = MODEL_ID_FLAGS.has(flag) || localFile ? 'loader' : 'hint';
+      const site = target && commandValueSite(target, lines, `${program} ${flag}`, strength, !localFile);
+      if (site && localFile) {
+        site.reference = { kind: 'local', path: site.id };
+        delete site.insertion;
+      }
       if (site) cliSites.push(site);
     } else if (REVISION_FLAGS.has(flag)) {
       const target = flagValue();
@@ -177,6 +184,12 @@ function findInCommand(words: CommandWord[], lines: LineIndex): ModelReferenceSi
   const sites = [...environment.sites, ...cliSites];
   applyRevisionAndTrust(sites, revision ?? environment.revision, trustRange ?? environment.trustRemoteCodeRange);
   return sites;
+}
+
+/** A path to weights (`./m`, `/models/x`, `~/x`, `x.gguf`): never a Hub id, so never pinned or looked up. */
+export function looksLikeLocalWeights(value: string): boolean {
+  if (/^(?:\.{1,2}[\\/]|[\\/]|~[\\/])/.test(value)) return true;
+  return isAnyWeightFileName(value);
 }
 
 /** One `NAME=value` (shell, Dockerfile ENV, compose list) or `{name, value}` (Kubernetes env) entry. */

@@ -40,7 +40,7 @@ export function documentKindOf(fileName: string): DocumentKind {
  * fails on hostile input contributes nothing, and the URL scan still runs.
  */
 export async function findReferences(text: string, fileName: string): Promise<ModelReferenceSite[]> {
-  if (text.length > MAX_DOCUMENT_CHARS) return [];
+  if (text.length > MAX_DOCUMENT_CHARS || isGeneratedReport(text, fileName)) return [];
   const lines = new LineIndex(text);
   const kind = documentKindOf(fileName);
   let sites: ModelReferenceSite[] = [];
@@ -59,6 +59,16 @@ export async function findReferences(text: string, fileName: string): Promise<Mo
     if (!sites.some((site) => rangesOverlap(site.range, urlSite.range))) sites.push(urlSite);
   }
   return sites.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+}
+
+/**
+ * Reports this tool (or another) wrote about models: a CycloneDX BOM, a Lineage fingerprint or scan.
+ * They list models; they load none, so reading them as references would count every model twice.
+ */
+export function isGeneratedReport(text: string, fileName: string): boolean {
+  if (documentKindOf(fileName) !== 'json') return false;
+  const head = text.slice(0, 4_096);
+  return /"bomFormat"\s*:\s*"CycloneDX"/.test(head) || /"(?:schema|format)"\s*:\s*"lineage-lens\//.test(head);
 }
 
 function findByKind(kind: DocumentKind, text: string, baseName: string, lines: LineIndex): Promise<ModelReferenceSite[]> | ModelReferenceSite[] {

@@ -73,6 +73,8 @@ interface LoaderMatch {
   /** sentence-transformers prefixes bare names with its own organisation. */
   sentenceTransformers?: boolean;
   pipeline?: boolean;
+  /** The argument is a file path, never a Hub id (`Llama(model_path=...)`, `torch.load(...)`). */
+  pathOnly?: boolean;
 }
 
 const MAX_RESOLVE_DEPTH = 8;
@@ -117,6 +119,7 @@ class PythonReferenceExtractor {
     if (repoTypeValue?.kind === 'string' && repoTypeValue.value === 'dataset') kind = 'dataset';
     const site = this.siteFromValue(value, idNode, match.loader, kind, match.sentenceTransformers ?? false);
     if (!site) return undefined;
+    if (match.pathOnly && site.reference) site.reference = localPathReference(site.id);
     const fileNode = match.filePosition === undefined ? undefined : args.find(match.filePosition, ['filename']);
     const file = fileNode ? this.resolve(fileNode, 0) : undefined;
     if (file?.kind === 'string') site.file = file.value;
@@ -464,6 +467,12 @@ function matchLoader(name: string): LoaderMatch | undefined {
     if (/^AutoPeftModel/.test(receiver)) return { loader: qualified, kind: 'adapter', idPosition: 0, idKeywords: ['pretrained_model_name_or_path'] };
     return { loader: qualified, kind: 'model', idPosition: 0, idKeywords: ['pretrained_model_name_or_path'] };
   }
+  // Local weight files: llama-cpp-python, PyTorch checkpoints, safetensors, ONNX Runtime.
+  if (method === 'Llama' && (segments.length === 1 || receiver === 'llama_cpp')) return { loader: qualified, kind: 'model', idPosition: 0, idKeywords: ['model_path'], pathOnly: true };
+  if (method === 'load' && receiver === 'torch') return { loader: qualified, kind: 'model', idPosition: 0, idKeywords: ['f'], pathOnly: true };
+  if (method === 'load_file' && (segments.length === 1 || (receiver === 'torch' && segments.at(-3) === 'safetensors') || receiver === 'safetensors')) return { loader: 'safetensors.load_file', kind: 'model', idPosition: 0, idKeywords: ['filename'], pathOnly: true };
+  if (method === 'safe_open' && (segments.length === 1 || receiver === 'safetensors')) return { loader: 'safe_open', kind: 'model', idPosition: 0, idKeywords: ['filename'], pathOnly: true };
+  if (method === 'InferenceSession') return { loader: 'onnxruntime.InferenceSession', kind: 'model', idPosition: 0, idKeywords: ['path_or_bytes'], pathOnly: true };
   if (method === 'from_single_file' && /^[A-Z]/.test(receiver)) return { loader: qualified, kind: 'model', idPosition: 0, idKeywords: ['pretrained_model_link_or_path'] };
   if ((method === 'load_adapter' || method === 'load_lora_weights') && segments.length > 1) {
     return { loader: method, kind: 'adapter', idPosition: 0, idKeywords: ['pretrained_model_name_or_path_or_dict', 'peft_model_id', 'pretrained_model_name_or_path'] };
@@ -485,6 +494,11 @@ function matchLoader(name: string): LoaderMatch | undefined {
     default:
       return undefined;
   }
+}
+
+/** A path-only loader's argument: `models/x.gguf` is a file here, whatever the Hub's id grammar allows. */
+function localPathReference(value: string): ModelReference {
+  return { kind: 'local', path: value.trim() };
 }
 
 function sentenceTransformersRepo(name: string): string {

@@ -1,6 +1,6 @@
 // Finds model ids in shell scripts, .env files, Dockerfiles (RUN/CMD/ENTRYPOINT/ENV, shell and JSON exec
 // forms, line continuations) and Ollama Modelfiles (`FROM hf.co/org/repo[:quant]`).
-import { commandValueSite, findCommandReferences, tokenizeCommands, verbatimWord, withoutInsertion, type CommandWord } from './commandLine';
+import { commandValueSite, findCommandReferences, looksLikeLocalWeights, tokenizeCommands, verbatimWord, withoutInsertion, type CommandWord } from './commandLine';
 import { parseJsonWithOffsets, type JsonString } from './json';
 import type { LineIndex } from './textPositions';
 import type { ModelReferenceSite } from './types';
@@ -99,9 +99,21 @@ function remapWord(inner: CommandWord, outer: CommandWord): CommandWord {
   return { value: inner.value, offsets, end: last === undefined ? outer.end : last + 1 };
 }
 
-/** Ollama Modelfile: only `FROM hf.co/...` and `FROM huggingface.co/...` name Hugging Face repositories. */
+/**
+ * Ollama Modelfile: `FROM hf.co/...` and `FROM huggingface.co/...` name Hugging Face repositories;
+ * `FROM ./model.gguf` (or a folder) names local weights. Ollama library names (`FROM llama3.2`) are neither.
+ */
+const OLLAMA_HUB_PREFIX = /^(?:https?:\/\/)?(?:hf\.co|huggingface\.co)\//i;
+
 export function findModelfileReferences(text: string, lines: LineIndex): ModelReferenceSite[] {
   const sites: ModelReferenceSite[] = [];
+  const localFrom = /^[ \t]*FROM[ \t]+(\S+)[ \t]*$/gim;
+  for (const match of text.matchAll(localFrom)) {
+    const value = match[1] ?? '';
+    if (OLLAMA_HUB_PREFIX.test(value) || !looksLikeLocalWeights(value)) continue;
+    const start = match.index + match[0].indexOf(value, match[0].search(/FROM/i) + 4);
+    sites.push({ id: value, reference: { kind: 'local', path: value }, range: lines.rangeOf(start, start + value.length), loader: 'Modelfile FROM', kind: 'model', flags: {} });
+  }
   const fromLine = /^[ \t]*FROM[ \t]+((?:https?:\/\/)?(?:hf\.co|huggingface\.co)\/\S+)/gim;
   for (const match of text.matchAll(fromLine)) {
     const value = match[1] ?? '';

@@ -147,6 +147,14 @@ describe('Lineage Lens in the VS Code extension host', function () {
     await execute(Commands.showOutput);
   });
 
+  it('toggles offline mode from the Hub indicator\'s command, and back', async () => {
+    const section = vscode.workspace.getConfiguration('lineage');
+    const before = section.get<boolean>('offline') ?? false;
+    assert.equal(await execute<boolean>(Commands.toggleOffline), !before);
+    assert.equal(vscode.workspace.getConfiguration('lineage').get<boolean>('offline'), !before);
+    assert.equal(await execute<boolean>(Commands.toggleOffline), before);
+  });
+
   it('runs Pin All Revisions with the server\'s quick fixes, then the edits are reverted', async () => {
     const outcome = await execute<PinOutcome>(Commands.pinAllRevisions);
     assert.ok(outcome.pinned >= 1, `pinned ${JSON.stringify(outcome)}`);

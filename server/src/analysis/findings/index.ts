@@ -18,12 +18,19 @@ import { policyViolation } from './ll012PolicyViolation';
 import { invalidIgnores } from './ll013InvalidIgnore';
 import { effectiveSeverity, type SeverityOverrides } from './severity';
 import type { Finding, Rule, RuleFinding } from './types';
+import { reUpload } from './ll010ReUpload';
+import type { AnalyzedReference } from '../documentAnalysis';
 import type { SeveritySetting } from '../../protocol';
 
 export type { Finding, FindingData, FindingSeverity } from './types';
 
 /** In the order their findings are listed for one reference. */
-const RULES: readonly Rule[] = [policyViolation, lockDrift, implicitDefaultModel, trustRemoteCode, unpinnedRevision, lookAlikeId, notAvailableLocally, pickleWeights, cacheIntegrity, declaredBaseContradicted, unverifiedLineage];
+const RULES: readonly Rule[] = [policyViolation, lockDrift, implicitDefaultModel, trustRemoteCode, unpinnedRevision, lookAlikeId, notAvailableLocally, pickleWeights, cacheIntegrity, declaredBaseContradicted, reUpload, unverifiedLineage];
+
+/** Every rule's findings for one reference, before severities and ignores are settled (the standing reads these). */
+export function ruleFindingsOf(reference: AnalyzedReference, policy: LineagePolicy | undefined): RuleFinding[] {
+  return RULES.flatMap((rule) => rule({ reference, policy }));
+}
 
 const SEVERITY_RANK: Readonly<Record<SeveritySetting, number>> = { off: 0, hint: 1, information: 2, warning: 3, error: 4 };
 
@@ -55,9 +62,7 @@ export function computeFindings(analysis: DocumentAnalysis, overrides: SeverityO
   }
   analysis.references.forEach((reference, referenceIndex) => {
     const id = reference.site.reference?.kind === 'hub' ? reference.site.reference.repoId : reference.site.id;
-    for (const rule of RULES) {
-      for (const found of rule({ reference, policy })) settle(found, referenceIndex, id);
-    }
+    for (const found of ruleFindingsOf(reference, policy)) settle(found, referenceIndex, id);
   });
   return findings;
 }

@@ -13,10 +13,12 @@ export const declaredBaseContradicted: Rule = ({ reference: { site, status }, po
   for (const check of lineage.declared.filter((d) => d.status === 'contradicted')) {
     const p = formatLog10P(check.log10P);
     const suggestion = best ? ` Verified instead: ${describeMatch(best)}.` : '';
+    // Offline, the shape alone refutes a claim: say so without pretending weights were compared.
+    const refutation = check.byShape ? check.detail : `the weights say ${check.verdict ?? 'unrelated'}${p ? ` (${p})` : ''}: ${check.detail}`;
     findings.push({
       code: DiagnosticCodes.declaredBaseContradicted,
       range: site.range,
-      message: `${name} declares base ${check.baseModel} (${check.source}), but the weights say ${check.verdict ?? 'unrelated'}${p ? ` (${p})` : ''}: ${check.detail}.${suggestion}`,
+      message: `${name} declares base ${check.baseModel} (${check.source}), but ${refutation}.${suggestion}`,
       data: best ? { suggestedBase: best.repoId } : {},
     });
   }

@@ -3,7 +3,9 @@ import { describePinOrigin, DiagnosticCodes, shortCommit, type PinCommit } from 
 import { isTextLink, pinCommitOf } from '../referenceFacts';
 import type { Rule } from './types';
 
-export const unpinnedRevision: Rule = ({ reference: { site, status } }) => {
+export const unpinnedRevision: Rule = ({ reference: { site, status, lookAlike } }) => {
+  // Pinning a look-alike id would only freeze the wrong repository: LL008 says what to fix.
+  if (lookAlike) return [];
   const hub = site.reference?.kind === 'hub' ? site.reference : undefined;
   const applies = hub !== undefined && site.kind !== 'base-model-claim' && !isTextLink(site) && !site.flags.dynamic && site.revision?.dynamic !== true && status.resolution.kind !== 'workspace' && !status.pinned;
   if (!applies) return [];

@@ -5,9 +5,12 @@ import type { Rule } from './types';
 export const lookAlikeId: Rule = ({ reference: { site, lookAlike } }) => {
   if (!lookAlike) return [];
   const written = site.reference?.kind === 'hub' ? site.reference.repoId : site.id;
+  const known = lookAlike.fromDocument ? `${lookAlike.wellKnownId}, referenced elsewhere in this file` : `the well-known ${lookAlike.wellKnownId}`;
+  const how = lookAlike.how === 'confusable' ? 'differs only in look-alike characters' : `${lookAlike.distance} edit${lookAlike.distance === 1 ? '' : 's'} apart`;
   return [{
     code: DiagnosticCodes.lookAlikeId,
     range: site.range,
-    message: `${written} looks like the well-known ${lookAlike.wellKnownId} (${lookAlike.distance} edit${lookAlike.distance === 1 ? '' : 's'} apart); make sure this is the repository you mean`,
+    message: `${written} looks like ${known} (${how}); make sure this is the repository you mean`,
+    data: { replacement: lookAlike.wellKnownId },
   }];
 };

@@ -13,7 +13,9 @@ export const DEFAULT_SEVERITIES: Readonly<Record<DiagnosticCode, SeveritySetting
   LL006: 'error',
   LL007: 'warning',
   LL008: 'warning',
-  LL009: 'information',
+  // Not downloaded is a fact, not a problem: a hint (raised to a warning when the Hub lacks the id).
+  LL009: 'hint',
+  LL010: 'warning',
   LL011: 'error',
   LL012: 'error',
   LL013: 'warning',

@@ -15,6 +15,10 @@ export interface FindingData {
   commit?: string;
   /** Verified base to write into a card (LL002). */
   suggestedBase?: string;
+  /** The other name of the same weights (LL010). */
+  original?: string;
+  /** The id a look-alike imitates, offered as the replacement (LL008). */
+  replacement?: string;
 }
 
 export interface Finding {

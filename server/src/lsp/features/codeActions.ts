@@ -1,11 +1,11 @@
 // Quick fixes: pin a revision to the cached, registry or Hub commit, add use_safetensors=True, name a
-// pipeline's default model, and correct or add a card's base_model from the verified match. Pure:
+// pipeline's default model, replace a look-alike id, and correct or add a card's base_model. Pure:
 // edits come from the analysis.
 import { CodeActionKind, type CodeAction, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { ArgumentInsertion } from '../../references';
 import { addBaseModelEdit, baseModelRelation, touchesFrontMatter, verifiedAncestors } from '../../analysis/cardBaseModel';
 import type { AnalyzedReference, DocumentAnalysis, UndeclaredCardBase } from '../../analysis/documentAnalysis';
-import { describePinOrigin, shortCommit } from '../../protocol';
+import { describePinOrigin, hubRepoFactsOf, shortCommit } from '../../protocol';
 import { isPickleFormat, pinCommitOf } from '../../analysis/referenceFacts';
 import { transformersPipelineDefault } from '../../analysis/pipelineDefaults';
 import { DiagnosticCodes, type Range } from '../../protocol';
@@ -44,16 +44,35 @@ function diagnosticsFor(reference: AnalyzedReference, referenceIndex: number, di
   return diagnostics.filter((d) => d.code === code && ((d.data as { referenceIndex?: number } | undefined)?.referenceIndex === referenceIndex || rangesIntersect(d.range, reference.site.range)));
 }
 
+/** Every unpinned reference of the document whose commit is known, with the edit that pins it. */
+function pinnableReferences(analysis: DocumentAnalysis): Array<{ reference: AnalyzedReference; edit: TextEdit }> {
+  const found: Array<{ reference: AnalyzedReference; edit: TextEdit }> = [];
+  const seen = new Set<string>();
+  for (const reference of analysis.references) {
+    const target = pinCommitOf(reference.status);
+    if (!target || reference.status.pinned || reference.site.kind === 'base-model-claim' || reference.lookAlike || reference.site.flags.implicitDefault) continue;
+    const pin = pinRevisionEdit(reference, target.commit);
+    // Two sites sharing one `--revision` flag need one edit.
+    const key = pin ? `${pin.range.start.line}:${pin.range.start.character}` : '';
+    if (!pin || seen.has(key)) continue;
+    seen.add(key);
+    found.push({ reference, edit: pin });
+  }
+  return found;
+}
+
 export function computeCodeActions(analysis: DocumentAnalysis, range: Range, contextDiagnostics: Diagnostic[]): CodeAction[] {
   const actions: CodeAction[] = [];
   const edit = (edits: TextEdit[]) => ({ changes: { [analysis.uri]: edits } });
+  const pinnable = pinnableReferences(analysis);
+  let pinAllOffered = false;
   analysis.references.forEach((reference, referenceIndex) => {
     const { site, status } = reference;
     const touched = rangesIntersect(site.range, range) || (site.revision !== undefined && rangesIntersect(site.revision.range, range)) || (site.flags.trustRemoteCodeRange !== undefined && rangesIntersect(site.flags.trustRemoteCodeRange, range));
     if (!touched) return;
 
     const pinTarget = pinCommitOf(status);
-    if (pinTarget && !status.pinned && site.kind !== 'base-model-claim') {
+    if (pinTarget && !status.pinned && site.kind !== 'base-model-claim' && !site.flags.implicitDefault) {
       const pin = pinRevisionEdit(reference, pinTarget.commit);
       if (pin) {
         actions.push({
@@ -62,6 +81,16 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
           diagnostics: [...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.unpinnedRevision), ...diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.trustRemoteCode)],
           isPreferred: true,
           edit: edit([pin]),
+        });
+      }
+      // One action for the whole file, offered beside each single pin (LL003 is usually on every line).
+      if (pin && pinnable.length > 1 && !pinAllOffered) {
+        pinAllOffered = true;
+        actions.push({
+          title: `Pin all ${pinnable.length} unpinned references in this file to their known commits`,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: contextDiagnostics.filter((d) => d.code === DiagnosticCodes.unpinnedRevision),
+          edit: edit(pinnable.map((p) => p.edit)),
         });
       }
     }
@@ -79,13 +108,30 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
     const pipelineDefault = site.flags.implicitDefault && site.task !== undefined ? transformersPipelineDefault(site.task) : undefined;
     // The table holds Python transformers' defaults; transformers.js picks other (ONNX) models.
     if (pipelineDefault && site.insertion?.style === 'python-keyword') {
-      const revision = site.revision === undefined ? `, revision="${pipelineDefault.revision}"` : '';
+      // transformers pins its defaults by short hash, which LL003 rightly calls movable: the fix writes the
+      // full commit the Hub resolves it to, or, with no Hub answer, the model alone (LL003 then offers a pin).
+      const hub = hubRepoFactsOf(status);
+      const fullCommit = hub && hub.repoId.toLowerCase() === pipelineDefault.repoId.toLowerCase() && hub.commit.startsWith(pipelineDefault.revision) ? hub.commit : undefined;
+      const revision = site.revision === undefined && fullCommit !== undefined ? `, revision="${fullCommit}"` : '';
+      const how = fullCommit !== undefined ? `, revision ${shortCommit(fullCommit)}…` : '';
       actions.push({
-        title: `Pin the model explicitly: model="${pipelineDefault.repoId}"${revision} (transformers' current default for "${site.task}")`,
+        title: `Name the model explicitly: model="${pipelineDefault.repoId}"${how} (transformers' current default for "${site.task}")`,
         kind: CodeActionKind.QuickFix,
         diagnostics: diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.implicitDefaultModel),
         isPreferred: true,
         edit: edit([{ range: { start: site.insertion.position, end: site.insertion.position }, newText: argumentText(site.insertion, 'model', pipelineDefault.repoId, true) + revision }]),
+      });
+    }
+
+    // The id as written spans the whole range only when nothing else (a URL, an `@rev`) is written with it.
+    const lookAlike = reference.lookAlike;
+    if (lookAlike && site.reference?.kind === 'hub' && site.id === site.reference.repoId) {
+      actions.push({
+        title: `Replace with ${lookAlike.wellKnownId}`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: diagnosticsFor(reference, referenceIndex, contextDiagnostics, DiagnosticCodes.lookAlikeId),
+        isPreferred: true,
+        edit: edit([{ range: site.range, newText: lookAlike.wellKnownId }]),
       });
     }
 

@@ -1,12 +1,22 @@
-// Code lenses above each model reference: the lineage in one line ("derived from org/base
-// (p < 1e-40)" or "unverified · resolved to <commit>") and "Compare with…". Pure.
+// Code lenses above each model reference: the standing in one line with its icon ("$(pass-filled)
+// verified: derived from org/base (p < 1e-40), as declared") and "Compare with…". Pure.
 import type { CodeLens } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
 import { compareArguments } from './hover';
-import { describeMatch, describeResolution, shortCommit } from '../../protocol';
+import { describeMatch, describeResolution, describeStanding, shortCommit, STANDING_CODICONS } from '../../protocol';
 import { ClientCommands, type ShowReferenceArguments } from '../../protocol';
 
+/** "$(error) contradicted: declares X as its base, but …": the standing's icon, word and reason. */
 export function lensTitle(reference: AnalyzedReference): string | undefined {
+  const standing = reference.status.standing;
+  if (!standing) return legacyLensTitle(reference);
+  if (standing.status === 'not-applicable') return reference.site.flags.implicitDefault ? 'default model chosen by the library' : undefined;
+  if (standing.status === 'pending') return `$(${STANDING_CODICONS.pending}) fingerprinting…`;
+  return `$(${STANDING_CODICONS[standing.status]}) ${describeStanding(standing)}`;
+}
+
+/** An analysis without standings (the CLI's, or a test's): the lineage alone. */
+function legacyLensTitle(reference: AnalyzedReference): string | undefined {
   const { status, site } = reference;
   const lineage = status.lineage;
   const best = lineage.matches[0];

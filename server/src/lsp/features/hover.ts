@@ -4,7 +4,7 @@
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { AnalyzedReference, DocumentAnalysis } from '../../analysis/documentAnalysis';
 import { subjectFacts } from '../../analysis/documentAnalysis';
-import { describeHubFiles, describeHubProblem, describeMatch, describeRemoteRead, describeResolution, formatBytes, formatLog10P, shortCommit, verdictPhrase } from '../../protocol';
+import { describeHubFiles, describeHubProblem, describeMatch, describeRemoteRead, describeResolution, formatBytes, formatLog10P, shortCommit, STANDING_WORDS, verdictPhrase } from '../../protocol';
 import { ClientCommands, type CompareWithArguments, type HubFacts, type ReferenceStatus, type Position, type Range } from '../../protocol';
 
 const MAX_FILES_LISTED = 8;
@@ -36,7 +36,7 @@ function headline(status: ReferenceStatus): string {
     case 'verified':
       return lineage.matches[0] ? `verified: ${describeMatch(lineage.matches[0])}` : 'verified';
     case 'contradicted':
-      return 'declared base contradicted by the weights';
+      return lineage.declared.some((d) => d.status === 'contradicted' && !d.byShape) ? 'declared base contradicted by the weights' : 'declared base contradicted by the model\'s shape';
     case 'unverified':
       return 'unverified: no known fingerprint matches';
     case 'pending':
@@ -89,6 +89,7 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
   const lines: string[] = [];
   const title = site.flags.implicitDefault ? `pipeline("${site.task ?? ''}") default model` : site.id || '(dynamic id)';
   lines.push(`**${title}** · ${site.kind === 'base-model-claim' ? 'declared base' : site.kind} · \`${site.loader}\``, '');
+  if (status.standing) lines.push(`**${STANDING_WORDS[status.standing.status].replace(/^./, (c) => c.toUpperCase())}:** ${escapeMarkdown(status.standing.summary)}`, '');
   lines.push(`**Lineage:** ${headline(status)}`, '');
 
   const matches = status.lineage.matches.slice(0, MAX_MATCHES_LISTED);
@@ -114,11 +115,12 @@ export function hoverMarkdown(reference: AnalyzedReference): string {
   const resolution = status.resolution;
   lines.push(`**Resolved:** ${describeResolution(status)}${resolution.commit ? ` (\`${resolution.commit}\`${resolution.resolvedBy === 'ref' && !status.revision ? ', from refs/main' : ''})` : ''}`);
   if (status.revision !== undefined) lines.push(`**Revision:** \`${status.revision}\`${status.pinned ? ' (pinned)' : ' (can move)'}`);
-  if (resolution.detail !== undefined && resolution.kind !== 'hf-cache') lines.push(`*${resolution.detail}*`);
   lines.push('');
   if (status.hub) lines.push(...hubMarkdown(status.hub), '');
   // The problem text may quote the Hub's answers: escaped like them.
   if (status.remote) lines.push(`**Remote fingerprint:** ${escapeMarkdown(describeRemoteRead(status.remote))}`, '');
+  // Where the server looked (cache folders, the Hub's error): details, kept out of the diagnostics.
+  if (resolution.detail !== undefined && resolution.kind !== 'hf-cache') lines.push(`**Details:** ${escapeMarkdown(resolution.detail)}`, '');
 
   const model = status.model;
   if (model) {
