@@ -137,7 +137,9 @@ describe('remote fingerprints in the editor (dist/server.js, mock Hub serving zo
     assert.match(typeof ll009?.message === 'string' ? ll009.message : JSON.stringify(lsp.diagnosticsOf(uri)), /the Hub has it at commit \w{12} .*Its lineage was checked from the Hub by range reads/);
     assert.ok(hub.storage.requests.length > 0 && hub.storage.requests.every((r) => r.range !== undefined), 'weights were read by range requests');
     assert.ok(hub.storage.requests.every((r) => r.authorization === undefined), 'the token never reaches the storage origin');
-    assert.ok(hub.storage.bytesSent < 413_296, `fewer bytes of the weights than the file holds (${hub.storage.bytesSent})`);
+    // A 413 KB file is small enough that its first and last 256 KiB windows cover it (one round trip
+    // instead of dozens); what range reads save on real models is bench:remote's 7B measurement.
+    assert.ok(hub.storage.bytesSent <= 413_296, `never more bytes than the file holds (${hub.storage.bytesSent})`);
     assert.ok(lsp.progressTokens.length > 0, 'work-done progress was reported');
     await lsp.stop();
     client = undefined;

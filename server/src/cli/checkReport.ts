@@ -1,5 +1,6 @@
 // How `lineage check` prints its findings: text grouped per file (like eslint's stylish), JSON and
 // JUnit XML; the summary line; severities as CI levels (error, warning, note). SARIF is in sarif.ts.
+import { maxOf } from '../core/util/arrays';
 import type { WorkspaceCheck } from '../analysis/workspaceCheck';
 import type { Finding, FindingSeverity } from '../analysis/findings';
 
@@ -73,7 +74,7 @@ export function renderStylish(check: WorkspaceCheck, colours: Colours): string {
   for (const document of check.documents) {
     if (document.findings.length === 0) continue;
     const rows = sortFindings(document.findings).map((f) => ({ position: `${f.range.start.line + 1}:${f.range.start.character + 1}`, level: levelOf(f.severity), message: f.message, code: f.code }));
-    const positionWidth = Math.max(...rows.map((r) => r.position.length));
+    const positionWidth = maxOf(rows.map((r) => r.position.length), 0);
     out.push(colours.bold(document.relativePath));
     for (const row of rows) {
       out.push(`  ${colours.dim(row.position.padEnd(positionWidth))}  ${colours.level(row.level, row.level.padEnd(7))}  ${row.message}  ${colours.dim(row.code)}`);

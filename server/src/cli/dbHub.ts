@@ -13,6 +13,7 @@ import { contributorFrom, DB_OPTION, withRegistry } from './db';
 import { ExitCode, UsageError, type ExitCodeValue } from './exitCodes';
 import { extractionProgress } from './progress';
 import { formatCount, ProgressBar } from './terminal';
+import { appendAll } from '../core/util/arrays';
 
 const HUB_OPTIONS = { hub: { type: 'string' as const } };
 /** A base-model list is a few hundred ids; a longer file is a mistake. */
@@ -120,7 +121,7 @@ export async function runBuild(argv: string[]): Promise<ExitCodeValue> {
   const skipped: string[] = [];
   for (const id of ids) {
     try {
-      entries.push(...(await fingerprintTargets([id], args)));
+      appendAll(entries, (await fingerprintTargets([id], args)));
     } catch (err) {
       skipped.push(`${id}: ${errorMessage(err).split('\n')[0]}`);
     }

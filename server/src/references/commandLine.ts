@@ -5,6 +5,7 @@ import { siteFromSpan, splitQuantSuffix, type ContextStrength } from './candidat
 import { envLoader, isModelIdVariable, isRevisionVariable, isTrustRemoteCodeVariable, isTruthyValue } from './environment';
 import type { LineIndex } from './textPositions';
 import type { ModelReferenceSite, Range, RevisionSite } from './types';
+import { appendAll } from '../core/util/arrays';
 
 /** One shell word after quote removal; `offsets[i]` is the document offset of `value[i]`. */
 export interface CommandWord {
@@ -118,7 +119,7 @@ const OLLAMA_HOST_PREFIX = /^(?:https?:\/\/)?(?:hf\.co|huggingface\.co)\//;
 /** Finds model ids in tokenized commands: CLI positional ids, model flags and `KEY=value` assignments. */
 export function findCommandReferences(commands: CommandWord[][], lines: LineIndex): ModelReferenceSite[] {
   const sites: ModelReferenceSite[] = [];
-  for (const words of commands) sites.push(...findInCommand(words, lines));
+  for (const words of commands) appendAll(sites, findInCommand(words, lines));
   return sites;
 }
 

@@ -6,6 +6,7 @@ import { Language, Parser, type Node } from 'web-tree-sitter';
 import { parseCandidate } from './candidates';
 import type { LineIndex } from './textPositions';
 import type { ModelReference, ModelReferenceSite, Range, ReferenceKind, RevisionSite } from './types';
+import { appendAll } from '../core/util/arrays';
 
 const PYTHON_WASM = 'tree-sitter-python.wasm';
 const RUNTIME_WASM = 'tree-sitter.wasm';
@@ -91,7 +92,7 @@ class PythonReferenceExtractor {
   extract(): ModelReferenceSite[] {
     const sites: ModelReferenceSite[] = [];
     for (const call of this.root.descendantsOfType('call')) {
-      if (call) sites.push(...this.sitesForCall(call));
+      if (call) appendAll(sites, this.sitesForCall(call));
     }
     return sites;
   }

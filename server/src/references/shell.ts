@@ -4,6 +4,7 @@ import { commandValueSite, findCommandReferences, looksLikeLocalWeights, tokeniz
 import { parseJsonWithOffsets, type JsonString } from './json';
 import type { LineIndex } from './textPositions';
 import type { ModelReferenceSite } from './types';
+import { appendAll } from '../core/util/arrays';
 
 export function findShellReferences(text: string, lines: LineIndex): ModelReferenceSite[] {
   return findCommandReferences(tokenizeCommands(text), lines);
@@ -23,12 +24,12 @@ export function findDockerfileReferences(text: string, lines: LineIndex): ModelR
   for (const instruction of dockerfileInstructions(text)) {
     const argumentText = text.slice(instruction.argumentsStart, instruction.argumentsEnd);
     if (COMMAND_INSTRUCTIONS.has(instruction.keyword) && argumentText.trimStart().startsWith('[')) {
-      sites.push(...execFormReferences(argumentText, instruction.argumentsStart, lines));
+      appendAll(sites, execFormReferences(argumentText, instruction.argumentsStart, lines));
     } else if (instruction.keyword === 'ENV' || instruction.keyword === 'ARG') {
       const commands = tokenizeCommands(argumentText, instruction.argumentsStart);
-      sites.push(...findCommandReferences(commands.map(legacyEnvForm), lines));
+      appendAll(sites, findCommandReferences(commands.map(legacyEnvForm), lines));
     } else if (COMMAND_INSTRUCTIONS.has(instruction.keyword)) {
-      sites.push(...findCommandReferences(tokenizeCommands(argumentText, instruction.argumentsStart), lines));
+      appendAll(sites, findCommandReferences(tokenizeCommands(argumentText, instruction.argumentsStart), lines));
     }
   }
   return sites;
@@ -80,10 +81,10 @@ function execFormReferences(argumentText: string, offset: number, lines: LineInd
   for (const item of array.items) {
     if (item.type !== 'string') continue;
     const word = jsonStringWord(item);
-    if (/\s/.test(item.value)) sites.push(...findCommandReferences(tokenizeCommands(item.value).map((command) => command.map((inner) => remapWord(inner, word))), lines));
+    if (/\s/.test(item.value)) appendAll(sites, findCommandReferences(tokenizeCommands(item.value).map((command) => command.map((inner) => remapWord(inner, word))), lines));
     else words.push(word);
   }
-  sites.push(...withoutInsertion(findCommandReferences([words], lines)));
+  appendAll(sites, withoutInsertion(findCommandReferences([words], lines)));
   return sites;
 }
 

@@ -7,6 +7,7 @@ import type { LineIndex } from './textPositions';
 import type { ModelReferenceSite, Range, ReferenceKind, RevisionSite } from './types';
 import { urlSite } from './urls';
 import { flowNestingExceeds, MAX_FLOW_NESTING } from '../core/util/yamlSafety';
+import { appendAll } from '../core/util/arrays';
 
 /** Real configs nest a few levels; deeper structures are skipped rather than walked. */
 const MAX_YAML_DEPTH = 64;
@@ -138,14 +139,14 @@ function walkNode(node: unknown, path: string[], context: WalkContext, depth: nu
     const value = pair.value;
     const rule = ID_KEYS[key];
     if (rule && isScalar(value)) {
-      mapSites.push(...idSites(value, context, rule.loader(context.tool), rule.kind, rule.strength, rule.commaList ?? false));
+      appendAll(mapSites, idSites(value, context, rule.loader(context.tool), rule.kind, rule.strength, rule.commaList ?? false));
     } else if (rule && isSeq(value)) {
-      for (const item of value.items) if (isScalar(item)) mapSites.push(...idSites(item, context, rule.loader(context.tool), rule.kind, rule.strength, false));
+      for (const item of value.items) if (isScalar(item)) appendAll(mapSites, idSites(item, context, rule.loader(context.tool), rule.kind, rule.strength, false));
     } else if (key === 'model' && isScalar(value) && (path.at(-1) === 'models' || path.at(-1) === 'sources')) {
       const loader = path.at(-1) === 'models' ? 'mergekit.models.model' : 'mergekit.slices.sources.model';
-      mapSites.push(...mergekitModelSites(value, context, loader));
+      appendAll(mapSites, mergekitModelSites(value, context, loader));
     } else if (key === 'path' && isScalar(value) && path.includes('datasets')) {
-      mapSites.push(...idSites(value, context, 'axolotl.datasets.path', 'dataset', 'hint', false));
+      appendAll(mapSites, idSites(value, context, 'axolotl.datasets.path', 'dataset', 'hint', false));
     } else if (key === 'storageUri' || key === 'storageUris') {
       const uris = isSeq(value) ? value.items : [value];
       for (const uri of uris) {
@@ -167,7 +168,7 @@ function walkNode(node: unknown, path: string[], context: WalkContext, depth: nu
     }
   }
   applyRevisionAndTrust(mapSites, revision, trustRange);
-  context.sites.push(...mapSites);
+  appendAll(context.sites, mapSites);
 }
 
 function idSites(node: Scalar, context: WalkContext, loader: string, kind: ReferenceKind, strength: 'loader' | 'hint', commaList: boolean): ModelReferenceSite[] {
@@ -218,14 +219,14 @@ function environmentSites(node: unknown, context: WalkContext): void {
   }
   const environment = findEnvironmentReferences(assignments, context.lines);
   applyRevisionAndTrust(environment.sites, environment.revision, environment.trustRemoteCodeRange);
-  context.sites.push(...environment.sites);
+  appendAll(context.sites, environment.sites);
 }
 
 /** `command:`/`args:` as a list (one word per item; an item with spaces is a script) or as one string. */
 function commandSites(node: unknown, context: WalkContext): void {
   if (isScalar(node)) {
     const source = scalarSource(node, context);
-    if (source) context.sites.push(...findCommandReferences(tokenizeCommands(source.text, source.offset), context.lines));
+    if (source) appendAll(context.sites, findCommandReferences(tokenizeCommands(source.text, source.offset), context.lines));
     return;
   }
   if (!isSeq(node)) return;
@@ -236,12 +237,12 @@ function commandSites(node: unknown, context: WalkContext): void {
     if (!word) continue;
     if (/\s/.test(word.value)) {
       const source = scalarSource(item, context);
-      if (source) context.sites.push(...findCommandReferences(tokenizeCommands(source.text, source.offset), context.lines));
+      if (source) appendAll(context.sites, findCommandReferences(tokenizeCommands(source.text, source.offset), context.lines));
     } else {
       words.push(word);
     }
   }
-  context.sites.push(...withoutInsertion(findCommandReferences([words], context.lines)));
+  appendAll(context.sites, withoutInsertion(findCommandReferences([words], context.lines)));
 }
 
 /** The raw source of a scalar for shell tokenizing; block scalars keep their indentation, which is just whitespace to a shell. */

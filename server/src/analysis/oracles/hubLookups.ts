@@ -1,12 +1,9 @@
 // Hub metadata lookups for references that are not on this machine: decides whether the Hub may be
 // contacted (settings, HF_HUB_OFFLINE), which endpoint and token to use (as huggingface_hub does),
 // and caches, deduplicates and cancels lookups. Async network I/O only, so it runs on the message loop.
-import { constants as fsConstants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { errorMessage } from '../../core/errors';
-import { DEFAULT_HUB_ENDPOINT } from '../../core/hub/hubEnvironment';
+import { DEFAULT_HUB_ENDPOINT, readHubToken } from '../../core/hub/hubEnvironment';
 import { lookUpHubModel, validateHubEndpoint, type HubLookupOptions, type HubModelMetadata } from '../../core/hub';
 import { MAX_HUB_WEIGHT_FILES, type HubFacts, type HubRepoFacts, type HubWeightFormat, type LineageSettings } from '../../protocol';
 import { PICKLE_EXTENSIONS } from '../../core/model/weightExtensions';
@@ -20,8 +17,6 @@ const FAILURE_TTL_MS = 60_000;
 const MAX_CACHED_LOOKUPS = 512;
 /** Lookups in flight at once (each is two or more requests); the rest wait their turn. */
 export const MAX_CONCURRENT_LOOKUPS = 4;
-/** A token is a few dozen bytes; the file is read no further than this. */
-const MAX_TOKEN_FILE_BYTES = 4_096;
 /** huggingface_hub's truthy spellings of HF_HUB_OFFLINE. */
 const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
 
@@ -92,7 +87,7 @@ export class HubLookups {
 
   /** The token sent to the endpoint: the editor's, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN / the token file. */
   async accessToken(): Promise<string | undefined> {
-    return this.options.editorToken?.() ?? (await readAccessToken(this.env, this.options.homeDirectory ?? os.homedir()));
+    return this.options.editorToken?.() ?? (await readHubToken(this.env, this.options.homeDirectory ?? os.homedir()));
   }
 
   /** The `lineage.hub.endpoint` setting; HF_ENDPOINT replaces it only while the setting is the default. */
@@ -248,44 +243,8 @@ export class HubLookups {
   }
 }
 
-/** HF_TOKEN, else HUGGING_FACE_HUB_TOKEN, else the token file `hf auth login` writes. Never logged. */
-export async function readAccessToken(env: NodeJS.ProcessEnv, homeDirectory: string): Promise<string | undefined> {
-  for (const name of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN']) {
-    const value = env[name]?.trim();
-    if (value) return value;
-  }
-  return readTokenFile(tokenFilePath(env, homeDirectory));
-}
-
-/** $HF_TOKEN_PATH, else $HF_HOME/token, else $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token. */
-export function tokenFilePath(env: NodeJS.ProcessEnv, homeDirectory: string): string {
-  const value = (name: string): string | undefined => {
-    const raw = env[name]?.trim();
-    return raw ? raw.replace(/^~(?=[\\/]|$)/, homeDirectory) : undefined;
-  };
-  const explicit = value('HF_TOKEN_PATH');
-  if (explicit !== undefined) return explicit;
-  const hfHome = value('HF_HOME') ?? path.join(value('XDG_CACHE_HOME') ?? path.join(homeDirectory, '.cache'), 'huggingface');
-  return path.join(hfHome, 'token');
-}
-
-/** The first line of a regular file, read no further than MAX_TOKEN_FILE_BYTES. */
-async function readTokenFile(file: string): Promise<string | undefined> {
-  // Non-blocking open: a FIFO placed there must not hang a thread of the pool.
-  const handle = await open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)).catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    if (!(await handle.stat()).isFile()) return undefined;
-    const buffer = Buffer.alloc(MAX_TOKEN_FILE_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    const token = buffer.subarray(0, bytesRead).toString('utf8').split(/\r?\n/, 1)[0]?.trim();
-    return token ? token : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-}
+// Token and token-file conventions are huggingface_hub's, implemented once in core/hub/hubEnvironment.ts.
+export { readHubToken as readAccessToken, hubTokenFilePath as tokenFilePath } from '../../core/hub/hubEnvironment';
 
 /** Safest first: the order formats are listed in. */
 const FORMAT_ORDER: readonly HubWeightFormat[] = ['safetensors', 'gguf', 'onnx', 'flax msgpack', 'tensorflow h5', 'ggml', 'pytorch pickle'];

@@ -6,6 +6,7 @@ import { maxScoreAssignment } from './assignment';
 import type { AxisTest } from './lineageTests';
 import type { LayerMap, TokenRowsPair } from './pairing';
 import { rademacherLogBound, signFlipFloorLogP } from './stats';
+import { appendAll } from '../util/arrays';
 
 /** Procrustes costs O(d³) per Newton step; wider models keep the signed-permutation alignment only. */
 export const MAX_ROTATION_WIDTH = 256;
@@ -217,12 +218,12 @@ export function composedAlignmentTest(a: Fingerprint, b: Fingerprint, embed: Tok
     if (gated(a, la) && gated(b, lb)) {
       const c = matchedTestCosines(a, b, la, lb, q, d, 'gate', 'up', 1);
       upRows += c.length;
-      cosines.push(...c);
+      appendAll(cosines, c);
     }
     if (headDim) {
       const c = matchedTestCosines(a, b, la, lb, q, d, 'k', 'v', headDim);
       valueRows += c.length;
-      cosines.push(...c);
+      appendAll(cosines, c);
     }
   }
   const k = cosines.length;

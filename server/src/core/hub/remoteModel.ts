@@ -28,6 +28,7 @@ import { chooseWeights, fileRole, openModel, resolveLocation, type ModelFile, ty
 import { isPinnedRevision, parseModelReference } from '../model/reference';
 import { PICKLE_EXTENSIONS } from '../model/weightExtensions';
 import { runWithConcurrency } from '../util/concurrency';
+import { appendAll } from '../util/arrays';
 
 export interface RemoteOpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -248,7 +249,7 @@ export async function openRemoteModel(
           } else {
             for (const file of weights.files) {
               const st = await readSafetensorsHeader(openRemote(remoteFile(file)));
-              tensors.push(...st.tensors);
+              appendAll(tensors, st.tensors);
               safetensorsMetadata ??= st.metadata;
             }
             const seen = new Set<string>();
@@ -273,8 +274,8 @@ export async function openRemoteModel(
             }
             const ckpt = await readPytorchCheckpointFrom(source);
             format = ckpt.format;
-            tensors.push(...ckpt.tensors);
-            findings.push(...ckpt.findings);
+            appendAll(tensors, ckpt.tensors);
+            appendAll(findings, ckpt.findings);
           }
           break;
         case 'onnx': {
@@ -293,7 +294,7 @@ export async function openRemoteModel(
           weightFiles = [local];
           const onnx = await readOnnxModel(local, { modelDirectory: folder });
           tensors = onnx.tensors;
-          findings.push(...onnx.findings);
+          appendAll(findings, onnx.findings);
           openSource = onnxSourceOpener(onnx);
           for (const skipped of onnx.skippedTensors) problems.push(`${path.basename(onnx.file)}: tensor ${skipped.name} not read (${skipped.reason})`);
           break;

@@ -14,6 +14,7 @@ import {
   throwIfRetryableStatus,
   type RemoteSession,
 } from './remoteSession';
+import { appendAll } from '../util/arrays';
 
 export interface RemoteFileSpec {
   /** Shown in errors and used as the tensor's file name, e.g. `hf://org/model@<commit>/model.safetensors`. */
@@ -220,7 +221,7 @@ export class HttpRangeSource implements ByteSource {
     const origin = (this.storageUrl ?? this.spec.url).origin;
     if (spans.length > 1 && this.session.singleRangeOrigins.has(origin)) {
       const out: Array<{ start: number; bytes: Uint8Array }> = [];
-      for (const span of spans) out.push(...(await this.fetchSpans([span], signal)));
+      for (const span of spans) appendAll(out, (await this.fetchSpans([span], signal)));
       return out;
     }
     const wanted = spans.reduce((s, sp) => s + sp.end - sp.start, 0);

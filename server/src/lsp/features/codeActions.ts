@@ -9,6 +9,7 @@ import { describePinOrigin, hubRepoFactsOf, shortCommit } from '../../protocol';
 import { isPickleFormat, pinCommitOf } from '../../analysis/referenceFacts';
 import { transformersPipelineDefault } from '../../analysis/pipelineDefaults';
 import { DiagnosticCodes, type Range } from '../../protocol';
+import { appendAll } from '../../core/util/arrays';
 
 function rangesIntersect(a: Range, b: Range): boolean {
   const before = (p: Range['start'], q: Range['start']): boolean => p.line < q.line || (p.line === q.line && p.character < q.character);
@@ -148,7 +149,7 @@ export function computeCodeActions(analysis: DocumentAnalysis, range: Range, con
     }
   });
   if (analysis.undeclaredCardBase && touchesFrontMatter(analysis.undeclaredCardBase.frontMatter, range)) {
-    actions.push(...addBaseModelActions(analysis.undeclaredCardBase, edit));
+    appendAll(actions, addBaseModelActions(analysis.undeclaredCardBase, edit));
   }
   return actions;
 }
