@@ -20,11 +20,8 @@ import type { SecurityFinding, TensorInfo } from '../formats/types';
 import { lookUpHubModel, type HubFile, type HubModelMetadata } from './hubMetadata';
 import { hubEndpointFromEnv, hubOfflineByEnv, readHubToken } from './hubEnvironment';
 import { lineageCacheFolder } from '../util/cacheFolder';
-import { loadVocabularyFromFolder, vocabularyFromGgufMetadata } from '../tokenizers';
-import type { Vocabulary } from '../tokenizers/vocabulary';
-import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, type ArchitectureTuple } from '../model/config';
-import { collectDeclaredLineage, type DeclaredLineage } from '../model/declared';
-import { chooseWeights, fileRole, openModel, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from '../model/openModel';
+import type { DeclaredLineage } from '../model/declared';
+import { chooseWeights, fileRole, openModel, readFolderMetadata, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from '../model/openModel';
 import { isPinnedRevision, parseModelReference } from '../model/reference';
 import { PICKLE_EXTENSIONS } from '../model/weightExtensions';
 import { runWithConcurrency } from '../util/concurrency';
@@ -307,29 +304,10 @@ export async function openRemoteModel(
       }
     }
 
-    let vocabulary: Vocabulary | undefined;
-    try {
-      vocabulary = gguf && gguf.metadata.has('tokenizer.ggml.tokens') ? vocabularyFromGgufMetadata(gguf.metadata, gguf.file) : await loadVocabularyFromFolder(folder);
-    } catch (err) {
-      problems.push(`tokenizer: ${errorMessage(err)}`);
-    }
-    let architecture: ArchitectureTuple | undefined;
-    let config: Record<string, unknown> | undefined;
-    try {
-      config = await readConfigJson(folder);
-      if (config) architecture = architectureFromConfig(config);
-    } catch (err) {
-      problems.push(`config: ${errorMessage(err)}`);
-    }
-    if (!architecture && gguf) architecture = architectureFromGgufMetadata(gguf.metadata);
-    let declared: DeclaredLineage = { claims: [] };
-    try {
-      declared = await collectDeclaredLineage(folder, { config, ggufMetadata: gguf?.metadata, ggufFile: gguf?.file });
-      // Claims name the Hub file, not the scratch copy.
-      declared = { ...declared, claims: declared.claims.map((c) => ({ ...c, file: c.file.startsWith(folder + path.sep) ? remoteName(folderPrefix + path.relative(folder, c.file).split(path.sep).join('/')) : c.file })) };
-    } catch (err) {
-      problems.push(`declared lineage: ${errorMessage(err)}`);
-    }
+    const folderMetadata = await readFolderMetadata(folder, gguf, problems);
+    const { vocabulary, architecture } = folderMetadata;
+    // Claims name the Hub file, not the scratch copy.
+    const declared: DeclaredLineage = { ...folderMetadata.declared, claims: folderMetadata.declared.claims.map((c) => ({ ...c, file: c.file.startsWith(folder + path.sep) ? remoteName(folderPrefix + path.relative(folder, c.file).split(path.sep).join('/')) : c.file })) };
 
     const store = new TensorStore(tensors, openSource);
     return {

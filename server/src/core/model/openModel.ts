@@ -148,31 +148,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
     }
   }
 
-  let vocabulary: Vocabulary | undefined;
-  try {
-    vocabulary = gguf && gguf.metadata.has('tokenizer.ggml.tokens')
-      ? vocabularyFromGgufMetadata(gguf.metadata, gguf.file)
-      : await loadVocabularyFromFolder(location.folder, { allowedRoot: root });
-  } catch (err) {
-    problems.push(`tokenizer: ${errorMessage(err)}`);
-  }
-
-  let architecture: ArchitectureTuple | undefined;
-  let config: Record<string, unknown> | undefined;
-  try {
-    config = await readConfigJson(location.folder);
-    if (config) architecture = architectureFromConfig(config);
-  } catch (err) {
-    problems.push(`config: ${errorMessage(err)}`);
-  }
-  if (!architecture && gguf) architecture = architectureFromGgufMetadata(gguf.metadata);
-
-  let declared: DeclaredLineage = { claims: [] };
-  try {
-    declared = await collectDeclaredLineage(location.folder, { config, ggufMetadata: gguf?.metadata, ggufFile: gguf?.file });
-  } catch (err) {
-    problems.push(`declared lineage: ${errorMessage(err)}`);
-  }
+  const { vocabulary, architecture, declared } = await readFolderMetadata(location.folder, gguf, problems, root);
 
   const store = new TensorStore(tensors, openSource);
   return {
@@ -191,6 +167,46 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
     problems,
     close: () => store.close(),
   };
+}
+
+export interface FolderMetadata {
+  vocabulary?: Vocabulary;
+  architecture?: ArchitectureTuple;
+  declared: DeclaredLineage;
+}
+
+/**
+ * A model folder's tokenizer, architecture and declared lineage (a GGUF's own metadata first where it
+ * holds them), for local and remote models alike. What cannot be read is appended to `problems`.
+ */
+export async function readFolderMetadata(folder: string, gguf: GgufFile | undefined, problems: string[], allowedRoot?: string): Promise<FolderMetadata> {
+  let vocabulary: Vocabulary | undefined;
+  try {
+    vocabulary = gguf && gguf.metadata.has('tokenizer.ggml.tokens')
+      ? vocabularyFromGgufMetadata(gguf.metadata, gguf.file)
+      : await loadVocabularyFromFolder(folder, allowedRoot === undefined ? {} : { allowedRoot });
+  } catch (err) {
+    problems.push(`tokenizer: ${errorMessage(err)}`);
+  }
+  let architecture: ArchitectureTuple | undefined;
+  let config: Record<string, unknown> | undefined;
+  try {
+    config = await readConfigJson(folder);
+    if (config) architecture = architectureFromConfig(config);
+  } catch (err) {
+    problems.push(`config: ${errorMessage(err)}`);
+  }
+  if (!architecture && gguf) architecture = architectureFromGgufMetadata(gguf.metadata);
+  let declared: DeclaredLineage = { claims: [] };
+  try {
+    declared = await collectDeclaredLineage(folder, { config, ggufMetadata: gguf?.metadata, ggufFile: gguf?.file });
+  } catch (err) {
+    problems.push(`declared lineage: ${errorMessage(err)}`);
+  }
+  const metadata: FolderMetadata = { declared };
+  if (vocabulary) metadata.vocabulary = vocabulary;
+  if (architecture) metadata.architecture = architecture;
+  return metadata;
 }
 
 /** A path that exists wins; otherwise the text must be a Hub reference found in the local cache. */
