@@ -41,6 +41,23 @@ export interface OnnxSkippedTensor {
 }
 
 /**
+ * One node of the main graph, as much as mapping anonymous initializers to roles needs
+ * (core/model/onnxRoles.ts): torch.onnx names nodes by module path, `/model/layers.0/mlp/gate_proj/MatMul`.
+ */
+export interface OnnxNode {
+  opType: string;
+  /** NodeProto.name ('' when the exporter wrote none). */
+  name: string;
+  /** Input tensor names in slot order ('' for an omitted optional input). */
+  inputs: string[];
+  outputs: string[];
+  /** Gemm: transB (0 when absent). */
+  transB?: number;
+  /** Transpose: perm (absent means reverse the dimensions). */
+  perm?: number[];
+}
+
+/**
  * Where weights live in ONNX, and what this reader does with each:
  * - graph initializers (main graph and control-flow subgraphs) are the usual home of weights;
  * - `Constant` nodes hold weights in some exporters (Silero VAD keeps every weight in Constant
@@ -77,6 +94,8 @@ export interface OnnxModel {
   inlineTensorBytes: Map<string, Uint8Array>;
   /** Tensors that hold data this reader does not expose, with the reason (first MAX_SKIP_NOTES). */
   skippedTensors: OnnxSkippedTensor[];
+  /** Nodes of the main graph in file order (subgraph nodes are walked for weights but not kept). */
+  nodes: OnnxNode[];
 }
 
 export interface OnnxReadOptions {
@@ -104,6 +123,15 @@ const MAX_SKIP_NOTES = 1000;
 const MAX_UNPACKED_VALUES = 1 << 20;
 /** Unnamed Constant tensors below this size are graph plumbing (axes, shapes, epsilons), not weights. */
 const MIN_UNNAMED_CONSTANT_ELEMENTS = 256;
+/** Main-graph nodes kept for role mapping: a 70B decoder export has about 30,000. */
+export const MAX_GRAPH_NODES = 1_000_000;
+/** One node's op type, name, input or output name: real ones are under 200 bytes. */
+export const MAX_NODE_STRING_BYTES = 64 * 1024;
+/** All node strings kept (each costs its length plus NODE_STRING_OVERHEAD), so a hostile graph cannot fill memory. */
+export const MAX_GRAPH_STRING_BYTES = 128 * 1024 * 1024;
+const NODE_STRING_OVERHEAD = 16;
+/** Transpose perm entries read (a weight has rank 2; anything above the tensor rank limit is junk). */
+const MAX_PERM_ENTRIES = MAX_TENSOR_RANK;
 
 /** TensorProto.DataType -> our dtype, for the element types we decode. */
 const ONNX_DTYPES: Readonly<Partial<Record<number, ElementDType>>> = {
@@ -174,6 +202,8 @@ interface ReadContext {
   sparseInitializerCount: number;
   constantTensorCount: number;
   externalFileSizes: Map<string, number>;
+  nodes: OnnxNode[];
+  nodeStringBytes: number;
 }
 
 /** Reads an ONNX model file. Throws ModelFormatError for malformed or truncated files. */
@@ -209,6 +239,8 @@ export async function parseOnnxModel(source: ByteSource, options: OnnxReadOption
     sparseInitializerCount: 0,
     constantTensorCount: 0,
     externalFileSizes: new Map(),
+    nodes: [],
+    nodeStringBytes: 0,
   };
   let irVersion: number | undefined;
   let producer: string | undefined;
@@ -257,6 +289,7 @@ export async function parseOnnxModel(source: ByteSource, options: OnnxReadOption
     origins: ctx.origins,
     inlineTensorBytes: ctx.inline,
     skippedTensors: ctx.skipped,
+    nodes: ctx.nodes,
   };
 }
 
@@ -314,25 +347,32 @@ async function walkGraph(ctx: ReadContext, start: number, end: number, depth: nu
   }
 }
 
-/** NodeProto: only subgraph attributes and Constant values matter here. */
+/**
+ * NodeProto: subgraph attributes and Constant values (weights) at any depth; main-graph nodes are also
+ * kept (op type, name, inputs, outputs, Gemm transB, Transpose perm) for mapping initializers to roles.
+ */
 async function walkNode(ctx: ReadContext, nodeField: StreamedField, depth: number, graphPath: string): Promise<void> {
-  let opType = '';
-  let nodeName = '';
-  let firstOutput: string | undefined;
+  const keep = depth === 0;
+  if (keep && ctx.nodes.length >= MAX_GRAPH_NODES) {
+    throw new ModelFormatError(ctx.file, `the graph has more than ${MAX_GRAPH_NODES} nodes (limit for role mapping); a hostile or corrupt file`, nodeField.valueOffset);
+  }
+  const node: OnnxNode = { opType: '', name: '', inputs: [], outputs: [] };
   // Attributes are handled after the whole node is seen: op_type may follow them in the bytes.
   const attributes: StreamedField[] = [];
   for await (const field of streamMessageFields(ctx.reader, nodeField.valueOffset, nodeField.valueOffset + nodeField.valueLength)) {
     switch (field.fieldNumber) {
-      case 2: {
-        const output = await readStringField(ctx, field, 'NodeProto.output');
-        firstOutput ??= output;
+      case 1:
+        if (keep) node.inputs.push(await readNodeString(ctx, field, 'NodeProto.input'));
         break;
-      }
+      case 2:
+        // Outputs are kept for every node: a Constant's first output names its tensor.
+        if (keep || node.outputs.length === 0) node.outputs.push(await readNodeString(ctx, field, 'NodeProto.output', keep));
+        break;
       case 3:
-        nodeName = await readStringField(ctx, field, 'NodeProto.name');
+        node.name = await readNodeString(ctx, field, 'NodeProto.name', keep);
         break;
       case 4:
-        opType = await readStringField(ctx, field, 'NodeProto.op_type');
+        node.opType = await readNodeString(ctx, field, 'NodeProto.op_type', keep);
         break;
       case 5:
         expectStreamedWireType(ctx.file, field, WireType.LengthDelimited, 'NodeProto.attribute');
@@ -343,24 +383,45 @@ async function walkNode(ctx: ReadContext, nodeField: StreamedField, depth: numbe
     }
   }
   for (const attribute of attributes) {
-    await walkAttribute(ctx, attribute, { opType, nodeName, firstOutput }, depth, graphPath);
+    await walkAttribute(ctx, attribute, node, depth, graphPath);
   }
+  if (keep) ctx.nodes.push(node);
+}
+
+/** A node string, bounded per string and (for kept nodes) by the graph's total string budget. */
+async function readNodeString(ctx: ReadContext, field: StreamedField, fieldName: string, counted = true): Promise<string> {
+  expectStreamedWireType(ctx.file, field, WireType.LengthDelimited, fieldName);
+  if (field.valueLength > MAX_NODE_STRING_BYTES) {
+    throw new ModelFormatError(ctx.file, `${fieldName} is ${field.valueLength} bytes long (limit ${MAX_NODE_STRING_BYTES}); a hostile or corrupt graph`, field.valueOffset);
+  }
+  if (counted) {
+    ctx.nodeStringBytes += field.valueLength + NODE_STRING_OVERHEAD;
+    if (ctx.nodeStringBytes > MAX_GRAPH_STRING_BYTES) {
+      throw new ModelFormatError(ctx.file, `the graph's node names and edges take more than ${MAX_GRAPH_STRING_BYTES} bytes; a hostile or corrupt graph`, field.valueOffset);
+    }
+  }
+  return decodeUtf8(await ctx.reader.bytes(field.valueOffset, field.valueLength));
 }
 
 async function walkAttribute(
   ctx: ReadContext,
   attributeField: StreamedField,
-  node: { opType: string; nodeName: string; firstOutput?: string },
+  node: OnnxNode,
   depth: number,
   graphPath: string,
 ): Promise<void> {
   let attributeName = '';
   const graphs: StreamedField[] = [];
   let valueTensor: StreamedField | undefined;
+  let intValue: bigint | undefined;
+  const ints: StreamedField[] = [];
   for await (const field of streamMessageFields(ctx.reader, attributeField.valueOffset, attributeField.valueOffset + attributeField.valueLength)) {
     switch (field.fieldNumber) {
       case 1:
         attributeName = await readStringField(ctx, field, 'AttributeProto.name');
+        break;
+      case 3: // i
+        if (field.wireType === WireType.Varint) intValue = field.varint;
         break;
       case 5:
         expectStreamedWireType(ctx.file, field, WireType.LengthDelimited, 'AttributeProto.t');
@@ -371,11 +432,18 @@ async function walkAttribute(
         expectStreamedWireType(ctx.file, field, WireType.LengthDelimited, 'AttributeProto.g');
         graphs.push(field);
         break;
+      case 8: // ints (packed or not)
+        if (ints.length <= MAX_PERM_ENTRIES) ints.push(field);
+        break;
       default:
         break;
     }
   }
-  const owner = node.nodeName || node.opType || 'node';
+  if (depth === 0) {
+    if (node.opType === 'Gemm' && attributeName === 'transB' && intValue !== undefined) node.transB = Number(BigInt.asIntN(32, intValue));
+    if (node.opType === 'Transpose' && attributeName === 'perm') node.perm = await readPerm(ctx, ints);
+  }
+  const owner = node.name || node.opType || 'node';
   for (const graph of graphs) {
     const childPath = graphPath ? `${graphPath}/${owner}/${attributeName}` : `${owner}/${attributeName}`;
     await walkGraph(ctx, graph.valueOffset, graph.valueOffset + graph.valueLength, depth + 1, childPath);
@@ -385,10 +453,25 @@ async function walkAttribute(
     const elements = safeElementCount(parsed.dims);
     if (parsed.name === '' && (elements === undefined || elements < MIN_UNNAMED_CONSTANT_ELEMENTS)) return;
     // The node output is unique in the graph; TensorProto names repeat across If branches (Silero VAD).
-    const reportedName = node.firstOutput || parsed.name;
+    const reportedName = node.outputs[0] || parsed.name;
     const added = await addTensor(ctx, parsed, reportedName, { kind: 'constant', graphPath, protoName: parsed.name });
     if (added) ctx.constantTensorCount++;
   }
+}
+
+/** Transpose's perm: AttributeProto.ints, one varint per field or packed; junk gives undefined (reverse). */
+async function readPerm(ctx: ReadContext, fields: readonly StreamedField[]): Promise<number[] | undefined> {
+  const perm: number[] = [];
+  for (const field of fields) {
+    if (field.wireType === WireType.Varint) {
+      perm.push(Number(BigInt.asIntN(32, field.varint)));
+    } else if (field.wireType === WireType.LengthDelimited && field.valueLength <= MAX_PERM_ENTRIES * 10) {
+      const cursor = new BinaryCursor(await ctx.reader.bytes(field.valueOffset, field.valueLength), ctx.file, field.valueOffset);
+      while (cursor.remaining > 0 && perm.length <= MAX_PERM_ENTRIES) perm.push(Number(BigInt.asIntN(32, readVarint64(cursor))));
+    }
+    if (perm.length > MAX_PERM_ENTRIES) return undefined;
+  }
+  return perm.length > 0 ? perm : undefined;
 }
 
 async function parseTensorProto(ctx: ReadContext, start: number, end: number): Promise<ParsedTensorProto> {

@@ -12,6 +12,8 @@ export type SourceOpener = (path: string) => Promise<ByteSource>;
 export const DEFAULT_MAX_DECODED_ELEMENTS = 64 * 1024 * 1024;
 /** Positional reads one readRowSet keeps in flight. */
 const READS_IN_FLIGHT = 8;
+/** Storage elements decoded at once when gathering a strided (transposed) view: 16 MB of F32. */
+const STRIDED_WINDOW_ELEMENTS = 4 * 1024 * 1024;
 
 export class TensorStore {
   private readonly byName = new Map<string, TensorInfo>();
@@ -184,19 +186,32 @@ export class TensorStore {
     return out;
   }
 
-  /** Non-contiguous (strided) tensors: decode the storage span they cover, then gather. */
+  /**
+   * Non-contiguous (strided) tensors, such as the transposed view of an ONNX MatMul weight: the storage
+   * offset of every requested element is computed, then storage is decoded one window at a time
+   * (only windows holding requested elements), so memory stays bounded whatever the tensor's span.
+   */
   private async gatherStridedRows(t: TensorInfo, rowIndices: readonly number[], rowElements: number, out: Float32Array): Promise<Float32Array> {
-    const strides = t.strides!;
     const { blockElements, blockBytes } = layoutOf(t);
     if (blockElements !== 1) throw new UnsupportedError(`${t.file}: strided ${t.dtype} tensors are not supported`);
-    let span = 1;
-    for (let d = 0; d < t.shape.length; d++) span += (t.shape[d]! - 1) * strides[d]!;
     if (elementCount(t.shape) === 0) return out;
+    let span = 1;
+    for (let d = 0; d < t.shape.length; d++) span += (t.shape[d]! - 1) * t.strides![d]!;
     if (span * blockBytes > t.byteLength) throw new ModelFormatError(t.file, `${t.name}: strides reach past the tensor's storage`);
-    if (span > DEFAULT_MAX_DECODED_ELEMENTS) throw new UnsupportedError(`${t.file}: ${t.name}: strided tensor spans too many elements (${span})`);
-    const source = await this.source(t.file);
-    const storage = new Float32Array(span);
-    decodeInto(t.dtype, await source.read(t.dataOffset, span * blockBytes), span, storage, 0, t.file);
+    // Rows in groups, so the offset tables stay small when a caller asks for many rows.
+    const groupRows = Math.max(1, Math.floor(STRIDED_WINDOW_ELEMENTS / Math.max(1, rowElements)));
+    for (let first = 0; first < rowIndices.length; first += groupRows) {
+      const group = rowIndices.slice(first, first + groupRows);
+      await this.gatherStridedGroup(t, group, rowElements, span, out.subarray(first * rowElements, (first + group.length) * rowElements));
+    }
+    return out;
+  }
+
+  private async gatherStridedGroup(t: TensorInfo, rowIndices: readonly number[], rowElements: number, span: number, out: Float32Array): Promise<void> {
+    const strides = t.strides!;
+    const { blockBytes } = layoutOf(t);
+    const count = rowIndices.length * rowElements;
+    const offsets = new Float64Array(count);
     const inner = t.shape.slice(1);
     const innerStrides = strides.slice(1);
     rowIndices.forEach((row, slot) => {
@@ -207,10 +222,37 @@ export class TensorStore {
           offset += (rem % inner[d]!) * innerStrides[d]!;
           rem = Math.floor(rem / inner[d]!);
         }
-        out[slot * rowElements + e] = storage[offset]!;
+        offsets[slot * rowElements + e] = offset;
       }
     });
-    return out;
+    // Bucket the requested elements by storage window (a counting sort: linear in the request).
+    const windows = Math.ceil(span / STRIDED_WINDOW_ELEMENTS);
+    const bucketStart = new Uint32Array(windows + 1);
+    for (let i = 0; i < count; i++) bucketStart[Math.floor(offsets[i]! / STRIDED_WINDOW_ELEMENTS) + 1]!++;
+    for (let w = 0; w < windows; w++) bucketStart[w + 1]! += bucketStart[w]!;
+    const order = new Uint32Array(count);
+    const fill = bucketStart.slice(0, windows);
+    for (let i = 0; i < count; i++) order[fill[Math.floor(offsets[i]! / STRIDED_WINDOW_ELEMENTS)]!++] = i;
+    const source = await this.source(t.file);
+    for (let w = 0; w < windows; w++) {
+      const from = bucketStart[w]!;
+      const to = bucketStart[w + 1]!;
+      if (from === to) continue;
+      let low = Infinity;
+      let high = -Infinity;
+      for (let k = from; k < to; k++) {
+        const offset = offsets[order[k]!]!;
+        if (offset < low) low = offset;
+        if (offset > high) high = offset;
+      }
+      const length = high - low + 1;
+      const storage = new Float32Array(length);
+      decodeInto(t.dtype, await source.read(t.dataOffset + low * blockBytes, length * blockBytes), length, storage, 0, t.file);
+      for (let k = from; k < to; k++) {
+        const i = order[k]!;
+        out[i] = storage[offsets[i]! - low]!;
+      }
+    }
   }
 
   async close(): Promise<void> {
