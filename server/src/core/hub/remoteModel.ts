@@ -11,7 +11,7 @@ import { HttpRangeSource, type RemoteFileSpec } from '../io/httpRangeSource';
 import { ReadCache } from '../io/readCache';
 import { RemoteReadError, RemoteSession, type RemoteReadStats } from '../io/remoteSession';
 import { readGgufHeader, type GgufFile } from '../formats/gguf';
-import { readOnnxModel, onnxSourceOpener, ONNX_IN_MEMORY_LIMIT_BYTES } from '../formats/onnx';
+import { readOnnxModel, onnxSourceOpener, ONNX_IN_MEMORY_LIMIT_BYTES, type OnnxModel } from '../formats/onnx';
 import { readPytorchCheckpointFrom } from '../formats/pytorch';
 import { readSafetensorsHeader, readShardedSafetensorsFrom, MAX_INDEX_BYTES } from '../formats/safetensors';
 import { TensorStore, type SourceOpener } from '../formats/tensorStore';
@@ -21,6 +21,7 @@ import { lookUpHubModel, type HubFile, type HubModelMetadata } from './hubMetada
 import { hubEndpointFromEnv, hubOfflineByEnv, readHubToken } from './hubEnvironment';
 import { lineageCacheFolder } from '../util/cacheFolder';
 import type { DeclaredLineage } from '../model/declared';
+import { assignOnnxGraphRoles } from '../model/onnxRoles';
 import { chooseWeights, fileRole, openModel, readFolderMetadata, resolveLocation, type ModelFile, type ModelLocation, type OpenedModel, type OpenModelOptions } from '../model/openModel';
 import { isPinnedRevision, parseModelReference } from '../model/reference';
 import { PICKLE_EXTENSIONS } from '../model/weightExtensions';
@@ -209,6 +210,7 @@ export async function openRemoteModel(
     };
     const weights = chooseWeights(location, files);
     let tensors: TensorInfo[] = [];
+    let onnx: OnnxModel | undefined;
     let format: OpenedModel['format'] = 'none';
     let gguf: GgufFile | undefined;
     let safetensorsMetadata: Record<string, string> | undefined;
@@ -289,7 +291,7 @@ export async function openRemoteModel(
             delete entry.remote;
           }
           weightFiles = [local];
-          const onnx = await readOnnxModel(local, { modelDirectory: folder });
+          onnx = await readOnnxModel(local, { modelDirectory: folder });
           tensors = onnx.tensors;
           appendAll(findings, onnx.findings);
           openSource = onnxSourceOpener(onnx);
@@ -306,6 +308,12 @@ export async function openRemoteModel(
 
     const folderMetadata = await readFolderMetadata(folder, gguf, problems);
     const { vocabulary, architecture } = folderMetadata;
+    if (onnx) {
+      // As for a local ONNX model: anonymous initializers get their roles through the graph.
+      const assigned = await assignOnnxGraphRoles(onnx, { family: architecture?.family, openSource });
+      tensors = assigned.tensors;
+      appendAll(problems, assigned.notes);
+    }
     // Claims name the Hub file, not the scratch copy.
     const declared: DeclaredLineage = { ...folderMetadata.declared, claims: folderMetadata.declared.claims.map((c) => ({ ...c, file: c.file.startsWith(folder + path.sep) ? remoteName(folderPrefix + path.relative(folder, c.file).split(path.sep).join('/')) : c.file })) };
 

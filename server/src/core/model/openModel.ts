@@ -8,7 +8,7 @@ import { LocalFileSource } from '../io/byteSource';
 import { readGgufFile, type GgufFile } from '../formats/gguf';
 import { readPytorchCheckpoint } from '../formats/pytorch';
 import { readSafetensorsFile, readShardedSafetensors } from '../formats/safetensors';
-import { onnxSourceOpener, readOnnxModel } from '../formats/onnx';
+import { onnxSourceOpener, readOnnxModel, type OnnxModel } from '../formats/onnx';
 import { TensorStore, type SourceOpener } from '../formats/tensorStore';
 import type { SecurityFinding, TensorInfo, WeightFormat } from '../formats/types';
 import { loadVocabularyFromFolder, vocabularyFromGgufMetadata } from '../tokenizers';
@@ -16,6 +16,7 @@ import type { Vocabulary } from '../tokenizers/vocabulary';
 import { architectureFromConfig, architectureFromGgufMetadata, readConfigJson, type ArchitectureTuple } from './config';
 import { collectDeclaredLineage, type DeclaredLineage } from './declared';
 import { findCachedRepo, hfCacheRoots, type CachedSnapshot } from './hfCache';
+import { assignOnnxGraphRoles } from './onnxRoles';
 import { parseModelReference } from './reference';
 import { chooseRepoFile } from './resolve';
 import { isWeightFileName, PICKLE_EXTENSIONS } from './weightExtensions';
@@ -90,6 +91,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
   let format: OpenedModel['format'] = 'none';
   let gguf: GgufFile | undefined;
   let safetensorsMetadata: Record<string, string> | undefined;
+  let onnx: OnnxModel | undefined;
   let openSource: SourceOpener = (p) => LocalFileSource.open(p, root);
 
   if (weights) {
@@ -127,7 +129,7 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
       }
       case 'onnx': {
         if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
-        const onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder, root });
+        onnx = await readOnnxModel(weights.files[0]!, { modelDirectory: location.folder, root });
         tensors = onnx.tensors;
         appendAll(findings, onnx.findings);
         openSource = onnxSourceOpener(onnx, openSource);
@@ -149,6 +151,12 @@ export async function openModel(target: string, options: OpenModelOptions = {}):
   }
 
   const { vocabulary, architecture, declared } = await readFolderMetadata(location.folder, gguf, problems, root);
+  if (onnx) {
+    // Anonymous initializers get the names and orientation of the original through the graph.
+    const assigned = await assignOnnxGraphRoles(onnx, { family: architecture?.family, openSource });
+    tensors = assigned.tensors;
+    appendAll(problems, assigned.notes);
+  }
 
   const store = new TensorStore(tensors, openSource);
   return {
