@@ -1,5 +1,8 @@
 // `npm run evaluate`: prints the verdict and lineage p-value of every transformation fixture and of
 // independent initializations, so the numbers in the README are reproducible from one command.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { makeSyntheticLlama } from '../test/fixtures/syntheticModels';
 import {
   averageModels,
@@ -21,6 +24,9 @@ import { stackedDisguise } from '../test/fixtures/llamaDisguise';
 import { keepAllBut, makeSharedCorpus, makeTrainedModel, pruneLlamaWidth, trainBigramEmbeddings } from '../test/fixtures/tinyTrainer';
 import { compareFolders, FixtureFolders } from '../test/support/compareFixtures';
 import { crossWidthNullDraws } from '../test/support/crossWidthCalibration';
+import { writeOnnxExportFolder } from '../test/fixtures/onnxExport';
+import { writeModelFolder } from '../test/fixtures/writeModel';
+import { zooPath } from '../test/support/zoo';
 
 /** "-41.5 (floor -506.9; z = 13.8)": the certified p, the test's floor and the strongest statistic. */
 function pColumns(c: Comparison): string {
@@ -53,6 +59,8 @@ async function main(): Promise<void> {
       const c = await compareFolders(baseFolder, await folders.write(model, format ?? 'safetensors'));
       console.log(`${name.padEnd(32)}${c.verdict.padEnd(14)}${pColumns(c)}`);
     }
+
+    await evaluateOnnxExports();
 
     // Stacked disguise (issue 14): folding, rotation, neuron and head permutations, rescaling, all on one fine-tune.
     const small = makeSyntheticLlama({ hidden: 64, layers: 2, heads: 4, kvHeads: 2, ffn: 64, vocab: 400, seed: 'evaluate-composed' });
@@ -111,6 +119,52 @@ async function main(): Promise<void> {
     console.log(`\n${seeds} independent initializations of identical config: smallest log10 p ${log10Ps[0]!.toFixed(2)}, median ${log10Ps[Math.floor(seeds / 2)]!.toFixed(2)}, none below 1e-3: ${log10Ps.every((p) => p > -3)}`);
   } finally {
     folders.dispose();
+  }
+}
+
+/**
+ * ONNX exports (issue 14, part 6): torch.onnx-style exports written from real zoo models, whose anonymous
+ * `onnx::MatMul_*` initializers get their roles through the graph, against safetensors originals; the
+ * same export without module paths in its node names shows the fallback; the zoo's onnxruntime pairs.
+ */
+async function evaluateOnnxExports(): Promise<void> {
+  const root = mkdtempSync(path.join(tmpdir(), 'lineage-evaluate-onnx-'));
+  try {
+    await compareOnnxExports(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function compareOnnxExports(root: string): Promise<void> {
+  const folder = (name: string) => path.join(root, `onnx-${name}`);
+  const stories = folder('stories');
+  await writeModelFolder(await loadModelTensors(zooPath('tinyllamas-stories260K-gguf', 'stories260K.gguf')), stories, { format: 'safetensors' });
+  const storiesModel = await loadModelTensors(stories);
+  await writeOnnxExportFolder(storiesModel, folder('stories-export'));
+  await writeOnnxExportFolder(storiesModel, folder('stories-export-anonymous'), { anonymousGraph: true });
+  await writeModelFolder(fineTuneDrift(storiesModel, { relativeScale: 0.05, seed: 'evaluate-onnx' }), folder('stories-tuned'), { format: 'safetensors' });
+  await writeModelFolder(independentInit(storiesModel, 'evaluate-onnx'), folder('stories-independent'), { format: 'safetensors' });
+  await writeOnnxExportFolder(await loadModelTensors(zooPath('tiny-gpt2')), folder('gpt2-export'));
+  const pairs: Array<[string, string, string]> = [
+    ['stories260K vs its export', stories, folder('stories-export')],
+    ['5% fine-tune vs export', folder('stories-tuned'), folder('stories-export')],
+    ['independent init vs export', folder('stories-independent'), folder('stories-export')],
+    ['stories260K vs export, no paths', stories, folder('stories-export-anonymous')],
+    ['5% fine-tune vs export, no paths', folder('stories-tuned'), folder('stories-export-anonymous')],
+    ['tiny-gpt2 vs its export', zooPath('tiny-gpt2'), folder('gpt2-export')],
+    ['tiny-gpt2-medical vs gpt2 export', zooPath('tiny-gpt2-medical'), folder('gpt2-export')],
+    ['W3 ort gpt2 fp32 vs fp16', zooPath('ort-tiny-random-gpt2-fp32'), zooPath('ort-tiny-random-gpt2-fp16')],
+    ['N1 tiny-gpt2 vs ort gpt2 fp32', zooPath('tiny-gpt2'), zooPath('ort-tiny-random-gpt2-fp32')],
+  ];
+  console.log('\nONNX exports (torch.onnx layout written from zoo models; graph roles vs a graph without module paths):');
+  console.log(`${'pair'.padEnd(34)}${'verdict'.padEnd(14)}${'log10 p'.padEnd(9)}${'MLP test'.padEnd(13)}tensor digests`);
+  for (const [name, a, b] of pairs) {
+    const c = await compareFolders(a, b);
+    const digests = c.evidence.find((e) => e.signal === 'tensor digests')?.detail ?? '-';
+    const mlp = c.evidence.find((e) => /MLP-neuron/.test(e.test));
+    const mlpColumn = mlp ? (mlp.log10P !== undefined ? mlp.log10P.toFixed(1) : mlp.outcome) : '-';
+    console.log(`${name.padEnd(34)}${c.verdict.padEnd(14)}${(c.lineageLog10P?.toFixed(1) ?? '-').padEnd(9)}${mlpColumn.padEnd(13)}${digests}`);
   }
 }
 
