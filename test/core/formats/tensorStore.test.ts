@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelFormatError, UnsupportedError } from '../../../server/src/core/errors';
-import { LocalFileSource } from '../../../server/src/core/io/byteSource';
+import { BufferSource, LocalFileSource } from '../../../server/src/core/io/byteSource';
 import { readSafetensorsFile } from '../../../server/src/core/formats/safetensors';
 import { TensorStore } from '../../../server/src/core/formats/tensorStore';
 import type { TensorInfo } from '../../../server/src/core/formats/types';
@@ -122,6 +122,25 @@ describe('TensorStore', () => {
       } finally {
         await view.close();
       }
+    });
+
+    it('gathers a view whose storage spans several read windows, reading only the windows it needs', async () => {
+      // [3, 2_000_001] stored, seen as [2_000_001, 3]: 6M elements, more than one 4M-element window.
+      const storedCols = 2_000_001;
+      const stored = new Float32Array(3 * storedCols);
+      for (let i = 0; i < stored.length; i++) stored[i] = i % 1_000_003;
+      const bytes = Buffer.from(stored.buffer);
+      const source = new BufferSource('/memory/wide.bin', new Uint8Array(bytes));
+      const view = new TensorStore(
+        [{ name: 'wideT', dtype: 'F32', shape: [storedCols, 3], strides: [1, storedCols], file: '/memory/wide.bin', dataOffset: 0, byteLength: bytes.length }],
+        async () => source,
+      );
+      const rows = [storedCols - 1, 0, 1_234_567];
+      const values = await view.readRowSet('wideT', rows);
+      rows.forEach((r, slot) => {
+        for (let c = 0; c < 3; c++) assert.equal(values[slot * 3 + c], stored[c * storedCols + r]);
+      });
+      assert.ok(source.stats.bytesRead > 0 && source.stats.bytesRead < bytes.length, `read ${source.stats.bytesRead} of ${bytes.length} bytes`);
     });
 
     it('refuses strides that reach past the tensor storage', async () => {
