@@ -24,6 +24,11 @@ const A_PY = [
 const CONFIG_YML = `base_model: ${REAL}\nbase_model_config: meta-llama/Llama-3.1-8B-Instruct\n`;
 const SIBLINGS_PY = 'from transformers import AutoModel\nsmall = AutoModel.from_pretrained("acme-labs/Llama-3.1-8B")\ngpt = AutoModel.from_pretrained("acme-labs/gpt2")\n';
 
+function messageOf(diagnostic: Diagnostic | undefined): string {
+  if (!diagnostic) return '';
+  return typeof diagnostic.message === 'string' ? diagnostic.message : diagnostic.message.value;
+}
+
 function lookAlikes(diagnostics: Diagnostic[], line?: number): Diagnostic[] {
   return diagnostics.filter((d) => d.code === 'LL008' && (line === undefined || d.range.start.line === line));
 }
@@ -60,14 +65,14 @@ describe('look-alike ids across the files of the workspace (dist/server.js)', fu
     const [squat] = lookAlikes(client.diagnosticsOf(uri), 1);
     assert.ok(squat, JSON.stringify(client.diagnosticsOf(uri)));
     assert.equal(textAt(A_PY, squat.range), SQUAT);
-    assert.equal(squat.message, `${SQUAT} looks like ${REAL}, referenced in configs/config.yml (differs only in look-alike characters); make sure this is the repository you mean`);
+    assert.equal(messageOf(squat), `${SQUAT} looks like ${REAL}, referenced in configs/config.yml (differs only in look-alike characters); make sure this is the repository you mean`);
     const actions = ((await client.codeActions(uri, squat.range, [squat])) ?? []) as CodeAction[];
     const replace = actions.find((a) => a.title === `Replace with ${REAL}`);
     assert.ok(replace, JSON.stringify(actions.map((a) => a.title)));
     assert.deepEqual(replace.edit?.changes?.[uri], [{ range: squat.range, newText: REAL }]);
     // A well-known id referenced in another file: the message says where the reader saw it.
     const [known] = lookAlikes(client.diagnosticsOf(uri), 2);
-    assert.match(known?.message ?? '', /looks like the well-known meta-llama\/Llama-3\.1-8B-Instruct, referenced in configs\/config\.yml/);
+    assert.match(messageOf(known), /looks like the well-known meta-llama\/Llama-3\.1-8B-Instruct, referenced in configs\/config\.yml/);
   });
 
   it('leaves other sizes and suffixes of ids referenced elsewhere alone', () => {
@@ -106,7 +111,7 @@ describe('look-alike ids across the files of the workspace (dist/server.js)', fu
     const report = await client.request<{ items: Array<{ uri: string; kind: string; items?: Diagnostic[] }> }>('workspace/diagnostic', { previousResultIds: [] });
     const a = report.items.find((i) => i.uri === uriOf('a.py'));
     assert.ok(a?.items, JSON.stringify(report.items.map((i) => i.uri)));
-    assert.equal(lookAlikes(a.items, 1)[0]?.message.includes('referenced in configs/config.yml'), true, JSON.stringify(a.items));
+    assert.equal(messageOf(lookAlikes(a.items, 1)[0]).includes('referenced in configs/config.yml'), true, JSON.stringify(a.items));
     assert.deepEqual(lookAlikes(report.items.find((i) => i.uri === uriOf('configs/config.yml'))?.items ?? []), []);
   });
 });

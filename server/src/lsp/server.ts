@@ -36,6 +36,7 @@ import { HubLookups } from '../analysis/oracles/hubLookups';
 import { RemoteFingerprints } from '../analysis/remoteFingerprints';
 import { assessLineage } from '../analysis/lineage';
 import { buildCycloneDxBom } from '../analysis/bom/cycloneDx';
+import { workspaceWeightHashes } from '../analysis/bom/weightHashes';
 import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
 import { WELL_KNOWN_MODEL_IDS } from '../analysis/lookAlike';
 import { combineOracles, type LineageOracle } from '../analysis/oracles/oracle';
@@ -709,7 +710,8 @@ connection.onRequest(ListReferencesRequest, (params, token) => listReferences(pa
 
 connection.onRequest(ExportBomRequest, async (params, token): Promise<ExportBomResult> => {
   const { references, truncated } = await listReferences({ waitForLineage: true }, abortControllerFor(token).signal);
-  return { bom: buildCycloneDxBom(references, params), truncated };
+  // The weight files of workspace models hashed as `lineage bom` does: one BOM for one workspace.
+  return { bom: buildCycloneDxBom(references, params, await workspaceWeightHashes(references)), truncated };
 });
 
 /** Every reference of the given documents (default: the workspace's), open documents from their live analysis. */
