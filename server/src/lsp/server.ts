@@ -92,8 +92,8 @@ const CHANGE_DEBOUNCE_MS = 150;
 const STALE_ANSWER_AFTER_MS = 50;
 /** The workspace walk (listReferences, workspace diagnostics, the id index) stops after this many files. */
 const MAX_WORKSPACE_FILES = 5_000;
-/** An analysis waits at most this long for the workspace id index (LL008 across files) on start-up. */
-const WORKSPACE_INDEX_WAIT_MS = 3_000;
+/** An analysis waits at most this long for the workspace id index (LL008 across files) on start-up; later partners re-publish it. */
+const WORKSPACE_INDEX_WAIT_MS = 1_000;
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
