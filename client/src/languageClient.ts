@@ -1,7 +1,7 @@
 // Starts the bundled language server (dist/server.js) over IPC as client `lineage`, on the documents
 // the server reads, with `lineage.*` settings and the workspace policy file kept in sync.
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import type { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import { CLIENT_ID, CONFIGURATION_SECTION, DOCUMENT_LANGUAGES } from './constants';
 
 /** Plain filters: valid both as a VS Code and as an LSP document selector. */
@@ -11,7 +11,14 @@ export const DOCUMENT_SELECTOR: Array<{ scheme: string; language?: string; patte
   { scheme: 'file', pattern: '**/{Modelfile,Modelfile.*,*.modelfile,Containerfile,Dockerfile.*}' },
 ];
 
+/**
+ * Creates the client. The library is more than half of the extension's bundle: it is required here, on
+ * first use after activate() returned, not when the bundle loads (esbuild evaluates a bundled CommonJS
+ * package where it is first required), so activation does not pay for it (bench:ext).
+ */
 export function createLanguageClient(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): LanguageClient {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { LanguageClient: Client, TransportKind } = require('vscode-languageclient/node') as typeof import('vscode-languageclient/node');
   const serverModule = context.asAbsolutePath('dist/server.js');
   const serverOptions: ServerOptions = {
     run: { module: serverModule, transport: TransportKind.ipc },
@@ -29,5 +36,5 @@ export function createLanguageClient(context: vscode.ExtensionContext, output: v
     // Untrusted workspaces get no remote fingerprints (lineage.hub.remoteFingerprint: auto) until trusted.
     initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION), workspaceTrusted: vscode.workspace.isTrusted },
   };
-  return new LanguageClient(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
+  return new Client(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
 }

@@ -2,6 +2,7 @@
 // homoglyph, the document's own references as models to imitate, legitimate siblings left alone.
 import * as assert from 'node:assert/strict';
 import { findLookAlike, skeleton, WELL_KNOWN_MODEL_IDS } from '../../server/src/analysis/lookAlike';
+import { WorkspaceReferenceIndex } from '../../server/src/analysis/workspaceReferenceIndex';
 
 describe('look-alike ids (analysis/lookAlike.ts)', () => {
   it('folds l/I/1, rn/m, 0/O, -/_, case and Cyrillic letters', () => {
@@ -39,5 +40,48 @@ describe('look-alike ids: which of two document references is the imitation', ()
     const documentIds = ['acme/c1assifier-v2', 'acme/classifier-v2'];
     assert.equal(findLookAlike('acme/classifier-v2', WELL_KNOWN_MODEL_IDS, documentIds), undefined);
     assert.equal(findLookAlike('acme/c1assifier-v2', WELL_KNOWN_MODEL_IDS, documentIds)?.wellKnownId, 'acme/classifier-v2');
+  });
+});
+
+describe('look-alike ids across the workspace (analysis/workspaceReferenceIndex.ts)', () => {
+  const squat = 'acme-labs/sentinel-1b-lnstruct';
+  const real = 'acme-labs/sentinel-1b-Instruct';
+
+  it('flags an id imitating a reference of another file, naming that file', () => {
+    const index = new WorkspaceReferenceIndex();
+    index.set('file:///ws/configs/config.yml', 'configs/config.yml', [real]);
+    const partners = index.partnersOf([squat], 'file:///ws/a.py');
+    assert.deepEqual(partners, [{ id: real, referencedIn: 'configs/config.yml' }]);
+    assert.deepEqual(findLookAlike(squat, WELL_KNOWN_MODEL_IDS, [squat], partners), { wellKnownId: real, distance: 1, how: 'confusable', fromWorkspace: true, referencedIn: 'configs/config.yml' });
+    // The real id, seen from config.yml, is not the imitation: `-ln` opens no English word.
+    index.set('file:///ws/a.py', 'a.py', [squat]);
+    assert.equal(findLookAlike(real, WELL_KNOWN_MODEL_IDS, [real], index.partnersOf([real], 'file:///ws/configs/config.yml')), undefined);
+  });
+
+  it('names the file of a well-known id when this file does not reference it', () => {
+    const index = new WorkspaceReferenceIndex();
+    index.set('file:///ws/b.yaml', 'b.yaml', ['meta-llama/Llama-3.1-8B-Instruct']);
+    const found = findLookAlike('meta-llama/Llama-3.1-8B-lnstruct', WELL_KNOWN_MODEL_IDS, [], index.partnersOf(['meta-llama/Llama-3.1-8B-lnstruct'], 'file:///ws/a.py'));
+    assert.deepEqual(found, { wellKnownId: 'meta-llama/Llama-3.1-8B-Instruct', distance: 1, how: 'confusable', referencedIn: 'b.yaml' });
+  });
+
+  it('leaves legitimately different ids of the workspace alone: sizes, versions, suffixes, case', () => {
+    const index = new WorkspaceReferenceIndex();
+    const others = ['acme/Llama-3.1-8B', 'acme/gpt2', 'acme/model-v1', 'org/bert-base', 'META-LLAMA/llama-3.1-8b'];
+    index.set('file:///ws/b.yaml', 'b.yaml', others);
+    for (const id of ['acme/Llama-3.1-70B', 'acme/gpt2-xl', 'acme/model-v2', 'org/bert-large', 'meta-llama/Llama-3.1-8B', 'acme/Llama-3.2-8B']) {
+      assert.equal(findLookAlike(id, WELL_KNOWN_MODEL_IDS, [id], index.partnersOf([id], 'file:///ws/a.py')), undefined, id);
+    }
+  });
+
+  it('reports which documents gain or lose a partner when a document changes', () => {
+    const index = new WorkspaceReferenceIndex();
+    assert.deepEqual(index.set('file:///ws/a.py', 'a.py', [squat, 'acme/other']), []);
+    assert.deepEqual(index.set('file:///ws/b.yaml', 'b.yaml', [real]), ['file:///ws/a.py'], 'a.py gains a partner');
+    assert.deepEqual(index.set('file:///ws/b.yaml', 'b.yaml', [real.toUpperCase()]), [], 'the Hub ignores case: nothing changed');
+    assert.deepEqual(index.set('file:///ws/c.py', 'c.py', ['acme/unrelated']), [], 'an unrelated id affects nobody');
+    assert.deepEqual(index.remove('file:///ws/b.yaml'), ['file:///ws/a.py'], 'a.py loses its partner');
+    assert.deepEqual(index.partnersOf([squat], 'file:///ws/a.py'), []);
+    assert.deepEqual(index.uris().sort(), ['file:///ws/a.py', 'file:///ws/c.py']);
   });
 });

@@ -34,6 +34,8 @@ describe('lineage check and the editor report the same findings', function () {
     const lock = runCli(['lock', '--root', fixture.workspace], env);
     assert.equal(lock.status, 0, lock.stderr);
     await writeFile(path.join(fixture.workspace, 'added.py'), `from transformers import AutoModel\nm = AutoModel.from_pretrained("acme/added-later", revision="${UNKNOWN_PINNED}")\n`);
+    // A look-alike of an id another file references (train.yml's acme/tiny-gpt2-medical), and a real sibling.
+    await writeFile(path.join(fixture.workspace, 'judge.py'), `from transformers import AutoModel\nj = AutoModel.from_pretrained("acme/tiny-gpt2-rnedical", revision="${UNKNOWN_PINNED}")\nk = AutoModel.from_pretrained("acme/tiny-gpt2-large", revision="${UNKNOWN_PINNED}")\n`);
   });
 
   after(async () => {
@@ -66,5 +68,8 @@ describe('lineage check and the editor report the same findings', function () {
     const codes = new Set(fromCheck.map((line) => line.split(' ')[2]));
     for (const code of ['LL002', 'LL003', 'LL004', 'LL005', 'LL006', 'LL009', 'LL011', 'LL012', 'LL013']) assert.ok(codes.has(code), `${code} is among the compared findings`);
     assert.ok(!fromCheck.some((line) => line.startsWith('app.py:') && line.includes(' LL007 ')), 'the ignore applies on both sides');
+    const crossFile = fromCheck.filter((line) => line.startsWith('judge.py:') && line.includes(' LL008 '));
+    assert.equal(crossFile.length, 1, JSON.stringify(crossFile));
+    assert.match(crossFile[0]!, /^judge\.py:2:.* acme\/tiny-gpt2-rnedical looks like acme\/tiny-gpt2-medical, referenced in /);
   });
 });

@@ -35,14 +35,15 @@ export class ModelInventoryStore implements vscode.Disposable {
   models: InventoryModel[] = [];
   private pending: Promise<void> | undefined;
 
-  constructor(private readonly client: LanguageClient, private readonly output: vscode.LogOutputChannel) {}
+  /** `client` is a getter: the language client library loads after activation (bench:ext). */
+  constructor(private readonly client: () => LanguageClient, private readonly output: vscode.LogOutputChannel) {}
 
   /** One listing at a time; callers during a listing share it. */
   refresh(): Promise<void> {
     this.pending ??= (async () => {
       try {
         const params: ListReferencesParams = {};
-        const result = await this.client.sendRequest(ListReferencesRequest, params);
+        const result = await this.client().sendRequest(ListReferencesRequest, params);
         this.references = result.references;
         this.models = buildInventory(result.references);
         if (result.truncated) this.output.appendLine('Models view: the workspace has more files than the server walks; some references are not listed.');

@@ -15,6 +15,7 @@ import { pinCommitOf } from './referenceFacts';
 import { withRemoteLineage } from './remoteFingerprints';
 import { transformersPipelineDefault } from './pipelineDefaults';
 import { findLookAlike, type LookAlike } from './lookAlike';
+import type { WorkspaceReferenceIndex } from './workspaceReferenceIndex';
 import { lockDriftOf, lockStore, type LockDrift } from './lockfile';
 import { fingerprintDigest } from '../core/fingerprint/digest';
 import type { RegistryEntryMeta } from '../core/registry';
@@ -52,6 +53,8 @@ export interface DocumentInput {
   text: string;
   /** File system path when the document is a file; picks the finder and anchors relative paths. */
   fsPath?: string;
+  /** The finders' answer for this text, when the caller has it already (a workspace check indexes ids first). */
+  sites?: ModelReferenceSite[];
 }
 
 export interface AnalysisContext extends LineageContext {
@@ -62,6 +65,8 @@ export interface AnalysisContext extends LineageContext {
   stopAfterResolution?: boolean;
   /** Ids look-alike checks (LL008) compare against: the built-in list plus the registries' entries. */
   wellKnownIds?: readonly string[];
+  /** The ids other documents of the workspace reference, which LL008 compares against too. */
+  workspaceIndex?: WorkspaceReferenceIndex;
   /** Hub metadata of models not on this machine, in the slow stage; undefined: no lookups. */
   hub?: HubLookups;
 }
@@ -120,11 +125,16 @@ function isModelCard(fileName: string): boolean {
   return path.basename(fileName).toLowerCase() === 'readme.md';
 }
 
+/** The distinct Hub ids a document's references name, as written (what LL008 and the workspace index compare). */
+export function hubIdsOf(sites: readonly ModelReferenceSite[]): string[] {
+  return [...new Set(sites.flatMap((s) => (s.reference?.kind === 'hub' ? [s.reference.repoId] : [])))];
+}
+
 export async function analyzeDocument(document: DocumentInput, context: AnalysisContext): Promise<DocumentAnalysis> {
   const startedAtMs = Date.now();
   const fileName = document.fsPath ?? document.uri;
   const documentFolder = document.fsPath === undefined ? undefined : path.dirname(document.fsPath);
-  const sites = await findReferences(document.text, fileName);
+  const sites = document.sites ?? (await findReferences(document.text, fileName));
   throwIfAborted(context.signal);
 
   // One resolution per distinct input: generated files repeat the same few ids many times.
@@ -153,9 +163,10 @@ export async function analyzeDocument(document: DocumentInput, context: Analysis
   throwIfAborted(context.signal);
   // Generated files repeat the same few ids: one look-alike check per distinct id.
   const lookAlikes = new Map<string, LookAlike | undefined>();
-  const documentIds = [...new Set(sites.flatMap((s) => (s.reference?.kind === 'hub' ? [s.reference.repoId] : [])))];
+  const documentIds = hubIdsOf(sites);
+  const workspaceIds = context.workspaceIndex?.partnersOf(documentIds, document.uri) ?? [];
   const lookAlikeOf = (repoId: string): LookAlike | undefined => {
-    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds, documentIds));
+    if (!lookAlikes.has(repoId)) lookAlikes.set(repoId, findLookAlike(repoId, context.wellKnownIds, documentIds, workspaceIds));
     return lookAlikes.get(repoId);
   };
   const references: AnalyzedReference[] = sites.map((site, i) => {

@@ -1,5 +1,7 @@
-// LL008: ids one or two edits away from a well-known id (typosquats such as `meta-lama/...`), or equal
-// to a known id or another reference of the document once confusable characters are folded (`-lnstruct`).
+// LL008: ids one or two edits away from a well-known id (typosquats such as `meta-lama/...`), or equal to a
+// known id or another reference of the document or workspace once confusable characters are folded (`-lnstruct`).
+import type { WorkspaceId } from './workspaceReferenceIndex';
+
 export const WELL_KNOWN_MODEL_IDS: readonly string[] = [
   'meta-llama/Llama-3.1-8B', 'meta-llama/Llama-3.1-8B-Instruct', 'meta-llama/Llama-3.2-1B', 'meta-llama/Llama-3.2-1B-Instruct',
   'meta-llama/Llama-3.2-3B-Instruct', 'meta-llama/Meta-Llama-3-8B', 'meta-llama/Meta-Llama-3-8B-Instruct', 'meta-llama/Llama-2-7b-hf',
@@ -64,6 +66,10 @@ export interface LookAlike {
   how: 'confusable' | 'edit';
   /** The imitated id comes from the same document, not from the well-known list. */
   fromDocument?: true;
+  /** The imitated id comes from another document of the workspace, not from the well-known list. */
+  fromWorkspace?: true;
+  /** Workspace-relative path of another document referencing the imitated id (absent when this document does). */
+  referencedIn?: string;
 }
 
 interface KnownId {
@@ -96,18 +102,33 @@ function prepared(wellKnown: readonly string[]): KnownId[] {
  * but within two edits, or equal once confusable characters are folded. Short ids need exact
  * skeleton equality, since two edits turn `gpt2` into many legitimate names.
  */
-export function findLookAlike(repoId: string, wellKnown: readonly string[] = WELL_KNOWN_MODEL_IDS, documentIds: readonly string[] = []): LookAlike | undefined {
+export function findLookAlike(
+  repoId: string,
+  wellKnown: readonly string[] = WELL_KNOWN_MODEL_IDS,
+  documentIds: readonly string[] = [],
+  workspaceIds: readonly WorkspaceId[] = [],
+): LookAlike | undefined {
   const knownIds = prepared(wellKnown);
   const lower = repoId.toLowerCase();
   if (knownIds.some((known) => known.lower === lower)) return undefined;
   const idSkeleton = skeleton(repoId);
   // Look-alike characters fool a reader even inside a well-known organisation (`meta-llama/…-lnstruct`).
   const confusable = knownIds.find((known) => known.skeleton === idSkeleton);
-  if (confusable) return { wellKnownId: confusable.id, distance: Math.max(1, editDistance(lower, confusable.lower)), how: 'confusable' };
-  // Another reference of the same document that differs only in look-alike characters: a typo or a squat
-  // of the id written next to it. Siblings that differ in real characters (`-1B`, `-3B`) are not flagged.
-  const neighbour = documentIds.find((other) => other.toLowerCase() !== lower && skeleton(other) === idSkeleton && !isConfusableOfKnown(other, knownIds) && oddness(other) <= oddness(repoId));
+  if (confusable) {
+    const found: LookAlike = { wellKnownId: confusable.id, distance: Math.max(1, editDistance(lower, confusable.lower)), how: 'confusable' };
+    // Where the reader saw the real id, when another file has it and this one does not.
+    const elsewhere = documentIds.some((other) => other.toLowerCase() === confusable.lower) ? undefined : workspaceIds.find((other) => other.id.toLowerCase() === confusable.lower);
+    if (elsewhere) found.referencedIn = elsewhere.referencedIn;
+    return found;
+  }
+  // Another reference of the same document, or of another document of the workspace, that differs only in
+  // look-alike characters: a typo or a squat of the id written there. Siblings that differ in real
+  // characters (`-1B`, `-3B`, `gpt2` and `gpt2-xl`) have different skeletons and are not flagged.
+  const imitates = (other: string): boolean => other.toLowerCase() !== lower && skeleton(other) === idSkeleton && !isConfusableOfKnown(other, knownIds) && oddness(other) <= oddness(repoId);
+  const neighbour = documentIds.find(imitates);
   if (neighbour) return { wellKnownId: neighbour, distance: Math.max(1, editDistance(lower, neighbour.toLowerCase())), how: 'confusable', fromDocument: true };
+  const inWorkspace = workspaceIds.find((other) => imitates(other.id));
+  if (inWorkspace) return { wellKnownId: inWorkspace.id, distance: Math.max(1, editDistance(lower, inWorkspace.id.toLowerCase())), how: 'confusable', fromWorkspace: true, referencedIn: inWorkspace.referencedIn };
   // A repo under a well-known organisation is published by that organisation: a sibling, not a squat
   // (`meta-llama/Llama-3.1-70B` is two edits from `...-8B`).
   const namespace = lower.includes('/') ? lower.split('/')[0] : undefined;
@@ -123,9 +144,12 @@ export function findLookAlike(repoId: string, wellKnown: readonly string[] = WEL
   return best;
 }
 
-/** How many characters of an id are unusual where they stand: non-ASCII letters, digits inside words. */
+/**
+ * How many characters of an id are unusual where they stand: non-ASCII letters, digits inside words, and
+ * a lower-case `l` opening a word before a consonant (`-lnstruct`: no English word starts so; `ll` and `ly` do).
+ */
 function oddness(id: string): number {
-  return (id.match(/[^\x00-\x7f]/g)?.length ?? 0) + (id.match(/[a-z][0-9|!][a-z]/gi)?.length ?? 0);
+  return (id.match(/[^\x00-\x7f]/g)?.length ?? 0) + (id.match(/[a-z][0-9|!][a-z]/gi)?.length ?? 0) + (id.match(/(?:^|[^A-Za-z])l[bcdfghjkmnpqrstvwxz]/g)?.length ?? 0);
 }
 
 /** An id that is itself a look-alike of a known id is no model to imitate: the known one is. */

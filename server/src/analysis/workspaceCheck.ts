@@ -5,9 +5,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hfCacheRoots } from '../core/model/hfCache';
 import { runWithConcurrency } from '../core/util/concurrency';
-import { MAX_DOCUMENT_CHARS } from '../references';
+import { findReferences, MAX_DOCUMENT_CHARS, type ModelReferenceSite } from '../references';
 import type { LineageSettings } from '../protocol';
-import { analyzeDocument, type AnalysisContext, type DocumentAnalysis } from './documentAnalysis';
+import { analyzeDocument, hubIdsOf, type AnalysisContext, type DocumentAnalysis } from './documentAnalysis';
 import { AnalysisEngine, inProcessRunner, type JobRunner } from './engine';
 import type { ResolveJob } from './jobs';
 import type { Resolution } from '../protocol';
@@ -20,6 +20,7 @@ import { combineOracles } from './oracles/oracle';
 import { cacheFolderOf, RegistryOracle, registrySources } from './oracles/registryOracle';
 import { PolicyStore, type LineagePolicy } from './policy';
 import { listWorkspaceFiles } from './workspaceFiles';
+import { WorkspaceReferenceIndex } from './workspaceReferenceIndex';
 
 export interface WorkspaceCheckOptions {
   /** Repository root: .gitignore, .lineage.yaml and lineage.lock.json are read from here. */
@@ -130,12 +131,27 @@ export async function checkWorkspace(options: WorkspaceCheckOptions): Promise<Wo
   };
   const policy = await new PolicyStore().policyFor(root);
   const { files, truncated } = await listWorkspaceFiles(root, { paths: options.paths ?? [], maxFiles: options.maxFiles ?? DEFAULT_MAX_FILES });
+  // Look-alikes are judged against every document's ids, as the editor's index does: the references of all
+  // files are found first (once: the analyses below reuse them), then each document is analysed.
+  const index = new WorkspaceReferenceIndex();
+  const sitesOf = new Map<string, ModelReferenceSite[]>();
+  const indexed = options.paths?.length ? (await listWorkspaceFiles(root, { maxFiles: options.maxFiles ?? DEFAULT_MAX_FILES })).files : files;
+  for (const file of indexed) {
+    const text = readDocument(file);
+    if (text === undefined) continue;
+    const sites = await findReferences(text, file);
+    sitesOf.set(file, sites);
+    index.set(pathToFileURL(file).toString(), path.relative(root, file).split(path.sep).join('/'), hubIdsOf(sites));
+  }
+  context.workspaceIndex = index;
   let done = 0;
   const results = await runWithConcurrency(files.map((file) => async (): Promise<CheckedDocument | undefined> => {
     try {
       const text = readDocument(file);
       if (text === undefined) return undefined;
-      const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file }, context);
+      const sites = sitesOf.get(file);
+      sitesOf.delete(file);
+      const analysis = await analyzeDocument({ uri: pathToFileURL(file).toString(), version: 0, text, fsPath: file, ...(sites ? { sites } : {}) }, context);
       const findings = computeFindings(analysis, settings.diagnostics.severity, policy);
       if (analysis.references.length === 0 && findings.length === 0) return undefined;
       return { file, relativePath: path.relative(root, file).split(path.sep).join('/'), analysis, findings };

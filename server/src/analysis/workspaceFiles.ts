@@ -1,11 +1,21 @@
 // The documents of a repository that reference finders read: a walk that honours .gitignore files
-// (nested ones and .git/info/exclude, as git does), never follows symlinks and skips VCS folders.
+// (nested ones and .git/info/exclude, as git does), never follows symlinks and skips VCS and dependency
+// folders. `lineage check`/`lock`/`bom` and the language server (workspace diagnostics, the id index) share it.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { documentKindOf } from '../references';
 
 const VCS_FOLDERS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn']);
+/** Installed dependencies and tool caches: never the repository's own documents, even when no .gitignore says so. */
+const DEPENDENCY_FOLDERS: ReadonlySet<string> = new Set(['node_modules', 'site-packages', '__pycache__', '.venv', 'venv', '.tox', '.mypy_cache', '.pytest_cache']);
+
+/** Whether a path (relative to a walked root, either separator) lies in a folder the walk never enters. */
+export function isInSkippedFolder(relativePath: string): boolean {
+  const folders = relativePath.split(/[\\/]/).slice(0, -1);
+  return folders.some((name) => VCS_FOLDERS.has(name) || DEPENDENCY_FOLDERS.has(name));
+}
+
 /** A .gitignore larger than this is not a list of patterns anyone wrote by hand; read this much of it. */
 const MAX_GITIGNORE_BYTES = 1024 * 1024;
 
@@ -84,7 +94,7 @@ export async function listWorkspaceFiles(root: string, options: WorkspaceFileOpt
       // Symlinks may lead out of the repository: never followed.
       if (entry.isSymbolicLink()) continue;
       if (entry.isDirectory()) {
-        if (VCS_FOLDERS.has(entry.name) || !wanted(full) || isIgnored(layers, entryRelative, true)) continue;
+        if (VCS_FOLDERS.has(entry.name) || DEPENDENCY_FOLDERS.has(entry.name) || !wanted(full) || isIgnored(layers, entryRelative, true)) continue;
         await walk(full, entryRelative, layers);
       } else if (entry.isFile() && inTarget(full) && documentKindOf(entry.name) !== 'text' && !isIgnored(layers, entryRelative, false)) {
         files.push(full);

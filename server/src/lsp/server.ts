@@ -1,13 +1,15 @@
 // The Lineage Lens language server (bundled to dist/server.js; stdio, IPC, socket or pipe picked
 // from argv): wires documents, settings and the worker-backed engine to the per-feature modules.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   CodeActionKind,
+  DidChangeWatchedFilesNotification,
   DocumentDiagnosticReportKind,
+  FileChangeType,
   type CancellationToken,
   createConnection,
   ProposedFeatures,
@@ -26,12 +28,15 @@ import { computeCodeActions } from './features/codeActions';
 import { computeCodeLenses } from './features/codeLens';
 import { computeDiagnostics } from './features/diagnostics';
 import { WorkspaceDiagnostics } from './features/workspaceDiagnostics';
+import { WorkspaceReferences } from './workspaceReferences';
+import { listWorkspaceFiles } from '../analysis/workspaceFiles';
 import { analyzeDocument, type AnalysisContext, type DocumentAnalysis, type DocumentInput } from '../analysis/documentAnalysis';
 import { computeHover, referenceAt } from './features/hover';
 import { HubLookups } from '../analysis/oracles/hubLookups';
 import { RemoteFingerprints } from '../analysis/remoteFingerprints';
 import { assessLineage } from '../analysis/lineage';
 import { buildCycloneDxBom } from '../analysis/bom/cycloneDx';
+import { workspaceWeightHashes } from '../analysis/bom/weightHashes';
 import { LocalCacheOracle } from '../analysis/oracles/localCacheOracle';
 import { WELL_KNOWN_MODEL_IDS } from '../analysis/lookAlike';
 import { combineOracles, type LineageOracle } from '../analysis/oracles/oracle';
@@ -85,9 +90,10 @@ import { WorkerJobRunner } from './workers/workerRunner';
 const CHANGE_DEBOUNCE_MS = 150;
 /** Hovers, lenses and code actions wait this long for the newest version's analysis, then answer from the last one. */
 const STALE_ANSWER_AFTER_MS = 50;
-/** listReferences walks at most this many files, skipping dependency and build folders. */
+/** The workspace walk (listReferences, workspace diagnostics, the id index) stops after this many files. */
 const MAX_WORKSPACE_FILES = 5_000;
-const SKIPPED_FOLDERS = new Set(['node_modules', '.git', '.hg', '.svn', '.venv', 'venv', '__pycache__', 'dist', 'build', '.cache', '.tox', '.mypy_cache', 'site-packages']);
+/** An analysis waits at most this long for the workspace id index (LL008 across files) on start-up; later partners re-publish it. */
+const WORKSPACE_INDEX_WAIT_MS = 1_000;
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -98,6 +104,7 @@ let clientSupportsConfiguration = false;
 let clientSupportsProgress = false;
 let clientSupportsLensRefresh = false;
 let clientSupportsDiagnosticRefresh = false;
+let clientWatchesFilesForUs = false;
 /** Bumped whenever settings, policy or registries change: workspace reports computed before are stale. */
 let analysisGeneration = 0;
 const policies = new PolicyStore();
@@ -181,7 +188,7 @@ function workspaceFolderOf(fsPath: string | undefined): string | undefined {
 }
 
 function analysisContext(signal: AbortSignal | undefined): AnalysisContext {
-  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceFolders, signal, hub: hubLookups, remote: remoteFingerprints };
+  return { engine, oracle, registry: registryOracle, wellKnownIds, workspaceIndex: workspaceReferences.index, workspaceFolders, signal, hub: hubLookups, remote: remoteFingerprints };
 }
 
 /** Analysis passes that have not published their resolved stage yet: the warm-up gives way to them. */
@@ -309,10 +316,13 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       const policy = await policies.policyFor(workspaceFolderOf(fsPath));
       for (const problem of policy?.problems ?? []) log(`policy: ${problem}`);
       state.policy = policy;
+      await workspaceReferences.ready(WORKSPACE_INDEX_WAIT_MS);
+      if (controller.signal.aborted) return;
       const context: AnalysisContext = {
         ...analysisContext(controller.signal),
         onResolved: (resolvedStage) => {
           if (controller.signal.aborted) return;
+          workspaceReferences.record(document.uri, resolvedStage.references.map((r) => r.site));
           const partial = withStandings(resolvedStage, policy);
           state.latest = partial;
           publish(partial, policy);
@@ -389,6 +399,25 @@ function workspaceStale(): void {
   if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
 }
 
+/** The Hub ids every document references, for look-alikes across files (LL008). */
+const workspaceReferences = new WorkspaceReferences({
+  folders: () => workspaceFolders,
+  listFiles: async () => (await workspaceDocumentUris()).uris,
+  isOpen: (uri) => documents.get(uri) !== undefined,
+  partnersChanged: (uris) => {
+    const closed: string[] = [];
+    for (const uri of uris) {
+      const open = documents.get(uri);
+      if (open) scheduleAnalysis(open, true);
+      else closed.push(uri);
+    }
+    if (closed.length === 0) return;
+    workspaceDiagnostics.invalidate(closed);
+    if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
+  },
+  log,
+});
+
 const workspaceDiagnostics = new WorkspaceDiagnostics({
   listFiles: async () => (await workspaceDocumentUris()).uris,
   isOpen: (uri) => documents.get(uri) !== undefined,
@@ -402,7 +431,9 @@ const workspaceDiagnostics = new WorkspaceDiagnostics({
     const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
     if (fsPath === undefined || text === undefined || text.length > MAX_DOCUMENT_CHARS) return undefined;
     const policy = await policies.policyFor(workspaceFolderOf(fsPath));
-    return withStandings(await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !complete }), policy);
+    const analysis = await analyzeDocument({ uri, version: 0, text, fsPath }, { ...analysisContext(signal), stopAfterResolution: !complete });
+    workspaceReferences.record(uri, analysis.references.map((r) => r.site));
+    return withStandings(analysis, policy);
   },
   diagnosticsOf: async (analysis) => computeDiagnostics(analysis, settings, await policies.policyFor(workspaceFolderOf(fsPathOf(analysis.uri)))),
   generation: () => analysisGeneration,
@@ -417,6 +448,7 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   clientSupportsProgress = capabilities.window?.workDoneProgress === true;
   clientSupportsLensRefresh = capabilities.workspace?.codeLens?.refreshSupport === true;
   clientSupportsDiagnosticRefresh = capabilities.workspace?.diagnostics?.refreshSupport === true;
+  clientWatchesFilesForUs = capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
   const options = params.initializationOptions as { settings?: unknown; workspaceTrusted?: unknown } | undefined;
@@ -451,12 +483,18 @@ connection.onInitialized(() => {
     await refreshSettings();
     reportHubState();
     await refreshKnownIds().catch((err: unknown) => log(`registry unavailable: ${errorMessage(err)}`));
+    void workspaceReferences.rebuild();
     reanalyzeAll();
   })();
+  // Files other than open documents change the id index (LL008 across files): the client watches them for us.
+  if (clientWatchesFilesForUs) {
+    void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: WATCHED_DOCUMENTS }] }).catch(() => undefined);
+  }
   if (workspaceFolders.length > 0 || clientSupportsConfiguration) {
     connection.workspace.onDidChangeWorkspaceFolders((event) => {
       const removed = new Set(event.removed.map((f) => fsPathOf(f.uri)));
       workspaceFolders = [...workspaceFolders.filter((f) => !removed.has(f)), ...event.added.map((f) => fsPathOf(f.uri)).filter((f): f is string => f !== undefined)];
+      void workspaceReferences.rebuild();
       reanalyzeAll();
     });
   }
@@ -504,7 +542,15 @@ documents.onDidClose((event) => {
   clearTimeout(state?.debounce);
   states.delete(event.document.uri);
   scheduler.forget(event.document.uri);
+  workspaceReferences.closed(event.document.uri);
   void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
+});
+
+/** The documents finders read (references/index.ts documentKindOf), as one glob for the client's watcher. */
+const WATCHED_DOCUMENTS = '**/{*.py,*.pyi,*.yaml,*.yml,*.md,*.markdown,*.json,*.js,*.mjs,*.cjs,*.jsx,*.ts,*.mts,*.cts,*.tsx,*.sh,*.bash,*.zsh,*.env,.env,.env.*,Dockerfile,Dockerfile.*,*.dockerfile,Containerfile,Modelfile,Modelfile.*,*.modelfile}';
+
+connection.onDidChangeWatchedFiles((params) => {
+  for (const change of params.changes) workspaceReferences.fileEvent(change.uri, change.type === FileChangeType.Deleted ? 'deleted' : 'changed');
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -664,7 +710,8 @@ connection.onRequest(ListReferencesRequest, (params, token) => listReferences(pa
 
 connection.onRequest(ExportBomRequest, async (params, token): Promise<ExportBomResult> => {
   const { references, truncated } = await listReferences({ waitForLineage: true }, abortControllerFor(token).signal);
-  return { bom: buildCycloneDxBom(references, params), truncated };
+  // The weight files of workspace models hashed as `lineage bom` does: one BOM for one workspace.
+  return { bom: buildCycloneDxBom(references, params, await workspaceWeightHashes(references)), truncated };
 });
 
 /** Every reference of the given documents (default: the workspace's), open documents from their live analysis. */
@@ -691,28 +738,20 @@ async function listReferences(params: ListReferencesParams | undefined, signal: 
   return { references, truncated };
 }
 
-/** Supported files of every workspace folder, open documents first. */
+/** Supported files of every workspace folder (the walk `lineage check` does, honouring .gitignore), open documents first. */
 async function workspaceDocumentUris(): Promise<{ uris: string[]; truncated: boolean }> {
   const uris = new Set(documents.all().map((d) => d.uri));
   let truncated = false;
-  const walk = async (folder: string, depth: number): Promise<void> => {
-    if (depth > 12 || truncated) return;
-    const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (uris.size >= MAX_WORKSPACE_FILES) {
-        truncated = true;
-        return;
-      }
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) {
-        if (!SKIPPED_FOLDERS.has(entry.name)) await walk(full, depth + 1);
-      } else if (entry.isFile() && documentKindOf(entry.name) !== 'text') {
-        const info = await stat(full).catch(() => undefined);
-        if (info && info.size <= MAX_DOCUMENT_CHARS) uris.add(pathToFileURL(full).toString());
-      }
+  for (const folder of workspaceFolders) {
+    const remaining = MAX_WORKSPACE_FILES - uris.size;
+    if (remaining <= 0) {
+      truncated = true;
+      break;
     }
-  };
-  for (const folder of workspaceFolders) await walk(folder, 0);
+    const listed = await listWorkspaceFiles(folder, { maxFiles: remaining }).catch(() => ({ files: [] as string[], truncated: false }));
+    for (const file of listed.files) uris.add(pathToFileURL(file).toString());
+    truncated ||= listed.truncated;
+  }
   return { uris: [...uris], truncated };
 }
 

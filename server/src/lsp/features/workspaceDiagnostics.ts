@@ -39,6 +39,11 @@ export class WorkspaceDiagnostics {
     this.reports.clear();
   }
 
+  /** Forgets the reports of some files (another file's references changed what they are compared with). */
+  invalidate(uris: Iterable<string>): void {
+    for (const uri of uris) this.forget(uri);
+  }
+
   async pull(params: WorkspaceDiagnosticParams, progress: WorkDoneProgressReporter, signal: AbortSignal): Promise<WorkspaceDiagnosticReport> {
     const started = this.now();
     const previous = new Map(params.previousResultIds.map((p) => [p.uri, p.value]));
