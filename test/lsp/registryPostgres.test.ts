@@ -155,4 +155,21 @@ describe('language server: organisation registry (PostgreSQL, lineage.registry.u
       assert.equal(await client.stop(), 0);
     }
   });
+
+  it('bad credentials: one message naming the role and host, never the password', async () => {
+    const url = new URL(scratch!.url);
+    url.username = 'nobody_here';
+    const client = await LspTestClient.start({ workspaceFolder: ws.workspace, env: ws.env, settings: { registry: { url: url.toString(), includeShipped: false } } });
+    try {
+      await client.connection.sendNotification(RegistryPasswordNotification.method, { password: EDITOR_PASSWORD } satisfies RegistryPasswordParams);
+      await client.open(appUri, 'python', APP_PY);
+      await client.waitForAnalyzed(appUri, 1, 180_000);
+      const shown = client.messages.filter((m) => m.kind === 'show' && /organisation registry/.test(m.message));
+      assert.equal(shown.length, 1, JSON.stringify(client.messages));
+      assert.match(shown[0]!.message, /organisation registry postgres:\/\/nobody_here@127\.0\.0\.1:\d+\/lineage_t_\w+ is unavailable: PostgreSQL error 28000: role "nobody_here" does not exist/);
+      assert.ok(!everythingSaid(client).includes(EDITOR_PASSWORD), 'the password is in no message or log');
+    } finally {
+      assert.equal(await client.stop(), 0);
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { compareFingerprints } from '../core/compare/compare';
 import { RELATED_VERDICTS } from '../core/compare/types';
 import { errorMessage } from '../core/errors';
 import type { Fingerprint } from '../core/fingerprint/types';
-import { asAsyncRegistry, entryMetaFor, openPgRegistry, openSqliteRegistry, scanRegistryAsync, type AsyncRegistry, type RegistryEntry, type RegistryEntryMeta } from '../core/registry';
+import { asAsyncRegistry, entryMetaFor, openPgRegistry, redactUrl, openSqliteRegistry, scanRegistryAsync, type AsyncRegistry, type RegistryEntry, type RegistryEntryMeta } from '../core/registry';
 import type { LineageMatch, RegistryDescription } from '../protocol';
 
 /** One registry the server consults; only the user's registry is ever written. */
@@ -111,15 +111,23 @@ function stampOf(file: string): string | undefined {
   }
 }
 
-/** An error text with the password of `connect` (if any) masked: pg's messages should not carry it, but make sure. */
+/** An error text with the password of `connect` (if any) masked, as written and decoded: pg's messages should not carry it, but make sure. */
 export function withoutPassword(text: string, connect: string | undefined): string {
-  let password = '';
+  let forms: string[] = [];
   try {
-    password = connect === undefined ? '' : decodeURIComponent(new URL(connect).password);
+    const written = connect === undefined ? '' : new URL(connect).password;
+    forms = written === '' ? [] : [written, decodeURIComponent(written)];
   } catch {
-    password = '';
+    forms = [];
   }
-  return password === '' ? text : text.split(password).join('***');
+  return forms.reduce((masked, form) => masked.split(form).join('***'), text);
+}
+
+/** A PostgreSQL failure as one line: the backend's own prefix (the URL again) dropped, any password masked. */
+function pgFailure(err: unknown, connect: string): string {
+  const text = errorMessage(err);
+  const prefix = `${redactUrl(connect)}: `;
+  return withoutPassword(text.startsWith(prefix) ? text.slice(prefix.length) : text, connect);
 }
 
 async function readPgRegistry(source: RegistrySource): Promise<OpenRegistry | FailedRegistry> {
@@ -133,7 +141,7 @@ async function readPgRegistry(source: RegistrySource): Promise<OpenRegistry | Fa
     open.set(key, entry);
     return entry;
   } catch (err) {
-    const failed: FailedRegistry = { stamp: connect, error: `organisation registry ${source.path} is unavailable: ${withoutPassword(errorMessage(err), connect)}`, at: Date.now() };
+    const failed: FailedRegistry = { stamp: connect, error: `organisation registry ${source.path} is unavailable: ${pgFailure(err, connect)}`, at: Date.now() };
     open.set(key, failed);
     return failed;
   }
@@ -179,7 +187,7 @@ async function eachRegistry(sources: RegistrySource[], problems: string[], body:
       await body(entry);
     } catch (err) {
       // One registry failing (a lost connection, a corrupt file) leaves the others' answers standing.
-      problems.push(source.role === 'organisation' ? `organisation registry ${source.path} failed: ${withoutPassword(errorMessage(err), source.connect)}` : errorMessage(err));
+      problems.push(source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err));
       if (source.role === 'organisation') await forget(source, entry);
     }
   }
@@ -272,7 +280,7 @@ export async function registryInfo(job: RegistryInfoJob): Promise<RegistryInfoOu
       }
       registries.push({ path: source.path, role: source.role, entries: count, exists: true });
     } catch (err) {
-      const error = source.role === 'organisation' ? `organisation registry ${source.path} failed: ${withoutPassword(errorMessage(err), source.connect)}` : errorMessage(err);
+      const error = source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err);
       registries.push({ path: source.path, role: source.role, entries: 0, exists: true, error });
       if (source.role === 'organisation') await forget(source, entry);
     }
