@@ -14,6 +14,7 @@ export const Commands = {
   fingerprintFolder: 'lineage.fingerprintFolder',
   addToRegistry: 'lineage.addToRegistry',
   setHubToken: 'lineage.setHubToken',
+  setRegistryPassword: 'lineage.setRegistryPassword',
   pinAllRevisions: 'lineage.pinAllRevisions',
   exportBom: 'lineage.exportBom',
   showInventory: 'lineage.showInventory',

@@ -21,6 +21,7 @@ import { exportBom } from './commands/bom';
 import { compareWith, scanModel } from './commands/compare';
 import { showInventory, showReference } from './commands/navigation';
 import { sendStoredHubToken, setHubToken, watchHubToken } from './commands/hubToken';
+import { sendStoredRegistryPassword, setRegistryPassword, watchRegistryPassword } from './commands/registryPassword';
 import { pinAllRevisions } from './commands/pin';
 import { addToRegistry } from './commands/registry';
 import { Commands, MODELS_VIEW_ID, type CommandId } from './constants';
@@ -86,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
     [Commands.fingerprintFolder]: (folder, destination) => fingerprintFolder(shared, folder, destination),
     [Commands.addToRegistry]: (arg, entryId) => addToRegistry(shared, arg, entryId),
     [Commands.setHubToken]: (arg) => setHubToken(shared, arg),
+    [Commands.setRegistryPassword]: (arg) => setRegistryPassword(shared, arg),
     [Commands.pinAllRevisions]: () => pinAllRevisions(shared),
     [Commands.exportBom]: (destination) => exportBom(shared, destination),
     [Commands.showInventory]: () => showInventory(),
@@ -131,10 +133,14 @@ export function activate(context: vscode.ExtensionContext): LineageApi {
         client.onNotification(RegistryChangedNotification, (params: RegistryChangedParams) => statusBar.setRegistrySize(params.entries)),
         client.onNotification(HubStateNotification, (params) => hubIndicator.show(params)),
         watchHubToken(context, client),
+        watchRegistryPassword(context, client),
         vscode.workspace.onDidGrantWorkspaceTrust(() => void client.sendNotification(WorkspaceTrustedNotification, {})),
         watchVisibleDocuments(client),
       );
       void sendStoredHubToken(context, client).catch((err: unknown) => output.appendLine(`Hugging Face token not sent: ${errorText(err)}`));
+      // The server holds the organisation registry until this arrives (registryPasswordFromClient), so a
+      // stored password is used from the first scan.
+      void sendStoredRegistryPassword(context, client).catch((err: unknown) => output.appendLine(`registry password not sent: ${errorText(err)}`));
       void inventory.refresh();
       void client.sendRequest(RegistryInfoRequest).then(
         (info) => {

@@ -34,7 +34,8 @@ export function createLanguageClient(context: vscode.ExtensionContext, output: v
     // An empty `lineage.cache.folder` means the CLI's folder (~/.cache/lineage-lens): the editor and
     // `lineage db add` share one registry and one fingerprint cache.
     // Untrusted workspaces get no remote fingerprints (lineage.hub.remoteFingerprint: auto) until trusted.
-    initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION), workspaceTrusted: vscode.workspace.isTrusted },
+    // The registry password (secret storage) follows in lineage/registryPassword just after start.
+    initializationOptions: { settings: vscode.workspace.getConfiguration(CONFIGURATION_SECTION), workspaceTrusted: vscode.workspace.isTrusted, registryPasswordFromClient: true },
   };
   return new Client(CLIENT_ID, 'Lineage Lens', serverOptions, clientOptions);
 }

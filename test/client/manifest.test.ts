@@ -65,14 +65,14 @@ describe('client manifest', () => {
     assert.equal(properties['lineage.diagnostics.severity']!.scope, 'resource');
     assert.deepEqual(Object.keys(properties['lineage.diagnostics.severity']!.properties!).sort(), [...ALL_DIAGNOSTIC_CODES].sort());
     assert.equal(properties['lineage.hub.endpoint']!.scope, 'machine');
-    for (const key of ['lineage.offline', 'lineage.fingerprint.maxBytesPerModel', 'lineage.registry.path', 'lineage.cache.folder', 'lineage.hub.remoteFingerprint', 'lineage.hub.remoteBudgetBytes']) assert.ok(properties[key], key);
+    for (const key of ['lineage.offline', 'lineage.fingerprint.maxBytesPerModel', 'lineage.registry.path', 'lineage.registry.url', 'lineage.cache.folder', 'lineage.hub.remoteFingerprint', 'lineage.hub.remoteBudgetBytes']) assert.ok(properties[key], key);
     assert.deepEqual(properties['lineage.hub.remoteFingerprint']!.enum, ['auto', 'off']);
   });
 
   it('restricts settings that point at other files or servers in untrusted workspaces, and opts out of virtual ones', () => {
     const trust = manifest.capabilities.untrustedWorkspaces;
     assert.equal(trust.supported, 'limited');
-    assert.deepEqual([...trust.restrictedConfigurations].sort(), ['lineage.cache.folder', 'lineage.hub.endpoint', 'lineage.hub.remoteBudgetBytes', 'lineage.hub.remoteFingerprint', 'lineage.registry.path']);
+    assert.deepEqual([...trust.restrictedConfigurations].sort(), ['lineage.cache.folder', 'lineage.hub.endpoint', 'lineage.hub.remoteBudgetBytes', 'lineage.hub.remoteFingerprint', 'lineage.registry.path', 'lineage.registry.url']);
     for (const key of trust.restrictedConfigurations) assert.ok(manifest.contributes.configuration.properties[key], key);
     assert.equal(manifest.capabilities.virtualWorkspaces.supported, false);
     assert.ok(manifest.capabilities.virtualWorkspaces.description);

@@ -46,6 +46,8 @@ export class LspTestClient {
   /** lineage/hubState notifications, oldest first. */
   readonly hubStates: Array<{ state: string; detail: string }> = [];
   readonly stderr: string[] = [];
+  /** window/showMessage and window/logMessage texts, in order (what a user or an output channel sees). */
+  readonly messages: Array<{ kind: 'show' | 'log'; type: number; message: string }> = [];
   private readonly waiters: Array<() => void> = [];
   /** Called on every publishDiagnostics, in arrival order (the map above keeps only the last per document). */
   readonly publishListeners: Array<(params: PublishDiagnosticsParams) => void> = [];
@@ -76,7 +78,8 @@ export class LspTestClient {
     });
     connection.onRequest('workspace/configuration', () => [null]);
     connection.onRequest('workspace/codeLens/refresh', () => null);
-    connection.onNotification('window/logMessage', () => undefined);
+    connection.onNotification('window/logMessage', (params: { type: number; message: string }) => void client.messages.push({ kind: 'log', ...params }));
+    connection.onNotification('window/showMessage', (params: { type: number; message: string }) => void client.messages.push({ kind: 'show', ...params }));
     connection.onNotification('$/progress', () => undefined);
     connection.listen();
     const folderUri = pathToFileURL(options.workspaceFolder).toString();

@@ -1,19 +1,23 @@
 // Registry work of the language server, run inside worker threads (jobs.ts dispatches here): scans,
-// id lookups and additions against the embedded reference database and the user's registry. Each
-// worker keeps its registries open in memory and reopens a file when its size or mtime changes
-// (another process, such as `lineage db add`, may have replaced it).
+// id lookups and additions against the embedded reference database, the user's registry and an
+// organisation's PostgreSQL registry. SQLite files are read page by page from disk (nothing loads a
+// registry into memory) and reopened when their size or mtime changes; PostgreSQL gets one connection
+// per worker thread, and a failed connection is retried only after a pause.
 import { statSync } from 'node:fs';
 import { compareFingerprints } from '../core/compare/compare';
 import { RELATED_VERDICTS } from '../core/compare/types';
 import { errorMessage } from '../core/errors';
 import type { Fingerprint } from '../core/fingerprint/types';
-import { entryMetaFor, openSqliteRegistry, scanRegistry, type RegistryEntry, type RegistryEntryMeta, type SqliteRegistry } from '../core/registry';
+import { asAsyncRegistry, entryMetaFor, openPgRegistry, redactUrl, openSqliteRegistry, scanRegistryAsync, type AsyncRegistry, type RegistryEntry, type RegistryEntryMeta } from '../core/registry';
 import type { LineageMatch, RegistryDescription } from '../protocol';
 
-/** One registry file the server consults; only the user's registry is ever written. */
+/** One registry the server consults; only the user's registry is ever written. */
 export interface RegistrySource {
+  /** A file, or the organisation registry's URL without its password (the form shown and logged). */
   path: string;
-  role: 'embedded' | 'user';
+  role: 'embedded' | 'user' | 'organisation';
+  /** Organisation registry only: the URL connected to, with the password when one was given. Never shown. */
+  connect?: string;
 }
 
 export interface RegistryScanJob {
@@ -80,15 +84,23 @@ export interface RegistryAddOutput {
 
 /** Look-alike checks need the well-known names, not every entry of an organisation-scale registry. */
 const MAX_LISTED_IDS = 20_000;
+/** A PostgreSQL registry that could not be reached is tried again after this long, not on every job. */
+const PG_RETRY_MS = 60_000;
+/** One connection per worker thread: the server's few workers never crowd an organisation's database. */
+const PG_CONNECTIONS_PER_WORKER = 1;
 
 interface OpenRegistry {
-  registry: SqliteRegistry;
+  registry: AsyncRegistry;
   stamp: string;
-  /** Lowercased id -> metadata, built on first use. */
-  byId?: Map<string, RegistryEntryMeta>;
 }
 
-const open = new Map<string, OpenRegistry | { stamp: string; error: string }>();
+interface FailedRegistry {
+  stamp: string;
+  error: string;
+  at: number;
+}
+
+const open = new Map<string, OpenRegistry | FailedRegistry>();
 
 function stampOf(file: string): string | undefined {
   try {
@@ -99,55 +111,95 @@ function stampOf(file: string): string | undefined {
   }
 }
 
-/** The registry at `file`, opened read-only and cached; undefined when the file does not exist. */
-async function readRegistry(file: string): Promise<OpenRegistry | { error: string } | undefined> {
+/** An error text with the password of `connect` (if any) masked, as written and decoded: pg's messages should not carry it, but make sure. */
+export function withoutPassword(text: string, connect: string | undefined): string {
+  let forms: string[] = [];
+  try {
+    const written = connect === undefined ? '' : new URL(connect).password;
+    forms = written === '' ? [] : [written, decodeURIComponent(written)];
+  } catch {
+    forms = [];
+  }
+  return forms.reduce((masked, form) => masked.split(form).join('***'), text);
+}
+
+/** A PostgreSQL failure as one line: the backend's own prefix (the URL again) dropped, any password masked. */
+function pgFailure(err: unknown, connect: string): string {
+  const text = errorMessage(err);
+  const prefix = `${redactUrl(connect)}: `;
+  return withoutPassword(text.startsWith(prefix) ? text.slice(prefix.length) : text, connect);
+}
+
+async function readPgRegistry(source: RegistrySource): Promise<OpenRegistry | FailedRegistry> {
+  const connect = source.connect ?? source.path;
+  const key = `pg:${connect}`;
+  const cached = open.get(key);
+  if (cached && ('registry' in cached || Date.now() - cached.at < PG_RETRY_MS)) return cached;
+  open.delete(key);
+  try {
+    const entry: OpenRegistry = { registry: await openPgRegistry(connect, { maxConnections: PG_CONNECTIONS_PER_WORKER, migrate: false }), stamp: connect };
+    open.set(key, entry);
+    return entry;
+  } catch (err) {
+    const failed: FailedRegistry = { stamp: connect, error: `organisation registry ${source.path} is unavailable: ${pgFailure(err, connect)}`, at: Date.now() };
+    open.set(key, failed);
+    return failed;
+  }
+}
+
+/** The registry of `source`, opened read-only and cached; undefined when its file does not exist. */
+async function readRegistry(source: RegistrySource): Promise<OpenRegistry | FailedRegistry | undefined> {
+  if (source.role === 'organisation') return readPgRegistry(source);
+  const file = source.path;
   const stamp = stampOf(file);
   const cached = open.get(file);
   if (cached && cached.stamp === stamp) return cached;
-  if (cached && 'registry' in cached) cached.registry.close();
+  if (cached && 'registry' in cached) await cached.registry.close();
   open.delete(file);
   if (stamp === undefined) return undefined;
   try {
-    const entry: OpenRegistry = { registry: await openSqliteRegistry(file), stamp };
+    const entry: OpenRegistry = { registry: asAsyncRegistry(await openSqliteRegistry(file)), stamp };
     open.set(file, entry);
     return entry;
   } catch (err) {
-    const failed = { stamp, error: errorMessage(err) };
+    const failed: FailedRegistry = { stamp, error: errorMessage(err), at: Date.now() };
     open.set(file, failed);
     return failed;
   }
 }
 
-function idIndex(entry: OpenRegistry): Map<string, RegistryEntryMeta> {
-  if (!entry.byId) {
-    entry.byId = new Map();
-    for (const summary of entry.registry.list()) {
-      const { hiddenSize: _h, architectureHash: _a, vocabularySize: _v, extractorVersion: _e, storedBytes: _s, ...meta } = summary;
-      entry.byId.set(meta.id.toLowerCase(), meta);
+/** A failed query (the database went away) drops the connection so that the next job reconnects. */
+async function forget(source: RegistrySource, entry: OpenRegistry): Promise<void> {
+  const key = source.role === 'organisation' ? `pg:${source.connect ?? source.path}` : source.path;
+  if (open.get(key) === entry) open.delete(key);
+  await entry.registry.close().catch(() => undefined);
+}
+
+async function eachRegistry(sources: RegistrySource[], problems: string[], body: (entry: OpenRegistry) => Promise<void>): Promise<void> {
+  for (const source of sources) {
+    const entry = await readRegistry(source);
+    if (!entry) continue;
+    if ('error' in entry) {
+      problems.push(entry.error);
+      continue;
+    }
+    try {
+      await body(entry);
+    } catch (err) {
+      // One registry failing (a lost connection, a corrupt file) leaves the others' answers standing.
+      problems.push(source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err));
+      if (source.role === 'organisation') await forget(source, entry);
     }
   }
-  return entry.byId;
 }
 
-async function eachRegistry(sources: RegistrySource[], problems: string[], body: (entry: OpenRegistry) => void): Promise<void> {
-  for (const source of sources) {
-    const entry = await readRegistry(source.path);
-    if (!entry) continue;
-    if ('error' in entry) problems.push(entry.error);
-    else body(entry);
-  }
-}
-
-/** The stored entry of an id, from the first registry that has it. */
+/** The stored entry of an id (case-insensitive in both backends), from the first registry that has it. */
 async function findEntry(sources: RegistrySource[], id: string): Promise<RegistryEntry | undefined> {
-  for (const source of sources) {
-    const entry = await readRegistry(source.path);
-    if (!entry || 'error' in entry) continue;
-    const meta = idIndex(entry).get(id.toLowerCase());
-    const known = meta && entry.registry.get(meta.id);
-    if (known) return known;
-  }
-  return undefined;
+  let known: RegistryEntry | undefined;
+  await eachRegistry(sources, [], async (entry) => {
+    known ??= await entry.registry.get(id);
+  });
+  return known;
 }
 
 export async function registryScan(job: RegistryScanJob): Promise<RegistryScanOutput> {
@@ -165,16 +217,17 @@ export async function registryScan(job: RegistryScanJob): Promise<RegistryScanOu
   const matches: LineageMatch[] = [];
   let tokenizerFamily: string | undefined;
   let entries = 0;
-  await eachRegistry(job.registries, problems, (entry) => {
+  await eachRegistry(job.registries, problems, async (entry) => {
     const registry = entry.registry;
-    const result = scanRegistry(registry, fingerprint, { topK: job.topK + excluded.size });
-    entries += registry.entryCount();
+    const result = await scanRegistryAsync(registry, fingerprint, { topK: job.topK + excluded.size });
+    entries += result.registry.entries;
     tokenizerFamily ??= result.tokenizer.family;
     for (const match of result.matches) {
       if (excluded.has(match.id.toLowerCase()) || !RELATED_VERDICTS.has(match.verdict)) continue;
       const found: LineageMatch = { repoId: match.id, verdict: match.verdict, reason: match.reason, source: 'registry' };
       if (match.direction) found.relation = match.direction.parent === 'known' ? 'parent' : 'child';
-      const revision = idIndex(entry).get(match.id.toLowerCase())?.revision;
+      // A handful of matches at most: their records are read one by one, never the whole table.
+      const revision = (await registry.get(match.id))?.meta.revision;
       if (revision !== undefined) found.commit = revision;
       // The corrected p-value: the registry tested many candidates to find this one.
       const p = match.adjustedLog10P ?? match.log10P;
@@ -201,26 +254,35 @@ export async function registryInfo(job: RegistryInfoJob): Promise<RegistryInfoOu
   const registries: RegistryDescription[] = [];
   const weightIds: string[] = [];
   const found: Record<string, RegistryEntryMeta> = {};
-  const wanted = new Set(job.lookUp.map((id) => id.toLowerCase()));
+  const wanted = [...new Set(job.lookUp.map((id) => id.toLowerCase()))];
   for (const source of job.registries) {
-    const entry = await readRegistry(source.path);
+    const entry = await readRegistry(source);
     if (!entry) {
       registries.push({ path: source.path, role: source.role, entries: 0, exists: false });
       continue;
     }
     if ('error' in entry) {
-      registries.push({ path: source.path, role: source.role, entries: 0, exists: true, error: entry.error });
+      registries.push({ path: source.path, role: source.role, entries: 0, exists: source.role !== 'organisation', error: entry.error });
       continue;
     }
-    const byId = idIndex(entry);
-    registries.push({ path: source.path, role: source.role, entries: byId.size, exists: true });
-    if (job.listWeightIds) {
-      for (const meta of byId.values()) if (meta.kind === 'weights' && weightIds.length < MAX_LISTED_IDS) weightIds.push(meta.id);
-    }
-    for (const lower of wanted) {
-      const meta = byId.get(lower);
-      // The first registry listed wins: the user's own entry over the shipped one.
-      if (meta && found[lower] === undefined) found[lower] = meta;
+    try {
+      const count = await entry.registry.entryCount();
+      // Listing reads every row: only registries small enough to list (the user's, the shipped one) give
+      // their ids to the look-alike check; an organisation-scale registry is consulted by scans and lookups.
+      if (job.listWeightIds && count <= MAX_LISTED_IDS - weightIds.length) {
+        for (const meta of await entry.registry.list()) if (meta.kind === 'weights') weightIds.push(meta.id);
+      }
+      for (const lower of wanted) {
+        // The first registry listed wins: the user's own entry over the organisation's and the shipped one.
+        if (found[lower] !== undefined) continue;
+        const known = await entry.registry.get(lower);
+        if (known) found[lower] = known.meta;
+      }
+      registries.push({ path: source.path, role: source.role, entries: count, exists: true });
+    } catch (err) {
+      const error = source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err);
+      registries.push({ path: source.path, role: source.role, entries: 0, exists: true, error });
+      if (source.role === 'organisation') await forget(source, entry);
     }
   }
   return { registries, weightIds, found };
@@ -228,7 +290,7 @@ export async function registryInfo(job: RegistryInfoJob): Promise<RegistryInfoOu
 
 /** Adds one fingerprint under the file's lock; the atomic commit leaves the old file whole if anything fails. */
 export async function registryAdd(job: RegistryAddJob): Promise<RegistryAddOutput> {
-  if (job.registry.role !== 'user') throw new Error(`${job.registry.path} is the shipped reference database and is read-only`);
+  if (job.registry.role !== 'user') throw new Error(`${job.registry.path} is read-only in the editor (the ${job.registry.role === 'organisation' ? 'organisation registry takes entries from `lineage db add`' : 'shipped reference database'})`);
   const overrides: Partial<RegistryEntryMeta> = {};
   if (job.id !== undefined) overrides.id = job.id;
   if (job.revision !== undefined) overrides.revision = job.revision;

@@ -10,7 +10,7 @@ export const DEFAULT_SETTINGS: LineageSettings = {
   integrityMaxBytes: 2 * 1024 * 1024 * 1024,
   offline: false,
   fingerprint: { maxBytesPerModel: 256 * 1024 * 1024 },
-  registry: { path: '', includeShipped: true },
+  registry: { path: '', includeShipped: true, url: '' },
   cache: { folder: '' },
   hub: { endpoint: DEFAULT_HUB_ENDPOINT, remoteFingerprint: 'auto', remoteBudgetBytes: 512 * 1024 * 1024 },
 };

@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import { isDiagnosticCode, isSeveritySetting } from '../analysis/findings/severity';
 import { DEFAULT_SETTINGS } from '../analysis/settings';
+import { isPostgresUrl } from '../core/registry';
 import { checkWorkspace, type WorkspaceCheck } from '../analysis/workspaceCheck';
 import { initPythonParser } from '../references';
 import { existsSync } from 'node:fs';
@@ -39,7 +40,8 @@ export function settingsFrom(args: ParsedArgs): LineageSettings {
     ...DEFAULT_SETTINGS,
     diagnostics: { severity },
     offline: flag(args, 'offline'),
-    registry: { path: db === undefined ? '' : path.resolve(db), includeShipped: !flag(args, 'no-shipped-db') },
+    // --db postgres://… names an organisation registry (consulted besides the user's); anything else a file.
+    registry: db !== undefined && isPostgresUrl(db) ? { path: '', includeShipped: !flag(args, 'no-shipped-db'), url: db } : { path: db === undefined ? '' : path.resolve(db), includeShipped: !flag(args, 'no-shipped-db'), url: '' },
   };
 }
 

@@ -18,6 +18,8 @@ import {
   type InitializeParams,
   type InitializeResult,
   type WorkDoneProgressServerReporter,
+  MessageType,
+  ShowMessageNotification,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { hfCacheRoots } from '../core/model/hfCache';
@@ -46,6 +48,8 @@ import {
   CompareRequest,
   DocumentAnalyzedNotification,
   HubTokenNotification,
+  RegistryPasswordNotification,
+  type RegistryPasswordParams,
   WorkspaceTrustedNotification,
   HubStateNotification,
   type HubStateParams,
@@ -77,7 +81,8 @@ import {
   VisibleDocumentsNotification,
   type VisibleDocumentsParams,
 } from '../protocol';
-import { cacheFolderOf, RegistryOracle, registrySources } from '../analysis/oracles/registryOracle';
+import { cacheFolderOf, RegistryOracle } from '../analysis/oracles/registryOracle';
+import { RegistryAccess } from './registryAccess';
 import { AnalysisEngine } from '../analysis/engine';
 import { isCancellation } from '../core/util/cancellation';
 import { attachPriority, JobPriority } from '../core/util/jobPriority';
@@ -120,11 +125,22 @@ const engine = new AnalysisEngine(runner, {
   inspectionCacheFolder: () => path.join(cacheFolderOf(settings), 'fingerprints'),
 });
 const localCacheOracle = new LocalCacheOracle(engine, () => settings.maxLocalCandidates, () => settings.localCacheCandidates);
-const registryOracle = new RegistryOracle(engine, () => registrySources(settings), (info, firstListing) => {
-  void connection.sendNotification(RegistryChangedNotification, info);
-  // Another process (lineage db add) changed a registry: verdicts and look-alike ids may change.
-  if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
+/** Registry credentials and problems: each problem shown once, never with a password; analysis goes on without that registry. */
+const registryAccess = new RegistryAccess((problem) => {
+  log(`registry: ${problem}`);
+  // A notification, not showWarningMessage (a request some clients leave unanswered).
+  void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `Lineage: ${problem}. Analysis continues with the other registries.` });
 });
+const registryOracle = new RegistryOracle(
+  engine,
+  () => registryAccess.sources(settings),
+  (info, firstListing) => {
+    void connection.sendNotification(RegistryChangedNotification, info);
+    // Another process (lineage db add) changed a registry: verdicts and look-alike ids may change.
+    if (!firstListing) void refreshKnownIds().then(reanalyzeAll);
+  },
+  (problem) => registryAccess.report(problem),
+);
 /** Hub metadata of references not on this machine; reads the settings at each lookup (offline, endpoint). */
 /** Set by the client from VS Code's secret storage (lineage/hubToken). */
 let editorHubToken: string | undefined;
@@ -451,8 +467,9 @@ connection.onInitialize((params: InitializeParams): InitializeResult => {
   clientWatchesFilesForUs = capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   workspaceFolders = folders.map(fsPathOf).filter((f): f is string => f !== undefined);
-  const options = params.initializationOptions as { settings?: unknown; workspaceTrusted?: unknown } | undefined;
+  const options = params.initializationOptions as { settings?: unknown; workspaceTrusted?: unknown; registryPasswordFromClient?: unknown } | undefined;
   if (options?.settings !== undefined) settings = parseSettings(options.settings);
+  if (options?.registryPasswordFromClient === true) registryAccess.expectPasswordFromClient();
   if (options?.workspaceTrusted === false) workspaceTrusted = false;
   return {
     capabilities: {
@@ -482,6 +499,7 @@ connection.onInitialized(() => {
   void (async () => {
     await refreshSettings();
     reportHubState();
+    registryAccess.checkSettings(settings);
     await refreshKnownIds().catch((err: unknown) => log(`registry unavailable: ${errorMessage(err)}`));
     void workspaceReferences.rebuild();
     reanalyzeAll();
@@ -504,7 +522,9 @@ connection.onDidChangeConfiguration((change) => {
   const pushed = (change.settings as { lineage?: unknown } | undefined)?.lineage;
   const before = settings;
   void refreshSettings(pushed).then(async () => {
-    const registriesMoved = JSON.stringify(registrySources(before)) !== JSON.stringify(registrySources(settings));
+    const registriesMoved = JSON.stringify(registryAccess.sources(before)) !== JSON.stringify(registryAccess.sources(settings));
+    if (registriesMoved) registryAccess.forgetReported();
+    registryAccess.checkSettings(settings);
     const budgetChanged = before.fingerprint.maxBytesPerModel !== settings.fingerprint.maxBytesPerModel;
     const hubChanged = before.offline !== settings.offline || before.hub.endpoint !== settings.hub.endpoint;
     const remoteChanged = hubChanged || before.hub.remoteFingerprint !== settings.hub.remoteFingerprint || before.hub.remoteBudgetBytes !== settings.hub.remoteBudgetBytes;
@@ -672,6 +692,12 @@ connection.onNotification(HubTokenNotification, (params: HubTokenParams | undefi
   hubLookups.forget();
   remoteFingerprints.forget();
   reanalyzeAll();
+});
+
+connection.onNotification(RegistryPasswordNotification, (params: RegistryPasswordParams | undefined) => {
+  if (!registryAccess.setPassword(params)) return;
+  registryOracle.invalidate();
+  void refreshKnownIds().catch(() => undefined).then(reanalyzeAll);
 });
 
 connection.onNotification(WorkspaceTrustedNotification, () => {

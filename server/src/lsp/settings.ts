@@ -24,6 +24,8 @@ export function parseSettings(raw: unknown): LineageSettings {
     registry: {
       path: text(group('registry')['path'], DEFAULT_SETTINGS.registry.path),
       includeShipped: typeof group('registry')['includeShipped'] === 'boolean' ? (group('registry')['includeShipped'] as boolean) : DEFAULT_SETTINGS.registry.includeShipped,
+      // Kept as written; registrySources() strips a password and the server warns about it.
+      url: text(group('registry')['url'], DEFAULT_SETTINGS.registry.url),
     },
     cache: { folder: text(group('cache')['folder'], DEFAULT_SETTINGS.cache.folder) },
     hub: {

@@ -42,8 +42,9 @@ export interface ListCachedModelsResult {
 
 /** One registry file the server consults (the user's registry first, then the shipped reference database). */
 export interface RegistryDescription {
+  /** A file, or an organisation registry's URL without its password. */
   path: string;
-  role: 'embedded' | 'user';
+  role: 'embedded' | 'user' | 'organisation';
   exists: boolean;
   entries: number;
   /** Why the file could not be used (corrupt, not a registry). */
@@ -83,6 +84,14 @@ export type RegistryChangedParams = RegistryInfoResult;
  */
 export interface HubTokenParams {
   token?: string;
+}
+
+/**
+ * The password of the organisation registry (`lineage.registry.url`) from the editor's secret storage
+ * (none: cleared; PGPASSWORD and ~/.pgpass apply). Held in memory only, never logged.
+ */
+export interface RegistryPasswordParams {
+  password?: string;
 }
 
 /**
@@ -131,6 +140,7 @@ export const RegistryInfoRequest = new RequestType0<RegistryInfoResult, void>('l
 export const AddToRegistryRequest = new RequestType<AddToRegistryParams, AddToRegistryResult, void>('lineage/addToRegistry');
 export const RegistryChangedNotification = new NotificationType<RegistryChangedParams>('lineage/registryChanged');
 export const HubTokenNotification = new NotificationType<HubTokenParams>('lineage/hubToken');
+export const RegistryPasswordNotification = new NotificationType<RegistryPasswordParams>('lineage/registryPassword');
 /** Sent when the user trusts the workspace: `lineage.hub.remoteFingerprint: auto` may then read from the Hub. */
 export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('lineage/workspaceTrusted');
 export const VisibleDocumentsNotification = new NotificationType<VisibleDocumentsParams>('lineage/visibleDocuments');

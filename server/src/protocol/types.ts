@@ -278,6 +278,11 @@ export interface LineageSettings {
     path: string;
     /** Also check against the reference database shipped with the extension. */
     includeShipped: boolean;
+    /**
+     * An organisation's PostgreSQL registry (`postgres://user@host/db`), consulted besides the user's registry;
+     * empty: LINEAGE_DB_URL, else none. Never holds a password (secret storage, PGPASSWORD or ~/.pgpass do).
+     */
+    url: string;
   };
   cache: {
     /** Fingerprint cache and default registry folder; empty: $LINEAGE_CACHE_DIR or ~/.cache/lineage-lens. */

@@ -1,9 +1,10 @@
-// The registries as a LineageOracle: the user's registry (Add to Registry, `lineage db add`) and the
-// reference database shipped with the extension. All SQLite work runs in workers (registryJobs.ts);
-// this side caches what the message loop asks often (ids for look-alike checks, entry counts).
+// The registries as a LineageOracle: the user's registry (Add to Registry, `lineage db add`), an
+// organisation's PostgreSQL registry (`lineage.registry.url`) and the reference database shipped with the
+// extension. All registry work runs in workers (registryJobs.ts); this side caches what the message loop
+// asks often (ids for look-alike checks, entry counts) and reports each registry problem once.
 import * as path from 'node:path';
 import type { Fingerprint } from '../../core/fingerprint/types';
-import { embeddedRegistryPath, lineageCacheFolder, type RegistryEntryMeta } from '../../core/registry';
+import { embeddedRegistryPath, isPostgresUrl, lineageCacheFolder, type RegistryEntryMeta } from '../../core/registry';
 import { fingerprintIdentity, type LineageOracle, type OracleScan, type ScanRequestOptions } from './oracle';
 import type { LineageSettings, RegistryInfoResult } from '../../protocol';
 import type { RegistryAddJob, RegistryAddOutput, RegistryCompareOutput, RegistryScanOutput, RegistrySource } from '../registryJobs';
@@ -25,9 +26,47 @@ export function userRegistryFile(settings: LineageSettings, env: NodeJS.ProcessE
   return path.join(cacheFolderOf(settings, env), 'registry.sqlite');
 }
 
-/** The user's registry first (its entries win on equal ids), then the shipped reference database. */
-export function registrySources(settings: LineageSettings, env: NodeJS.ProcessEnv = process.env): RegistrySource[] {
+export interface OrganisationRegistry {
+  /** The source to consult; absent when no URL is configured or it is not usable. */
+  source?: RegistrySource;
+  /** Why the configured URL is not used as written (shown once; never contains a password). */
+  problem?: string;
+}
+
+/**
+ * The organisation registry: `lineage.registry.url`, else LINEAGE_DB_URL (as the CLI). A password written in
+ * the setting is ignored (settings files are shared and synced); the password comes from the editor's secret
+ * storage, else the environment's URL, PGPASSWORD or ~/.pgpass (pg reads those itself).
+ */
+export function organisationRegistry(settings: LineageSettings, env: NodeJS.ProcessEnv = process.env, editorPassword?: string): OrganisationRegistry {
+  const fromSetting = settings.registry.url !== '';
+  const written = fromSetting ? settings.registry.url : (env['LINEAGE_DB_URL'] ?? '').trim();
+  if (written === '') return {};
+  const origin = fromSetting ? 'lineage.registry.url' : 'LINEAGE_DB_URL';
+  let url: URL;
+  try {
+    if (!isPostgresUrl(written)) throw new Error('not a postgres:// URL');
+    url = new URL(written);
+  } catch {
+    return { problem: `${origin} is not a postgres://user@host/database URL; the organisation registry is not used` };
+  }
+  const result: OrganisationRegistry = {};
+  if (fromSetting && url.password !== '') {
+    url.password = '';
+    result.problem = `lineage.registry.url contains a password: it is ignored (use "Lineage: Set Registry Password", PGPASSWORD or ~/.pgpass)`;
+  }
+  const connect = new URL(url.toString());
+  if (editorPassword !== undefined && editorPassword !== '') connect.password = encodeURIComponent(editorPassword);
+  url.password = '';
+  result.source = { path: url.toString(), role: 'organisation', connect: connect.toString() };
+  return result;
+}
+
+/** The user's registry first (its entries win on equal ids), then the organisation's, then the shipped reference database. */
+export function registrySources(settings: LineageSettings, env: NodeJS.ProcessEnv = process.env, editorPassword?: string): RegistrySource[] {
   const sources: RegistrySource[] = [{ path: userRegistryFile(settings, env), role: 'user' }];
+  const organisation = organisationRegistry(settings, env, editorPassword).source;
+  if (organisation) sources.push(organisation);
   const embedded = settings.registry.includeShipped ? embeddedRegistryPath() : undefined;
   if (embedded !== undefined && path.resolve(embedded) !== sources[0]!.path) sources.push({ path: embedded, role: 'embedded' });
   return sources;
@@ -51,6 +90,8 @@ export class RegistryOracle implements LineageOracle {
     private readonly engine: AnalysisEngine,
     private readonly sources: () => RegistrySource[],
     private readonly onChanged: (info: RegistryInfoResult, firstListing: boolean) => void = () => undefined,
+    /** A registry could not be used (unreachable, corrupt); the others answered. Called for every occurrence. */
+    private readonly onProblem: (problem: string) => void = () => undefined,
   ) {}
 
   /** Forget cached listings and scans (settings changed, an entry was added). */
@@ -67,6 +108,7 @@ export class RegistryOracle implements LineageOracle {
       this.snapshotAt = now;
       const next = this.engine.registryInfo({ registries: this.sources(), lookUp: [], listWeightIds: true }).then((out): RegistrySnapshot => {
         const info: RegistryInfoResult = { registries: out.registries, entries: out.registries.reduce((sum, r) => sum + r.entries, 0) };
+        for (const registry of out.registries) if (registry.error !== undefined) this.onProblem(registry.error);
         return { at: now, info, weightIds: Object.freeze(out.weightIds) };
       });
       this.snapshot = next;
@@ -110,6 +152,7 @@ export class RegistryOracle implements LineageOracle {
     const key = `${fingerprintIdentity(fingerprint)}|${excludeIds.join(',').toLowerCase()}|${this.generation}`;
     return this.scans.run(key, async (signal) => {
       const out = await this.engine.scanRegistries({ registries: this.sources(), subject: { fingerprint }, excludeIds, topK: MATCHES_PER_SCAN }, signal);
+      for (const problem of out.problems) this.onProblem(problem);
       return toOracleScan(out);
     }, options.signal);
   }
