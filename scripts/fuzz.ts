@@ -17,6 +17,9 @@ import { caseArb, caseInput, checkCase, FUZZ_FORMATS, seedsFor, type FuzzCase, t
 
 const HANG_MS = 2_000;
 const KILL_MS = 10_000;
+// A reader that needs more heap than this on a fuzzed input fails the run as a crash (out of memory):
+// it keeps the measured peak RSS about the readers, not V8's lazy collection of garbage.
+const WORKER_HEAP = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 };
 const ARTIFACTS = path.resolve(__dirname, '..', '.fuzz-artifacts');
 
 interface WorkerJob {
@@ -81,7 +84,7 @@ async function fuzzFormat(format: FuzzFormat, seconds: number, runSeed: number):
     Atomics.store(view, 1, -1);
     // The worker loads this TypeScript file through tsx's require hook.
     const bootstrap = `require('tsx/cjs'); require(${JSON.stringify(__filename)});`;
-    const worker = new Worker(bootstrap, { eval: true, workerData: { format, runSeed, firstCase: nextCase, progress } satisfies WorkerJob });
+    const worker = new Worker(bootstrap, { eval: true, resourceLimits: WORKER_HEAP, workerData: { format, runSeed, firstCase: nextCase, progress } satisfies WorkerJob });
     let ready = false;
     const stopped = new Promise<'killed' | 'deadline'>((resolve) => {
       const reported = new Set<number>();
