@@ -68,8 +68,15 @@ export const DEFAULT_REMOTE_MAX_BYTES = 256 * 1024 * 1024;
 export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Other files stored in git (not LFS) are fetched whole to hash them up to this size, as a local fingerprint hashes them. */
 const MAX_HASHED_GIT_FILE_BYTES = 16 * 1024 * 1024;
-/** Tensor jobs in flight for a remote model (the extractor's local default is 16). */
-const REMOTE_READ_PARALLELISM = 64;
+/**
+ * Tensor jobs in flight for a remote model (the extractor's local default is 16). High on purpose:
+ * a job only queues row reads, the session bounds requests in flight, and every job issued at once
+ * lets all reads merge into a few multi-range requests (a 7B model's ~300 tensors in one wave, not five).
+ * Memory is the sampled values themselves, bounded by the sampling plan.
+ */
+const REMOTE_READ_PARALLELISM = 1024;
+/** Repositories with more safetensors files than this get no early header reads (most would go unused). */
+const MAX_HEADS_PREFETCHED = 64;
 /** Small files fetched at once (each is its own request). */
 const WHOLE_FILES_IN_FLIGHT = 8;
 
@@ -192,6 +199,10 @@ export async function openRemoteModel(
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
       }
     }
+    // safetensors headers sit in the first bytes of every shard: ask for them now, beside the configs
+    // and the index, rather than one round trip later (the head window is kept for the header read).
+    const headed = listed.filter((f) => f.path.toLowerCase().endsWith('.safetensors') && (f.sizeBytes ?? 0) > 0);
+    if (headed.length <= MAX_HEADS_PREFETCHED) for (const f of headed) void openRemote(f).read(0, 8).catch(() => undefined);
     // Every fetch settles before an error is thrown, so nothing writes into the folder after it.
     const failures: unknown[] = [];
     await runWithConcurrency(fetches.map((fetchOne) => () => fetchOne().catch((err: unknown) => void failures.push(err))), WHOLE_FILES_IN_FLIGHT);
@@ -324,7 +335,7 @@ export async function openRemoteModel(
       declared,
       findings,
       problems,
-      // Matrix jobs in flight: their row reads merge into a few multi-range requests per round trip.
+      // Tensor jobs in flight: their row reads merge into a few multi-range requests per round trip.
       readParallelism: REMOTE_READ_PARALLELISM,
       remote: { endpoint, repoId: metadata.repoId, revisionAsked: metadata.revisionAsked, commit, published: metadata.files, stats: session.stats },
       close: async () => {
