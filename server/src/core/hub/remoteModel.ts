@@ -201,8 +201,21 @@ export async function openRemoteModel(
     }
     // safetensors headers sit in the first bytes of every shard: ask for them now, beside the configs
     // and the index, rather than one round trip later (the head window is kept for the header read).
+    // A failure is reported by the header read that needs that file (never by a file left unused).
+    const headReads = new Map<string, Promise<unknown>>();
     const headed = listed.filter((f) => f.path.toLowerCase().endsWith('.safetensors') && (f.sizeBytes ?? 0) > 0);
-    if (headed.length <= MAX_HEADS_PREFETCHED) for (const f of headed) void openRemote(f).read(0, 8).catch(() => undefined);
+    if (headed.length <= MAX_HEADS_PREFETCHED) {
+      for (const f of headed) {
+        const early = openRemote(f).read(0, 8);
+        early.catch(() => undefined);
+        headReads.set(f.path, early);
+      }
+    }
+    /** The source of a file whose header is read now, after its early head read (whose error wins). */
+    const headerSource = async (f: HubFile): Promise<ByteSource> => {
+      await headReads.get(f.path);
+      return openRemote(f);
+    };
     // Every fetch settles before an error is thrown, so nothing writes into the folder after it.
     const failures: unknown[] = [];
     await runWithConcurrency(fetches.map((fetchOne) => () => fetchOne().catch((err: unknown) => void failures.push(err))), WHOLE_FILES_IN_FLIGHT);
@@ -250,13 +263,13 @@ export async function openRemoteModel(
               // Shards are files of the same folder, named exactly: no path ever leaves the listing.
               const shard = shardByName.get(shardName);
               if (!shard || shardName.includes('/')) throw new ModelFormatError(remoteName(folderPrefix + indexFile.relativePath), `names shard "${shardName.slice(0, 200)}", which is not a file beside the index`);
-              return readSafetensorsHeader(openRemote(shard));
+              return readSafetensorsHeader(await headerSource(shard));
             });
             tensors = sharded.tensors;
             safetensorsMetadata = sharded.shards[0]?.metadata;
           } else {
             for (const file of weights.files) {
-              const st = await readSafetensorsHeader(openRemote(remoteFile(file)));
+              const st = await readSafetensorsHeader(await headerSource(remoteFile(file)));
               appendAll(tensors, st.tensors);
               safetensorsMetadata ??= st.metadata;
             }
