@@ -49,6 +49,9 @@ const MAX_PENDING_BYTES = 512 * 1024 * 1024;
 const MAX_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 /** Checked entry bytes kept in memory between reads (a fingerprint reads a few tens of MB). */
 const MAX_VERIFIED_BYTES_KEPT = 128 * 1024 * 1024;
+/** Pack files are read in chunks of this size, the last PACK_CHUNKS_KEPT of them kept in memory. */
+const PACK_CHUNK_BYTES = 1024 * 1024;
+const PACK_CHUNKS_KEPT = 32;
 /** Overlapping entries looked at, latest start first, before a lookup gives up (a miss only costs a fetch). */
 const MAX_OVERLAP_PROBES = 16;
 const MAX_PACKS_PER_IDENTITY = 256;
@@ -63,6 +66,8 @@ export class ReadCache implements RangeCache {
   /** Entries read back from disk and checked, kept (up to MAX_VERIFIED_BYTES_KEPT) for the reads they contain. */
   private readonly verified = new Map<string, { bytes: Promise<Uint8Array | undefined>; length: number }>();
   private verifiedBytesKept = 0;
+  /** Chunks of pack files read recently (see readPack). */
+  private readonly packChunks = new Map<string, Promise<Uint8Array | undefined>>();
   readonly maxBytes: number;
 
   constructor(readonly folder: string, options: ReadCacheOptions = {}) {
@@ -95,8 +100,9 @@ export class ReadCache implements RangeCache {
     const key = `${identity}|${e.pack}|${e.at}`;
     const kept = this.verified.get(key);
     if (kept) return kept.bytes;
-    const bytes = readExactly(path.join(this.identityFolder(identity), e.pack), e.at, e.length).then((read) => {
-      if (read && createHash('sha256').update(read).digest('hex') === e.sha256) return read;
+    const bytes = this.readPack(path.join(this.identityFolder(identity), e.pack), e.at, e.length).then((read) => {
+      // A copy: the entry must not pin the pack chunk it was read from.
+      if (read && createHash('sha256').update(read).digest('hex') === e.sha256) return read.slice();
       this.forgetVerified(key);
       return undefined;
     });
@@ -110,6 +116,31 @@ export class ReadCache implements RangeCache {
       }
     }
     return bytes;
+  }
+
+  /**
+   * Bytes [at, at + length) of a pack file. Entries sit in a pack in offset order and a fingerprint
+   * reads most of them, so packs are read in PACK_CHUNK_BYTES chunks kept for the next entries:
+   * a few reads per MB instead of an open, a read and a close per entry.
+   */
+  private async readPack(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
+    const index = Math.floor(at / PACK_CHUNK_BYTES);
+    if (Math.floor((at + length - 1) / PACK_CHUNK_BYTES) !== index) return readExactly(file, at, length);
+    const key = `${file}#${index}`;
+    let chunk = this.packChunks.get(key);
+    if (!chunk) {
+      chunk = readUpTo(file, index * PACK_CHUNK_BYTES, PACK_CHUNK_BYTES);
+      // Oldest out first (entries are read in offset order, so an old chunk is rarely wanted again).
+      if (this.packChunks.size >= PACK_CHUNKS_KEPT) this.packChunks.delete(this.packChunks.keys().next().value!);
+      this.packChunks.set(key, chunk);
+    }
+    const bytes = await chunk;
+    const from = at - index * PACK_CHUNK_BYTES;
+    if (!bytes || from + length > bytes.length) {
+      this.packChunks.delete(key);
+      return undefined;
+    }
+    return bytes.subarray(from, from + length);
   }
 
   private forgetVerified(key: string): void {
@@ -174,6 +205,9 @@ export class ReadCache implements RangeCache {
     const { bytes } = await this.info();
     await rm(this.folder, { recursive: true, force: true });
     this.loaded.clear();
+    this.packChunks.clear();
+    this.verified.clear();
+    this.verifiedBytesKept = 0;
     return bytes;
   }
 
@@ -299,6 +333,26 @@ async function readExactly(file: string, at: number, length: number): Promise<Ui
       filled += bytesRead;
     }
     return out;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Up to `length` bytes from `at` (fewer at the end of the file); undefined when the file cannot be read. */
+async function readUpTo(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(out, filled, length - filled, at + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return out.subarray(0, filled);
+  } catch {
+    return undefined;
   } finally {
     await handle.close();
   }
