@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { errorMessage, ModelFormatError, ModelNotFoundError } from '../errors';
-import { LocalFileSource, type ByteSource } from '../io/byteSource';
+import { LocalFileSource, type ByteSource, type ReadRange } from '../io/byteSource';
 import { HttpRangeSource, type RemoteFileSpec } from '../io/httpRangeSource';
 import { ReadCache } from '../io/readCache';
 import { RemoteReadError, RemoteSession, type RemoteReadStats } from '../io/remoteSession';
@@ -443,6 +443,14 @@ function countedView(source: ByteSource): ByteSource {
       stats.reads += 1;
       return bytes;
     },
+    ...(source.readMany && {
+      readMany: async (ranges: readonly ReadRange[]): Promise<Uint8Array[]> => {
+        const parts = await source.readMany!(ranges);
+        for (const r of ranges) stats.bytesRead += r.length;
+        stats.reads += ranges.length;
+        return parts;
+      },
+    }),
     async close(): Promise<void> {},
   };
 }

@@ -4,7 +4,7 @@
 // counted against the session's byte budget; an optional disk cache answers repeated reads.
 import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors';
-import { checkReadRange, type ByteSource, type ReadStats } from './byteSource';
+import { checkReadRange, type ByteSource, type ReadRange, type ReadStats } from './byteSource';
 import type { RangeCache } from './readCache';
 import {
   describeUrl,
@@ -99,6 +99,46 @@ export class HttpRangeSource implements ByteSource {
     this.stats.bytesRead += length;
     this.stats.reads += 1;
     return bytes;
+  }
+
+  async readMany(ranges: readonly ReadRange[]): Promise<Uint8Array[]> {
+    for (const r of ranges) checkReadRange(this, r.offset, r.length);
+    if (this.closed) throw new ModelFormatError(this.name, 'read after close');
+    this.session.throwIfAborted();
+    const out = new Array<Uint8Array>(ranges.length);
+    const fromNetwork: number[] = [];
+    const identity = this.spec.identity;
+    await Promise.all(ranges.map(async (r, i) => {
+      if (r.length === 0 || this.windowOf(r.offset, r.length)) {
+        out[i] = await this.read(r.offset, r.length);
+        return;
+      }
+      const cached = identity ? await this.cache?.get(identity, r.offset, r.length) : undefined;
+      if (cached) {
+        this.session.countFromCache(r.length);
+        out[i] = cached;
+        this.stats.bytesRead += r.length;
+        this.stats.reads += 1;
+      } else fromNetwork.push(i);
+    }));
+    if (fromNetwork.length > 0) {
+      // One promise for all of them; each pending read only fills its slot.
+      await new Promise<void>((resolve, reject) => {
+        let left = fromNetwork.length;
+        for (const i of fromNetwork) {
+          const { offset, length } = ranges[i]!;
+          const fill = (bytes: Uint8Array) => {
+            out[i] = bytes;
+            this.stats.bytesRead += length;
+            this.stats.reads += 1;
+            if (--left === 0) resolve();
+          };
+          this.pending.push({ offset, length, resolve: fill, reject });
+        }
+        this.schedule();
+      });
+    }
+    return out;
   }
 
   async close(): Promise<void> {
