@@ -19,6 +19,8 @@ import { ReadCache } from '../../server/src/core/io/readCache';
 import { openModel } from '../../server/src/core/model/openModel';
 import { openRemoteModel } from '../../server/src/core/hub/remoteModel';
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { BENCH_COMMIT as COMMIT, BENCH_REPO as REPO } from './remoteMock';
 
 const LATENCY_MS = 20;
@@ -49,10 +51,21 @@ async function main(): Promise<void> {
   const hub = { url, close: async () => { child.stdin.end(); await new Promise((r) => child.once('exit', r)); } };
   const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'lineage-bench-remote-'));
   try {
+    // LINEAGE_BENCH_CPU_PROFILE=<prefix>: a .cpuprofile of each run's timed window (open DevTools on it).
+    const profilePrefix = process.env['LINEAGE_BENCH_CPU_PROFILE'];
+    let runNumber = 0;
     const run = async (revision: string | undefined) => {
+      const profiler = profilePrefix ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
+      // Timed: opening the model (commit, listing, headers) and extracting its fingerprint, in this process.
       const started = performance.now();
       const cpuBefore = process.cpuUsage();
       const model = await openRemoteModel(REPO, revision, { endpoint: hub.url, cache: new ReadCache(cacheDir), concurrency: CONCURRENCY, env: {} });
+      const opened = performance.now();
       let fp: Fingerprint;
       try {
         fp = await extractFingerprint(model);
@@ -60,7 +73,13 @@ async function main(): Promise<void> {
         await model.close();
       }
       const cpu = process.cpuUsage(cpuBefore);
-      return { fp, stats: { ...model.remote.stats }, seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+      const ended = performance.now();
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        await writeFile(`${profilePrefix}-${++runNumber}.cpuprofile`, JSON.stringify(profile));
+        profiler.disconnect();
+      }
+      return { fp, stats: { ...model.remote.stats }, seconds: (ended - started) / 1000, openSeconds: (opened - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     };
     const storageBefore = (await mockStats()).storageRequests;
     const first = await run(undefined);
@@ -74,7 +93,7 @@ async function main(): Promise<void> {
     line('bytes transferred', `${(s.bytesTransferred / 1e6).toFixed(2)} MB (target <= 64)`, s.bytesTransferred <= TARGET_MAX_BYTES);
     line('weight bytes used by the fingerprint', `${(first.fp.bytesRead / 1e6).toFixed(2)} MB`, true);
     line('requests', `${s.requests} (${s.hubRequests} Hub, ${s.storageRequests} storage)`, s.requests <= TARGET_MAX_REQUESTS);
-    line('wall time', `${first.seconds.toFixed(2)} s (client CPU ${first.cpuSeconds.toFixed(2)} s)`, true);
+    line('wall time', `${first.seconds.toFixed(2)} s (open ${first.openSeconds.toFixed(2)} s, client CPU ${first.cpuSeconds.toFixed(2)} s)`, true);
     line('floor (bytes/bw + req x lat / conc)', `${floor.toFixed(2)} s`, true);
     line('ratio', `${ratio.toFixed(2)} (target <= 2)`, ratio <= TARGET_MAX_RATIO);
     if (storageFirst !== s.storageRequests) console.log(`(the storage origin counted ${storageFirst} requests)`);

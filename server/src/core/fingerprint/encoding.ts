@@ -2,7 +2,7 @@
 // fixed by construction so the same fingerprint always serializes to the same bytes.
 // Parsing treats the JSON as untrusted: every field is checked and every array bounded.
 import { ModelFormatError } from '../errors';
-import { bf16ToNumber, f16ToNumber } from '../formats/floats';
+import { decodeBf16Into, decodeF16Into } from '../formats/floats';
 import { FINGERPRINT_SCHEMA, FINGERPRINT_SCHEMA_VERSION, type Fingerprint } from './types';
 
 /** Largest fingerprint document we parse (a 7B model's is a few tens of MB of base64). */
@@ -49,21 +49,48 @@ const packedCache = new WeakMap<Float32Array, PackedFloats>();
 export function packFloats(values: Float32Array): PackedFloats {
   const cached = packedCache.get(values);
   if (cached) return cached;
-  const canonical = values.some((v) => Number.isNaN(v)) ? values.map((v) => (Number.isNaN(v) ? NaN : v)) : values;
-  const packed = packBf16(canonical) ?? packF16(canonical) ?? { kind: 'f32' as const, bytes: float32LittleEndianBytes(canonical) };
+  const packed = packBf16(values) ?? packHalfOrF32(values);
   packedCache.set(values, packed);
   return packed;
 }
 
+/** The canonical NaN as float32 bits (what storing NaN into a Float32Array gives). */
+const CANONICAL_NAN_BITS = new Uint32Array(new Float32Array([NaN]).buffer)[0]!;
+const CANONICAL_NAN_BF16 = CANONICAL_NAN_BITS >>> 16;
+
+/** A NaN's float32 bits: exponent all ones, mantissa not zero. */
+function isNaNBits(b: number): boolean {
+  return (b & 0x7f800000) === 0x7f800000 && (b & 0x007fffff) !== 0;
+}
+
+/**
+ * BF16 packing in one pass over the bits (no per-element allocation): every value must have zero low
+ * 16 bits, except NaNs, which all become the canonical NaN's top half (as if canonicalized first).
+ */
 function packBf16(values: Float32Array): PackedFloats | undefined {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const half = new Uint16Array(values.length);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i]!;
-    if ((b & 0xffff) !== 0) return undefined;
-    half[i] = b >>> 16;
+    if ((b & 0xffff) === 0 && !isNaNBits(b)) half[i] = b >>> 16;
+    else if (isNaNBits(b)) {
+      // The canonical NaN's low half is zero (checked once below), so NaNs never block BF16 packing.
+      if ((CANONICAL_NAN_BITS & 0xffff) !== 0) return undefined;
+      half[i] = CANONICAL_NAN_BF16;
+    } else return undefined;
   }
   return { kind: 'bf16', bytes: uint16LittleEndianBytes(half) };
+}
+
+/** F16 when every value is exactly a half, else float32; NaNs canonicalized first. */
+function packHalfOrF32(values: Float32Array): PackedFloats {
+  const canonical = hasNaN(values) ? values.map((v) => (Number.isNaN(v) ? NaN : v)) : values;
+  return packF16(canonical) ?? { kind: 'f32' as const, bytes: float32LittleEndianBytes(canonical) };
+}
+
+function hasNaN(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== values[i]) return true;
+  return false;
 }
 
 function packF16(values: Float32Array): PackedFloats | undefined {
@@ -139,10 +166,8 @@ function halfBase64ToFloat32(text: unknown, kind: 'bf16' | 'f16', source: string
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length % 2 !== 0) throw new ModelFormatError(source, `${kind} array: odd byte count ${bytes.length}`);
   const out = new Float32Array(bytes.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    const bits = bytes[i * 2]! | (bytes[i * 2 + 1]! << 8);
-    out[i] = kind === 'bf16' ? bf16ToNumber(bits) : f16ToNumber(bits);
-  }
+  if (kind === 'bf16') decodeBf16Into(bytes, out.length, out, 0);
+  else decodeF16Into(bytes, out.length, out, 0);
   return out;
 }
 

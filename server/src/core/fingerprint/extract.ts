@@ -80,50 +80,60 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
 
   // Values already decoded per tensor, so digests of big tensors reuse the sampled rows.
   const sampledValues = new Map<string, Float32Array>();
+  // Digests computed as soon as a tensor's values arrive, while other reads are still in flight.
+  const digests = new WeakMap<Float32Array, string>();
+  const keep = (name: string, values: Float32Array) => {
+    sampledValues.set(name, values);
+    digests.set(values, digestFloats(values));
+  };
 
-  const vectorJobs = roled
-    .filter((t) => NORM_ROLES.has(t.role) && t.info.shape.length === 1)
-    .map((t) => async (): Promise<VectorSignal> => {
-      const values = await store.readAll(t.info.name, MAX_VECTOR_ELEMENTS);
-      sampledValues.set(t.info.name, values);
-      return { role: t.role, layer: t.layer, part: t.part, dtype: t.info.dtype, values };
-    });
-  const vectors = await runWithConcurrency(vectorJobs, model.readParallelism ?? CONCURRENT_READS);
-  await progress();
+  // Norm vectors, anchor-token rows and matrix rows are independent reads: they all go into one pool,
+  // so a remote model's reads merge into a few multi-range requests per round trip instead of one
+  // round trip per phase, and a local disk queue stays busy. Each signal keeps its slot, so the
+  // result does not depend on the order in which reads complete.
+  const readJobs: Array<() => Promise<void>> = [];
 
-  // Embedding and output rows are read together (one round trip for a remote model), kept in tensor order.
+  const vectorTensors = roled.filter((t) => NORM_ROLES.has(t.role) && t.info.shape.length === 1);
+  const vectors = new Array<VectorSignal>(vectorTensors.length);
+  vectorTensors.forEach((t, i) => readJobs.push(async () => {
+    const values = await store.readAll(t.info.name, MAX_VECTOR_ELEMENTS);
+    keep(t.info.name, values);
+    vectors[i] = { role: t.role, layer: t.layer, part: t.part, dtype: t.info.dtype, values };
+  }));
+
+  // Matrix rows are many small scattered reads: keep several in flight so the disk queue stays busy.
+  const matrixTensors = roled.filter((t) => t.part === 'weight' && t.info.shape.length === 2 && matrixAxes(t.role, t.transposed));
+  const matrices = new Array<MatrixRowsSignal>(matrixTensors.length);
+  matrixTensors.forEach((t, i) => readJobs.push(async () => {
+    const axes = matrixAxes(t.role, t.transposed)!;
+    const [rows, cols] = t.info.shape as [number, number];
+    const rowIndices = sampleRowPositions(t.role, rows, cols, rowsToSample(rows, cols, plan), plan);
+    const storedRow = storedRowMapping(model, t, rows);
+    const values = await store.readRowSet(t.info.name, storedRow ? rowIndices.map(storedRow) : rowIndices);
+    keep(t.info.name, values);
+    await progress();
+    matrices[i] = { role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values };
+  }));
+
+  // Embedding and output rows, kept in tensor order. Their anchors (hashing the whole vocabulary) are
+  // chosen after the other reads are sent, so that work overlaps the network.
+  const tokenTensors = roled.filter((t) => (t.role === 'embed' || t.role === 'lm_head') && t.part === 'weight' && t.info.shape.length === 2);
+  const tokenRows = new Array<TokenRowsSignal>(tokenTensors.length);
   const anchorsByRows = new Map<number, { ids: number[]; tokens: string[] }>();
-  const tokenRowJobs: Array<() => Promise<TokenRowsSignal>> = [];
-  for (const t of roled) {
-    const role = t.role;
-    if ((role !== 'embed' && role !== 'lm_head') || t.part !== 'weight' || t.info.shape.length !== 2) continue;
+  tokenTensors.forEach((t, i) => readJobs.push(async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const [rows, cols] = t.info.shape as [number, number];
     const anchors = anchorsByRows.get(rows) ?? anchorTokens(model.vocabulary, rows, plan);
     anchorsByRows.set(rows, anchors);
-    tokenRowJobs.push(async () => {
-      const values = await store.readRowSet(t.info.name, anchors.ids);
-      sampledValues.set(t.info.name, values);
-      await progress();
-      return { role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values };
-    });
-  }
-  const tokenRows = await runWithConcurrency(tokenRowJobs, 2);
+    const values = await store.readRowSet(t.info.name, anchors.ids);
+    keep(t.info.name, values);
+    await progress();
+    const role = t.role === 'embed' ? 'embed' : 'lm_head';
+    tokenRows[i] = { role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values };
+  }));
 
-  // Matrix rows are many small scattered reads: keep several in flight so the disk queue stays busy.
-  const matrixJobs = roled.flatMap((t) => {
-    const axes = t.part === 'weight' && t.info.shape.length === 2 ? matrixAxes(t.role, t.transposed) : undefined;
-    if (!axes) return [];
-    return [async (): Promise<MatrixRowsSignal> => {
-      const [rows, cols] = t.info.shape as [number, number];
-      const rowIndices = sampleRowPositions(t.role, rows, cols, rowsToSample(rows, cols, plan), plan);
-      const storedRow = storedRowMapping(model, t, rows);
-      const values = await store.readRowSet(t.info.name, storedRow ? rowIndices.map(storedRow) : rowIndices);
-      sampledValues.set(t.info.name, values);
-      await progress();
-      return { role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values };
-    }];
-  });
-  const matrices = await runWithConcurrency(matrixJobs, model.readParallelism ?? CONCURRENT_READS);
+  await runWithConcurrency(readJobs, model.readParallelism ?? CONCURRENT_READS);
+  await progress();
 
   // Small tensors digested whole are read in batches of neighbours (one read per run, not per tensor).
   const wholeReads = roled.filter((t) => {
@@ -167,7 +177,7 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
       coverage = 'sampled';
       values = sampledValues.get(t.info.name) ?? (await sampleOtherTensor(model, t, plan));
     }
-    tensors.push({ name: t.info.name, role: t.role, layer: t.layer, dtype: t.info.dtype, shape: t.info.shape, digest: digestFloats(values), coverage });
+    tensors.push({ name: t.info.name, role: t.role, layer: t.layer, dtype: t.info.dtype, shape: t.info.shape, digest: digests.get(values) ?? digestFloats(values), coverage });
   }
   await progress();
 

@@ -2,7 +2,7 @@
 // Element dtypes use safetensors' names; GGUF block-quantized types use ggml's names.
 import { ModelFormatError, UnsupportedError } from '../errors';
 import { GGML_BLOCK_CODECS, GGML_BLOCK_LAYOUTS, type BlockDType } from './ggmlQuants';
-import { f16Table, f8e4m3ToNumber, f8e5m2ToNumber } from './floats';
+import { decodeBf16Into, decodeF16Into, decodeF32Into, f8e4m3ToNumber, f8e5m2ToNumber } from './floats';
 
 export type ElementDType =
   | 'F64' | 'F32' | 'F16' | 'BF16'
@@ -70,20 +70,17 @@ export function decodeInto(
   const n = elementCount;
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < n; i++) out[outOffset + i] = view.getFloat32(i * 4, true);
+      decodeF32Into(bytes, n, out, outOffset);
       break;
     case 'F64':
       for (let i = 0; i < n; i++) out[outOffset + i] = view.getFloat64(i * 8, true);
       break;
     case 'F16':
-      for (let i = 0; i < n; i++) out[outOffset + i] = f16Table[view.getUint16(i * 2, true)]!;
+      decodeF16Into(bytes, n, out, outOffset);
       break;
-    case 'BF16': {
-      // bfloat16 is the top half of a float32: shift the bits straight into the output's words.
-      const words = new Uint32Array(out.buffer, out.byteOffset + outOffset * 4, n);
-      for (let i = 0; i < n; i++) words[i] = view.getUint16(i * 2, true) << 16;
+    case 'BF16':
+      decodeBf16Into(bytes, n, out, outOffset);
       break;
-    }
     case 'I64':
       for (let i = 0; i < n; i++) out[outOffset + i] = Number(view.getBigInt64(i * 8, true));
       break;

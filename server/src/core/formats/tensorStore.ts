@@ -98,16 +98,28 @@ export class TensorStore {
       runs.push({ from: i, to: j });
       i = j + 1;
     }
-    // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
-    const readRun = async ({ from, to }: { from: number; to: number }) => {
+    const rangeOf = ({ from, to }: { from: number; to: number }) => ({
+      offset: t.dataOffset + order[from]!.row * rowBytes,
+      length: (order[to]!.row - order[from]!.row + 1) * rowBytes,
+    });
+    const decodeRun = ({ from, to }: { from: number; to: number }, bytes: Uint8Array) => {
       const first = order[from]!.row;
-      const last = order[to]!.row;
-      const bytes = await source.read(t.dataOffset + first * rowBytes, (last - first + 1) * rowBytes);
       for (let k = from; k <= to; k++) {
         const { row, slot } = order[k]!;
         const off = (row - first) * rowBytes;
         decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
       }
+    };
+    if (source.readMany) {
+      // A remote source: every run in one call, merged into multi-range requests.
+      const parts = await source.readMany(runs.map(rangeOf));
+      runs.forEach((run, k) => decodeRun(run, parts[k]!));
+      return out;
+    }
+    // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
+    const readRun = async (run: { from: number; to: number }) => {
+      const { offset, length } = rangeOf(run);
+      decodeRun(run, await source.read(offset, length));
     };
     await runWithConcurrency(runs.map((run) => () => readRun(run)), source.parallelReads ?? READS_IN_FLIGHT);
     return out;

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { errorMessage, ModelFormatError, ModelNotFoundError } from '../errors';
-import { LocalFileSource, type ByteSource } from '../io/byteSource';
+import { LocalFileSource, type ByteSource, type ReadRange } from '../io/byteSource';
 import { HttpRangeSource, type RemoteFileSpec } from '../io/httpRangeSource';
 import { ReadCache } from '../io/readCache';
 import { RemoteReadError, RemoteSession, type RemoteReadStats } from '../io/remoteSession';
@@ -69,8 +69,15 @@ export const DEFAULT_REMOTE_MAX_BYTES = 256 * 1024 * 1024;
 export const MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Other files stored in git (not LFS) are fetched whole to hash them up to this size, as a local fingerprint hashes them. */
 const MAX_HASHED_GIT_FILE_BYTES = 16 * 1024 * 1024;
-/** Tensor jobs in flight for a remote model (the extractor's local default is 16). */
-const REMOTE_READ_PARALLELISM = 64;
+/**
+ * Tensor jobs in flight for a remote model (the extractor's local default is 16). High on purpose:
+ * a job only queues row reads, the session bounds requests in flight, and every job issued at once
+ * lets all reads merge into a few multi-range requests (a 7B model's ~300 tensors in one wave, not five).
+ * Memory is the sampled values themselves, bounded by the sampling plan.
+ */
+const REMOTE_READ_PARALLELISM = 1024;
+/** Repositories with more safetensors files than this get no early header reads (most would go unused). */
+const MAX_HEADS_PREFETCHED = 64;
 /** Small files fetched at once (each is its own request). */
 const WHOLE_FILES_IN_FLIGHT = 8;
 
@@ -193,6 +200,23 @@ export async function openRemoteModel(
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
       }
     }
+    // safetensors headers sit in the first bytes of every shard: ask for them now, beside the configs
+    // and the index, rather than one round trip later (the head window is kept for the header read).
+    // A failure is reported by the header read that needs that file (never by a file left unused).
+    const headReads = new Map<string, Promise<unknown>>();
+    const headed = listed.filter((f) => f.path.toLowerCase().endsWith('.safetensors') && (f.sizeBytes ?? 0) > 0);
+    if (headed.length <= MAX_HEADS_PREFETCHED) {
+      for (const f of headed) {
+        const early = openRemote(f).read(0, 8);
+        early.catch(() => undefined);
+        headReads.set(f.path, early);
+      }
+    }
+    /** The source of a file whose header is read now, after its early head read (whose error wins). */
+    const headerSource = async (f: HubFile): Promise<ByteSource> => {
+      await headReads.get(f.path);
+      return openRemote(f);
+    };
     // Every fetch settles before an error is thrown, so nothing writes into the folder after it.
     const failures: unknown[] = [];
     await runWithConcurrency(fetches.map((fetchOne) => () => fetchOne().catch((err: unknown) => void failures.push(err))), WHOLE_FILES_IN_FLIGHT);
@@ -241,13 +265,13 @@ export async function openRemoteModel(
               // Shards are files of the same folder, named exactly: no path ever leaves the listing.
               const shard = shardByName.get(shardName);
               if (!shard || shardName.includes('/')) throw new ModelFormatError(remoteName(folderPrefix + indexFile.relativePath), `names shard "${shardName.slice(0, 200)}", which is not a file beside the index`);
-              return readSafetensorsHeader(openRemote(shard));
+              return readSafetensorsHeader(await headerSource(shard));
             });
             tensors = sharded.tensors;
             safetensorsMetadata = sharded.shards[0]?.metadata;
           } else {
             for (const file of weights.files) {
-              const st = await readSafetensorsHeader(openRemote(remoteFile(file)));
+              const st = await readSafetensorsHeader(await headerSource(remoteFile(file)));
               appendAll(tensors, st.tensors);
               safetensorsMetadata ??= st.metadata;
             }
@@ -332,7 +356,7 @@ export async function openRemoteModel(
       declared,
       findings,
       problems,
-      // Matrix jobs in flight: their row reads merge into a few multi-range requests per round trip.
+      // Tensor jobs in flight: their row reads merge into a few multi-range requests per round trip.
       readParallelism: REMOTE_READ_PARALLELISM,
       remote: { endpoint, repoId: metadata.repoId, revisionAsked: metadata.revisionAsked, commit, published: metadata.files, stats: session.stats },
       close: async () => {
@@ -427,6 +451,14 @@ function countedView(source: ByteSource): ByteSource {
       stats.reads += 1;
       return bytes;
     },
+    ...(source.readMany && {
+      readMany: async (ranges: readonly ReadRange[]): Promise<Uint8Array[]> => {
+        const parts = await source.readMany!(ranges);
+        for (const r of ranges) stats.bytesRead += r.length;
+        stats.reads += ranges.length;
+        return parts;
+      },
+    }),
     async close(): Promise<void> {},
   };
 }

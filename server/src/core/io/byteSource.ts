@@ -26,7 +26,18 @@ export interface ByteSource {
    */
   readonly parallelReads?: number;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Several reads in one call, answered in order (optional). A remote source queues them together
+   * behind one promise: a fingerprint reads ~14,000 scattered rows, and a promise per row kept
+   * alive for a round trip is most of the client's garbage-collection work.
+   */
+  readMany?(ranges: readonly ReadRange[]): Promise<Uint8Array[]>;
   close(): Promise<void>;
+}
+
+export interface ReadRange {
+  offset: number;
+  length: number;
 }
 
 /** Hard cap on a single read, so that a hostile length can never allocate gigabytes. */

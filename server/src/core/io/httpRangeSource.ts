@@ -4,7 +4,7 @@
 // counted against the session's byte budget; an optional disk cache answers repeated reads.
 import { createHash } from 'node:crypto';
 import { ModelFormatError } from '../errors';
-import { checkReadRange, type ByteSource, type ReadStats } from './byteSource';
+import { checkReadRange, type ByteSource, type ReadRange, type ReadStats } from './byteSource';
 import type { RangeCache } from './readCache';
 import {
   describeUrl,
@@ -101,6 +101,46 @@ export class HttpRangeSource implements ByteSource {
     return bytes;
   }
 
+  async readMany(ranges: readonly ReadRange[]): Promise<Uint8Array[]> {
+    for (const r of ranges) checkReadRange(this, r.offset, r.length);
+    if (this.closed) throw new ModelFormatError(this.name, 'read after close');
+    this.session.throwIfAborted();
+    const out = new Array<Uint8Array>(ranges.length);
+    const fromNetwork: number[] = [];
+    const identity = this.spec.identity;
+    await Promise.all(ranges.map(async (r, i) => {
+      if (r.length === 0 || this.windowOf(r.offset, r.length)) {
+        out[i] = await this.read(r.offset, r.length);
+        return;
+      }
+      const cached = identity ? await this.cache?.get(identity, r.offset, r.length) : undefined;
+      if (cached) {
+        this.session.countFromCache(r.length);
+        out[i] = cached;
+        this.stats.bytesRead += r.length;
+        this.stats.reads += 1;
+      } else fromNetwork.push(i);
+    }));
+    if (fromNetwork.length > 0) {
+      // One promise for all of them; each pending read only fills its slot.
+      await new Promise<void>((resolve, reject) => {
+        let left = fromNetwork.length;
+        for (const i of fromNetwork) {
+          const { offset, length } = ranges[i]!;
+          const fill = (bytes: Uint8Array) => {
+            out[i] = bytes;
+            this.stats.bytesRead += length;
+            this.stats.reads += 1;
+            if (--left === 0) resolve();
+          };
+          this.pending.push({ offset, length, resolve: fill, reject });
+        }
+        this.schedule();
+      });
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -141,12 +181,10 @@ export class HttpRangeSource implements ByteSource {
       this.session.countFromCache(length);
       return cached;
     }
-    const bytes = await new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<Uint8Array>((resolve, reject) => {
       this.pending.push({ offset, length, resolve, reject });
       this.schedule();
     });
-    if (this.spec.identity) this.cache?.put(this.spec.identity, offset, bytes);
-    return bytes;
   }
 
   private schedule(): void {
@@ -205,11 +243,19 @@ export class HttpRangeSource implements ByteSource {
   private async send(batch: { spans: Span[]; reads: PendingRead[] }): Promise<void> {
     try {
       const pieces = await this.session.withRetries(this.name, (signal) => this.fetchSpans(batch.spans, signal));
+      pieces.sort((a, b) => a.start - b.start);
+      // The cache keeps whole pieces (one entry per merged span, not per read); the reads are views
+      // of them, so the bytes are held once, not copied per read.
+      if (this.spec.identity && this.cache) for (const piece of pieces) this.cache.put(this.spec.identity, piece.start, piece.bytes);
+      // Reads and pieces are both in offset order: walk them together (a batch has hundreds of reads).
+      let p = 0;
+      const holds = (piece: { start: number; bytes: Uint8Array } | undefined, read: PendingRead) =>
+        piece !== undefined && piece.start <= read.offset && read.offset + read.length <= piece.start + piece.bytes.length;
       for (const read of batch.reads) {
-        const piece = pieces.find((p) => p.start <= read.offset && read.offset + read.length <= p.start + p.bytes.length);
+        while (p + 1 < pieces.length && pieces[p + 1]!.start <= read.offset && !holds(pieces[p], read)) p++;
+        const piece = holds(pieces[p], read) ? pieces[p] : pieces.find((candidate) => holds(candidate, read));
         if (!piece) throw new RemoteReadError('protocol', `${this.name}: the answer lacks bytes ${read.offset}..${read.offset + read.length}`);
-        // A copy, so a cached read never pins the whole answer in memory.
-        read.resolve(piece.bytes.slice(read.offset - piece.start, read.offset - piece.start + read.length));
+        read.resolve(piece.bytes.subarray(read.offset - piece.start, read.offset - piece.start + read.length));
       }
     } catch (err) {
       for (const read of batch.reads) read.reject(err);
@@ -329,17 +375,19 @@ export class HttpRangeSource implements ByteSource {
 
   /** RFC 9110 multipart/byteranges: each part's length comes from its Content-Range, never from searching. */
   private parseMultipart(body: Uint8Array, boundary: string, spans: Span[], what: string): Array<{ start: number; bytes: Uint8Array }> {
-    const text = (from: number, to: number) => Buffer.from(body.subarray(from, to)).toString('latin1');
+    // A view, never a copy: the body can be tens of MB and is parsed once per request.
+    const view = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    const text = (from: number, to: number) => view.toString('latin1', from, Math.min(to, view.length));
     const delimiter = `--${boundary}`;
     const pieces: Array<{ start: number; bytes: Uint8Array }> = [];
-    let at = Buffer.from(body).indexOf(delimiter, 0, 'latin1');
+    let at = view.indexOf(delimiter, 0, 'latin1');
     if (at < 0) throw new RemoteReadError('protocol', `${what}: multipart answer without its boundary`);
     for (let part = 0; part <= spans.length * 4; part++) {
       at += delimiter.length;
       if (text(at, at + 2) === '--') return pieces;
       if (text(at, at + 2) !== '\r\n') throw new RemoteReadError('protocol', `${what}: malformed multipart delimiter`);
       at += 2;
-      const headerEnd = Buffer.from(body.subarray(at, at + MAX_PART_HEADER_BYTES)).indexOf('\r\n\r\n', 0, 'latin1');
+      const headerEnd = view.subarray(at, at + MAX_PART_HEADER_BYTES).indexOf('\r\n\r\n', 0, 'latin1');
       if (headerEnd < 0) throw new RemoteReadError('protocol', `${what}: multipart part without a header end`);
       const headers = text(at, at + headerEnd).split('\r\n');
       const rangeLine = headers.find((h) => /^content-range\s*:/i.test(h));

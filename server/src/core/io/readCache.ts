@@ -47,6 +47,13 @@ export const DEFAULT_READ_CACHE_BYTES = 2 * 1024 * 1024 * 1024;
 /** Bytes held in memory before flush(); reads beyond it are simply not cached. */
 const MAX_PENDING_BYTES = 512 * 1024 * 1024;
 const MAX_INDEX_FILE_BYTES = 16 * 1024 * 1024;
+/** Checked entry bytes kept in memory between reads (a fingerprint reads a few tens of MB). */
+const MAX_VERIFIED_BYTES_KEPT = 128 * 1024 * 1024;
+/** Pack files are read in chunks of this size, the last PACK_CHUNKS_KEPT of them kept in memory. */
+const PACK_CHUNK_BYTES = 1024 * 1024;
+const PACK_CHUNKS_KEPT = 32;
+/** Overlapping entries looked at, latest start first, before a lookup gives up (a miss only costs a fetch). */
+const MAX_OVERLAP_PROBES = 16;
 const MAX_PACKS_PER_IDENTITY = 256;
 const LAST_USED = 'last-used';
 const IDENTITY = /^(sha256:[0-9a-f]{64}|git:[0-9a-f]{40}|etag:[\x21-\x7e]{1,200})$/;
@@ -56,6 +63,11 @@ export class ReadCache implements RangeCache {
   private readonly pending = new Map<string, Array<{ offset: number; bytes: Uint8Array }>>();
   private pendingBytes = 0;
   private readonly used = new Set<string>();
+  /** Entries read back from disk and checked, kept (up to MAX_VERIFIED_BYTES_KEPT) for the reads they contain. */
+  private readonly verified = new Map<string, { bytes: Promise<Uint8Array | undefined>; length: number }>();
+  private verifiedBytesKept = 0;
+  /** Chunks of pack files read recently (see readPack). */
+  private readonly packChunks = new Map<string, Promise<Uint8Array | undefined>>();
   readonly maxBytes: number;
 
   constructor(readonly folder: string, options: ReadCacheOptions = {}) {
@@ -68,24 +80,80 @@ export class ReadCache implements RangeCache {
 
   async get(identity: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     if (!IDENTITY.test(identity)) return undefined;
-    const fresh = this.pending.get(identity)?.find((p) => p.offset <= offset && offset + length <= p.offset + p.bytes.length);
+    const pending = this.pending.get(identity);
+    const fresh = pending && findContaining(pending, offset, length, (p) => p.bytes.length);
     if (fresh) return fresh.bytes.slice(offset - fresh.offset, offset - fresh.offset + length);
     const entries = await this.entriesOf(identity);
-    for (const e of entries) {
-      if (e.offset > offset || offset + length > e.offset + e.length) continue;
-      const bytes = await readExactly(path.join(this.identityFolder(identity), e.pack), e.at, e.length);
-      // A damaged or edited cache must never feed a fingerprint: every entry carries its hash.
-      if (!bytes || createHash('sha256').update(bytes).digest('hex') !== e.sha256) continue;
-      this.used.add(identity);
-      return bytes.slice(offset - e.offset, offset - e.offset + length);
+    const entry = findContaining(entries, offset, length, (e) => e.length);
+    if (!entry) return undefined;
+    const bytes = await this.verifiedBytes(identity, entry);
+    if (!bytes) return undefined;
+    this.used.add(identity);
+    return bytes.slice(offset - entry.offset, offset - entry.offset + length);
+  }
+
+  /**
+   * An entry's bytes, read once and checked against its hash (a damaged or edited cache must never
+   * feed a fingerprint), then kept in memory while they fit: one entry serves many small reads.
+   */
+  private verifiedBytes(identity: string, e: LoadedEntry): Promise<Uint8Array | undefined> {
+    const key = `${identity}|${e.pack}|${e.at}`;
+    const kept = this.verified.get(key);
+    if (kept) return kept.bytes;
+    const bytes = this.readPack(path.join(this.identityFolder(identity), e.pack), e.at, e.length).then((read) => {
+      // A copy: the entry must not pin the pack chunk it was read from.
+      if (read && createHash('sha256').update(read).digest('hex') === e.sha256) return read.slice();
+      this.forgetVerified(key);
+      return undefined;
+    });
+    if (e.length <= MAX_VERIFIED_BYTES_KEPT) {
+      this.verified.set(key, { bytes, length: e.length });
+      this.verifiedBytesKept += e.length;
+      // Oldest first (a Map iterates in insertion order).
+      for (const oldKey of this.verified.keys()) {
+        if (this.verifiedBytesKept <= MAX_VERIFIED_BYTES_KEPT) break;
+        this.forgetVerified(oldKey);
+      }
     }
-    return undefined;
+    return bytes;
+  }
+
+  /**
+   * Bytes [at, at + length) of a pack file. Entries sit in a pack in offset order and a fingerprint
+   * reads most of them, so packs are read in PACK_CHUNK_BYTES chunks kept for the next entries:
+   * a few reads per MB instead of an open, a read and a close per entry.
+   */
+  private async readPack(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
+    const index = Math.floor(at / PACK_CHUNK_BYTES);
+    if (Math.floor((at + length - 1) / PACK_CHUNK_BYTES) !== index) return readExactly(file, at, length);
+    const key = `${file}#${index}`;
+    let chunk = this.packChunks.get(key);
+    if (!chunk) {
+      chunk = readUpTo(file, index * PACK_CHUNK_BYTES, PACK_CHUNK_BYTES);
+      // Oldest out first (entries are read in offset order, so an old chunk is rarely wanted again).
+      if (this.packChunks.size >= PACK_CHUNKS_KEPT) this.packChunks.delete(this.packChunks.keys().next().value!);
+      this.packChunks.set(key, chunk);
+    }
+    const bytes = await chunk;
+    const from = at - index * PACK_CHUNK_BYTES;
+    if (!bytes || from + length > bytes.length) {
+      this.packChunks.delete(key);
+      return undefined;
+    }
+    return bytes.subarray(from, from + length);
+  }
+
+  private forgetVerified(key: string): void {
+    const kept = this.verified.get(key);
+    if (!kept) return;
+    this.verified.delete(key);
+    this.verifiedBytesKept -= kept.length;
   }
 
   put(identity: string, offset: number, bytes: Uint8Array): void {
     if (!IDENTITY.test(identity) || bytes.length === 0 || this.pendingBytes + bytes.length > MAX_PENDING_BYTES) return;
     const list = this.pending.get(identity) ?? [];
-    list.push({ offset, bytes });
+    insertByOffset(list, { offset, bytes });
     this.pending.set(identity, list);
     this.pendingBytes += bytes.length;
     this.used.add(identity);
@@ -137,6 +205,9 @@ export class ReadCache implements RangeCache {
     const { bytes } = await this.info();
     await rm(this.folder, { recursive: true, force: true });
     this.loaded.clear();
+    this.packChunks.clear();
+    this.verified.clear();
+    this.verifiedBytesKept = 0;
     return bytes;
   }
 
@@ -202,7 +273,8 @@ export class ReadCache implements RangeCache {
     return out.sort((a, b) => a.offset - b.offset);
   }
 
-  private async identityFolders(): Promise<Array<{ folder: string; bytes: number; ranges: number; lastUsed: number }>> {
+  /** Every identity's folder with its size, last use and (when `countRanges`: parses every index) its ranges. */
+  private async identityFolders(countRanges = true): Promise<Array<{ folder: string; bytes: number; ranges: number; lastUsed: number }>> {
     const root = this.rangesFolder();
     const names = await readdir(root).catch(() => [] as string[]);
     const out: Array<{ folder: string; bytes: number; ranges: number; lastUsed: number }> = [];
@@ -215,7 +287,7 @@ export class ReadCache implements RangeCache {
       for (const f of files) {
         const info = await stat(path.join(folder, f)).catch(() => undefined);
         bytes += info?.size ?? 0;
-        if (f.endsWith('.idx')) ranges += await countEntries(path.join(folder, f));
+        if (countRanges && f.endsWith('.idx')) ranges += await countEntries(path.join(folder, f));
       }
       const marker = await stat(path.join(folder, LAST_USED)).catch(() => undefined);
       out.push({ folder, bytes, ranges, lastUsed: marker?.mtimeMs ?? 0 });
@@ -224,7 +296,7 @@ export class ReadCache implements RangeCache {
   }
 
   private async evict(): Promise<void> {
-    const folders = await this.identityFolders();
+    const folders = await this.identityFolders(false);
     let total = folders.reduce((s, f) => s + f.bytes, 0);
     for (const f of folders.sort((a, b) => a.lastUsed - b.lastUsed)) {
       if (total <= this.maxBytes) break;
@@ -266,8 +338,54 @@ async function readExactly(file: string, at: number, length: number): Promise<Ui
   }
 }
 
+/** Up to `length` bytes from `at` (fewer at the end of the file); undefined when the file cannot be read. */
+async function readUpTo(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return undefined;
+  try {
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(out, filled, length - filled, at + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return out.subarray(0, filled);
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 async function writeAtomically(file: string, data: string | Uint8Array): Promise<void> {
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temp, data);
   await rename(temp, file);
+}
+
+/**
+ * An entry holding [offset, offset + length) in a list sorted by offset: binary search for the last
+ * entry starting at or before `offset`, then a few probes back for overlapping entries.
+ */
+function findContaining<T extends { offset: number }>(list: readonly T[], offset: number, length: number, lengthOf: (entry: T) => number): T | undefined {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.offset <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo - 1, probes = 0; i >= 0 && probes < MAX_OVERLAP_PROBES; i--, probes++) {
+    const e = list[i]!;
+    if (offset + length <= e.offset + lengthOf(e)) return e;
+  }
+  return undefined;
+}
+
+/** Inserts keeping the list sorted by offset (ranges mostly arrive in order: usually an append). */
+function insertByOffset<T extends { offset: number }>(list: T[], item: T): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1]!.offset > item.offset) i--;
+  list.splice(i, 0, item);
 }

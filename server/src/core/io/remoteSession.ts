@@ -224,6 +224,9 @@ export class RemoteSession {
 export async function readBodyBounded(session: RemoteSession, response: Response, maxBytes: number, what: string): Promise<Uint8Array> {
   const reader = response.body?.getReader();
   if (!reader) return new Uint8Array(0);
+  // A declared length within the cap: chunks go straight into one buffer (no second copy at the end).
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  let out = Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBytes ? new Uint8Array(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -235,10 +238,16 @@ export async function readBodyBounded(session: RemoteSession, response: Response
         throw networkError(err, undefined);
       }
       if (chunk.done) break;
-      total += chunk.value.length;
       session.countReceived(chunk.value.length, what);
-      if (total > maxBytes) throw new RemoteReadError('protocol', `${what}: the server sent more than the ${maxBytes} bytes asked for`);
-      chunks.push(chunk.value);
+      if (total + chunk.value.length > maxBytes) throw new RemoteReadError('protocol', `${what}: the server sent more than the ${maxBytes} bytes asked for`);
+      if (out && total + chunk.value.length <= out.length) out.set(chunk.value, total);
+      else {
+        // More than declared (the caller's length checks report it): fall back to collecting chunks.
+        if (out) chunks.push(out.subarray(0, total));
+        out = undefined;
+        chunks.push(chunk.value);
+      }
+      total += chunk.value.length;
     }
   } catch (err) {
     await reader.cancel().catch(() => undefined);
@@ -246,13 +255,14 @@ export async function readBodyBounded(session: RemoteSession, response: Response
   } finally {
     session.progress();
   }
-  const out = new Uint8Array(total);
+  if (out) return total === out.length ? out : out.subarray(0, total);
+  const joined = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
-    out.set(c, at);
+    joined.set(c, at);
     at += c.length;
   }
-  return out;
+  return joined;
 }
 
 /** Throws RetryableError for 429 and 5xx (with Retry-After), after discarding the body. */
