@@ -87,6 +87,7 @@ type RegistryAsk =
   | { op: 'vocabularies'; minhash: Uint32Array; tokensHash: string | undefined }
   | { op: 'weights'; query: CandidateQuery; limits: RetrievalLimits }
   | { op: 'get'; id: string }
+  | { op: 'widths'; ids: string[] }
   | { op: 'count' };
 
 function answer(registry: Registry, ask: RegistryAsk): unknown {
@@ -94,6 +95,7 @@ function answer(registry: Registry, ask: RegistryAsk): unknown {
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
 }
@@ -103,16 +105,19 @@ function answerAsync(registry: AsyncRegistry, ask: RegistryAsk): Promise<unknown
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
 }
 
 export function scanRegistry(registry: Registry, query: Fingerprint, options: ScanOptions = {}): ScanResult {
-  const steps = scanSteps(registry.location, query, options);
-  for (let step = steps.next(); ; ) {
-    if (step.done) return step.value;
-    step = steps.next(answer(registry, step.value));
-  }
+  return registry.readSnapshot(() => {
+    const steps = scanSteps(registry.location, query, options);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(answer(registry, step.value));
+    }
+  });
 }
 
 /** The same scan against a registry behind a network connection (PostgreSQL). */
@@ -222,8 +227,13 @@ function* widthCandidates(
   if (width === undefined || !code || limit <= 0) return [];
   const ids = [...new Set(tokenizer.filter((t) => t.relation !== 'overlapping').flatMap((t) => t.entryIds))].filter((id) => !retrieved.has(id)).sort(compareIds);
   if (ids.length > limit) notes.push(`${ids.length} entries share the tokenizer; the first ${limit} were considered at other widths`);
+  const considered = ids.slice(0, limit);
+  // Only entries at another width are decoded: the index knows every entry's width, one query for all.
+  const widths = considered.length ? ((yield { op: 'widths', ids: considered }) as Map<string, number>) : new Map<string, number>();
   const out: Array<{ candidate: WeightCandidate; known: Fingerprint; sketchLogP: number }> = [];
-  for (const id of ids.slice(0, limit)) {
+  for (const id of considered) {
+    const knownWidth = widths.get(id);
+    if (knownWidth === undefined || knownWidth === width) continue;
     const entry = (yield { op: 'get', id }) as RegistryEntry | undefined;
     if (!entry || entry.meta.kind !== 'weights') continue;
     const otherWidth = hiddenSize(entry.fingerprint);

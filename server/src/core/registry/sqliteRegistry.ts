@@ -179,6 +179,8 @@ export class SqliteRegistry implements Registry {
   private schemaVersion = CURRENT_SCHEMA_VERSION;
   private readonly statements = new Map<string, Statement>();
   private countCache: { dataVersion: number; count: number } | undefined;
+  /** Open readSnapshot() calls (a writer's transaction must not start inside one). */
+  private readDepth = 0;
 
   constructor(
     readonly location: string,
@@ -331,6 +333,7 @@ export class SqliteRegistry implements Registry {
   /** Pending changes live in one open transaction until commit(); SQLite's journal makes it atomic. */
   private beginWrite(): void {
     if (this.inWrite) return;
+    if (this.readDepth > 0) throw new RegistryError(this.location, 'cannot be written inside a read snapshot');
     this.withLockRecovery(() => this.db.exec('BEGIN IMMEDIATE'));
     this.inWrite = true;
   }
@@ -759,6 +762,51 @@ export class SqliteRegistry implements Registry {
     });
   }
 
+  weightWidths(ids: readonly string[]): Map<string, number> {
+    return this.guard(() => {
+      const out = new Map<string, number>();
+      if (ids.length === 0) return out;
+      // Ids are matched case-insensitively (the column is NOCASE); the answer is keyed by the ids as asked.
+      const fold = (id: string) => id.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      const asked = new Map(ids.map((id) => [fold(id), id]));
+      const rows = this.rows(
+        `SELECT m.id, b.hidden_size FROM models m JOIN blocking_keys b ON b.model_rid = m.rid
+         WHERE m.id IN (${ids.map(() => '?').join(',')}) AND m.kind = 'weights' AND b.hidden_size IS NOT NULL`,
+        [...ids],
+      );
+      for (const [id, hidden] of rows) {
+        const key = asked.get(fold(this.text(id ?? null, 'model id', MAX_ID_LENGTH)));
+        if (key !== undefined) out.set(key, this.integer(hidden ?? null, 'hidden size'));
+      }
+      return out;
+    });
+  }
+
+  /** One read transaction around `body` (nested calls and a writer's open transaction run it as it is). */
+  readSnapshot<T>(body: () => T): T {
+    if (this.inWrite || this.readDepth > 0) {
+      this.readDepth++;
+      try {
+        return body();
+      } finally {
+        this.readDepth--;
+      }
+    }
+    this.guard(() => this.db.exec('BEGIN'));
+    this.readDepth++;
+    try {
+      return body();
+    } finally {
+      this.readDepth--;
+      // A read transaction has nothing to keep: ending it releases the file lock.
+      try {
+        if (this.db.inTransaction) this.db.exec('COMMIT');
+      } catch {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      }
+    }
+  }
+
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[] {
     return this.guard(() => {
       const rids = new Set<number>();
@@ -852,6 +900,7 @@ export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
     vacuum: async () => registry.vacuum(),
     retrieveWeightCandidates: async (query, limits) => registry.retrieveWeightCandidates(query, limits),
     retrieveVocabularies: async (minhash, tokensHash) => registry.retrieveVocabularies(minhash, tokensHash),
+    weightWidths: async (ids) => registry.weightWidths(ids),
     close: async () => registry.close(),
   };
 }

@@ -137,6 +137,13 @@ export interface Registry {
   verify(): VerifyReport;
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): WeightCandidate[];
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[];
+  /** Hidden size of each weight-bearing entry among `ids` (one query; entries without one are left out). */
+  weightWidths(ids: readonly string[]): Map<string, number>;
+  /**
+   * Runs `body` against one consistent snapshot of the registry (one read transaction): a scan asks
+   * dozens of questions, and each statement outside a transaction would take and release the file lock.
+   */
+  readSnapshot<T>(body: () => T): T;
   close(): void;
 }
 
@@ -163,6 +170,7 @@ export interface AsyncRegistry {
   vacuum(): Promise<void>;
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): Promise<WeightCandidate[]>;
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): Promise<VocabularyCandidate[]>;
+  weightWidths(ids: readonly string[]): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
