@@ -8,7 +8,7 @@ import { RELATED_VERDICTS, VERDICT_STRENGTH, type Comparison, type DeclaredCheck
 import { minhashJaccard } from '../fingerprint/sampling';
 import type { Fingerprint } from '../fingerprint/types';
 import { candidateQueryOf } from './keys';
-import { codeAgreementLogP, geometrySketch, sketchEvidence } from './sketches';
+import { codeAgreementLogP, geometrySketch, sketchEvidence, type WeightSketches } from './sketches';
 import type { AsyncRegistry, CandidateQuery, Registry, RegistryEntry, RetrievalLimits, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
 
 export interface ScanOptions {
@@ -79,6 +79,14 @@ const TOKENIZER_MATCH_MIN = 0.5;
 const LN10 = Math.LN10;
 /** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights) to be compared. */
 const MIN_LSH_SKETCH_LOG10P = -2;
+/**
+ * LSH-only candidates whose only notable agreement is the permutation-invariant profile sketch get at
+ * most this many exact compares (strongest first). Independent models of one recipe agree on the
+ * profile well beyond chance (it summarises sorted gains, which a shared recipe shapes alike), so
+ * without a budget every scan of an unrelated model would compare the whole shortlist; a permuted
+ * relative, the one the profile exists to catch, agrees on it more than any of them and ranks first.
+ */
+const PROFILE_ONLY_BUDGET = 4;
 /** Verdicts that rest on a lineage p-value (and so can be demoted by the multiple-testing correction). */
 const P_VALUE_VERDICTS: ReadonlySet<Verdict> = new Set<Verdict>(['derived', 'merge']);
 
@@ -143,19 +151,26 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
   const otherWidths = yield* widthCandidates(query, tokenizer, new Set(sameWidth.map((c) => c.id)), settings.maxWidthCandidates, notes);
   const candidates = [...sameWidth, ...otherWidths.map((w) => w.candidate)];
   const decoded = new Map(otherWidths.map((w) => [w.candidate.id, w.known]));
+  const nativeQuery: WeightSketches = { ...candidateQuery.sketches };
+  delete nativeQuery.profile;
   const ranked = [
-    ...sameWidth.map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) })),
-    ...otherWidths.map((w) => ({ candidate: w.candidate, sketch: { logP: w.sketchLogP } })),
+    ...sameWidth.map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches), nativeLogP: sketchEvidence(nativeQuery, c.sketches).logP })),
+    ...otherWidths.map((w) => ({ candidate: w.candidate, sketch: { logP: w.sketchLogP }, nativeLogP: w.sketchLogP })),
   ].sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
   // Exact compares run in rank order and stop once top-k related matches are in hand: a derivative of
   // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
   // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
   const compared: Array<{ candidate: WeightCandidate; sketchLogP: number; known: Fingerprint; comparison: Comparison }> = [];
   let relatedSoFar = 0;
-  for (const { candidate, sketch } of ranked) {
+  let profileOnlyBudget = PROFILE_ONLY_BUDGET;
+  for (const { candidate, sketch, nativeLogP } of ranked) {
     if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
     const onlyLsh = candidate.routes.every((r) => r === 'lsh');
     if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
+    if (onlyLsh && nativeLogP / LN10 > MIN_LSH_SKETCH_LOG10P) {
+      if (profileOnlyBudget <= 0) continue;
+      profileOnlyBudget--;
+    }
     const known = decoded.get(candidate.id) ?? ((yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined)?.fingerprint;
     if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
     const comparison = compareFingerprints(known, query, { thresholdLog10P: threshold, alignResidual: false });
