@@ -435,6 +435,23 @@ export class PgRegistry implements AsyncRegistry {
     return { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row.json_sha256, row.body) };
   }
 
+  async getMany(ids: readonly string[]): Promise<Map<string, RegistryEntry>> {
+    const out = new Map<string, RegistryEntry>();
+    if (ids.length === 0) return out;
+    const asked = new Map(ids.map((id) => [idKey(id), id]));
+    const rows = await this.query(
+      `SELECT m.id_key, ${META_COLUMNS}, m.json_sha256, m.body FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = ANY($1::text[])`,
+      [[...asked.keys()]],
+    );
+    for (const row of rows) {
+      const id = asked.get(this.text(row.id_key, 'model id', MAX_ID_LENGTH));
+      if (id === undefined) continue;
+      const meta = this.metaFrom(row);
+      out.set(id, { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row.json_sha256, row.body) });
+    }
+    return out;
+  }
+
   async list(): Promise<RegistryEntrySummary[]> {
     const rows = await this.query(
       `SELECT ${META_COLUMNS}, m.hidden_size, m.architecture_hash, v.size AS vocabulary_size, m.extractor_version, octet_length(m.body) AS stored_bytes
@@ -566,7 +583,9 @@ export class PgRegistry implements AsyncRegistry {
          UNION ALL
          SELECT rid, 'declared', 0 FROM lineage_models WHERE id_key = ANY($2::text[]) AND kind = 'weights'
          UNION ALL
-         (SELECT model_rid, 'lsh', COUNT(*)::int FROM lineage_weight_bands WHERE key = ANY($3::bigint[]) GROUP BY model_rid ORDER BY 3 DESC, 1 LIMIT $4)
+         (SELECT b.model_rid, 'lsh', COUNT(*)::int FROM unnest($3::bigint[]) AS k (key)
+           CROSS JOIN LATERAL (SELECT model_rid FROM lineage_weight_bands w WHERE w.key = k.key ORDER BY model_rid LIMIT $8) AS b
+           GROUP BY b.model_rid ORDER BY 3 DESC, 1 LIMIT $4)
          UNION ALL
          (SELECT m.rid, 'block', 0 FROM lineage_models m JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid
            WHERE $5::int IS NOT NULL AND m.hidden_size = $5 AND v.tokens_hash = $6 AND m.kind = 'weights' LIMIT $7))
@@ -579,6 +598,7 @@ export class PgRegistry implements AsyncRegistry {
         query.hiddenSize ?? null,
         query.tokensHash ?? null,
         limits.maxBlockSize + 1,
+        limits.maxRowsPerBand,
       ],
     );
     // A block larger than the limit is not taken whole (its members still come through LSH).

@@ -20,6 +20,8 @@ export interface ScanOptions {
   maxExactCompares?: number;
   /** LSH hits retrieved (default 256). */
   maxLshCandidates?: number;
+  /** Rows read per LSH bucket (default 256). */
+  maxRowsPerBand?: number;
   /** A (hidden size, vocabulary) block up to this size is compared whole (default 64). */
   maxBlockSize?: number;
   /** Candidates re-compared with residual-channel alignment when nothing related was found (default 4). */
@@ -73,7 +75,7 @@ export interface ScanResult {
   notes: string[];
 }
 
-const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxBlockSize: 64, alignmentBudget: 4, maxWidthCandidates: 64 };
+const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxRowsPerBand: 256, maxBlockSize: 64, alignmentBudget: 4, maxWidthCandidates: 64 };
 /** Vocabularies below this Jaccard and containment are not reported as a tokenizer match. */
 const TOKENIZER_MATCH_MIN = 0.5;
 const LN10 = Math.LN10;
@@ -87,6 +89,8 @@ const MIN_LSH_SKETCH_LOG10P = -2;
  * relative, the one the profile exists to catch, agrees on it more than any of them and ranks first.
  */
 const PROFILE_ONLY_BUDGET = 4;
+/** Shortlisted fingerprints fetched per registry request (top-k related plus one usually ends the compares). */
+const FETCH_BATCH = 6;
 /** Verdicts that rest on a lineage p-value (and so can be demoted by the multiple-testing correction). */
 const P_VALUE_VERDICTS: ReadonlySet<Verdict> = new Set<Verdict>(['derived', 'merge']);
 
@@ -95,6 +99,7 @@ type RegistryAsk =
   | { op: 'vocabularies'; minhash: Uint32Array; tokensHash: string | undefined }
   | { op: 'weights'; query: CandidateQuery; limits: RetrievalLimits }
   | { op: 'get'; id: string }
+  | { op: 'getMany'; ids: string[] }
   | { op: 'widths'; ids: string[] }
   | { op: 'count' };
 
@@ -103,6 +108,7 @@ function answer(registry: Registry, ask: RegistryAsk): unknown {
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'getMany': return registry.getMany(ask.ids);
     case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
@@ -113,6 +119,7 @@ function answerAsync(registry: AsyncRegistry, ask: RegistryAsk): Promise<unknown
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'getMany': return registry.getMany(ask.ids);
     case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
@@ -146,7 +153,7 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
     ? tokenizerMatches((yield { op: 'vocabularies', minhash: query.tokenizer.minhash, tokensHash: query.tokenizer.tokensHash }) as VocabularyCandidate[], query)
     : [];
 
-  const sameWidth = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
+  const sameWidth = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxRowsPerBand: settings.maxRowsPerBand, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
   // The index blocks by hidden size; a pruned or grown relative is reached through the tokenizer instead.
   const otherWidths = yield* widthCandidates(query, tokenizer, new Set(sameWidth.map((c) => c.id)), settings.maxWidthCandidates, notes);
   const candidates = [...sameWidth, ...otherWidths.map((w) => w.candidate)];
@@ -160,18 +167,33 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
   // Exact compares run in rank order and stop once top-k related matches are in hand: a derivative of
   // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
   // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
-  const compared: Array<{ candidate: WeightCandidate; sketchLogP: number; known: Fingerprint; comparison: Comparison }> = [];
-  let relatedSoFar = 0;
+  // The shortlist in rank order (which candidates are worth decoding does not depend on compare results).
+  const shortlist: typeof ranked = [];
   let profileOnlyBudget = PROFILE_ONLY_BUDGET;
-  for (const { candidate, sketch, nativeLogP } of ranked) {
-    if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
-    const onlyLsh = candidate.routes.every((r) => r === 'lsh');
-    if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
-    if (onlyLsh && nativeLogP / LN10 > MIN_LSH_SKETCH_LOG10P) {
+  for (const entry of ranked) {
+    if (shortlist.length >= settings.maxExactCompares) break;
+    const onlyLsh = entry.candidate.routes.every((r) => r === 'lsh');
+    if (onlyLsh && entry.sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
+    if (onlyLsh && entry.nativeLogP / LN10 > MIN_LSH_SKETCH_LOG10P) {
       if (profileOnlyBudget <= 0) continue;
       profileOnlyBudget--;
     }
-    const known = decoded.get(candidate.id) ?? ((yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined)?.fingerprint;
+    shortlist.push(entry);
+  }
+  const compared: Array<{ candidate: WeightCandidate; sketchLogP: number; known: Fingerprint; comparison: Comparison }> = [];
+  let relatedSoFar = 0;
+  // Fingerprints are fetched a few at a time (one round trip each batch): enough for the usual early stop.
+  const fetched = new Map<string, RegistryEntry>();
+  for (let i = 0; i < shortlist.length && relatedSoFar < settings.topK; i++) {
+    const { candidate, sketch } = shortlist[i]!;
+    let known = decoded.get(candidate.id);
+    if (!known) {
+      if (!fetched.has(candidate.id)) {
+        const batch = shortlist.slice(i, i + FETCH_BATCH).map((c) => c.candidate.id).filter((id) => !decoded.has(id));
+        for (const [id, entry] of (yield { op: 'getMany', ids: batch }) as Map<string, RegistryEntry>) fetched.set(id, entry);
+      }
+      known = fetched.get(candidate.id)?.fingerprint;
+    }
     if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
     const comparison = compareFingerprints(known, query, { thresholdLog10P: threshold, alignResidual: false });
     if (RELATED_VERDICTS.has(comparison.verdict)) relatedSoFar++;

@@ -519,6 +519,16 @@ export class SqliteRegistry implements Registry {
     });
   }
 
+  getMany(ids: readonly string[]): Map<string, RegistryEntry> {
+    // In-process reads are cheap one by one (inside a scan's snapshot they share its lock).
+    const out = new Map<string, RegistryEntry>();
+    for (const id of ids) {
+      const entry = this.get(id);
+      if (entry) out.set(id, entry);
+    }
+    return out;
+  }
+
   private metaFrom(row: SqlValue[]): RegistryEntryMeta {
     const id = this.text(row[0] ?? null, 'model id', MAX_ID_LENGTH);
     let parents: unknown;
@@ -726,9 +736,11 @@ export class SqliteRegistry implements Registry {
       if (query.hiddenSize !== undefined) {
         const keys = [...new Set(weightBandKeys(query.sketches, query.hiddenSize))];
         if (keys.length) {
+          // Each bucket is read through the primary key (key, model_rid), at most maxRowsPerBand rows of it.
+          const bucket = `SELECT model_rid FROM (SELECT model_rid FROM weight_bands WHERE key = ? ORDER BY model_rid LIMIT ?)`;
           const rows = this.rows(
-            `SELECT model_rid, COUNT(*) AS hits FROM weight_bands WHERE key IN (${keys.map(() => '?').join(',')}) GROUP BY model_rid ORDER BY hits DESC, model_rid LIMIT ?`,
-            [...keys, limits.maxLshCandidates],
+            `SELECT model_rid, COUNT(*) AS hits FROM (${keys.map(() => bucket).join(' UNION ALL ')}) GROUP BY model_rid ORDER BY hits DESC, model_rid LIMIT ?`,
+            [...keys.flatMap((key) => [key, limits.maxRowsPerBand]), limits.maxLshCandidates],
           );
           for (const [rid, hits] of rows) mark(rid, 'lsh', this.integer(hits ?? null, 'band hits'));
         }
@@ -890,6 +902,7 @@ export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
     },
     has: async (id) => registry.has(id),
     get: async (id) => registry.get(id),
+    getMany: async (ids) => registry.getMany(ids),
     list: async () => registry.list(),
     async *entries() {
       yield* registry.entries();
