@@ -32,6 +32,8 @@ const ITERATION_PAGE = 200;
 /** Transient PostgreSQL failures of concurrent writers: serialization failure, deadlock, unique race. */
 const RETRYABLE_CODES = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 6;
+/** How long an entry count is reused (see entryCount). */
+const COUNT_TTL_MS = 10_000;
 
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
@@ -113,6 +115,8 @@ function idKey(id: string): string {
 type Row = Record<string, unknown>;
 
 export class PgRegistry implements AsyncRegistry {
+  private countCache: { at: number; count: number } | undefined;
+
   constructor(
     readonly location: string,
     private readonly pool: Pool,
@@ -251,7 +255,11 @@ export class PgRegistry implements AsyncRegistry {
       byKey.set(idKey(encoded.meta.id), encoded); // the last of duplicate ids in one batch wins, as with put()
     }
     const sorted = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return this.transaction((client) => this.upsertBatch(client, sorted));
+    try {
+      return await this.transaction((client) => this.upsertBatch(client, sorted));
+    } finally {
+      this.countCache = undefined;
+    }
   }
 
   private async upsertBatch(client: PoolClient, sorted: Array<[string, EncodedEntry]>): Promise<PutSummary> {
@@ -359,10 +367,14 @@ export class PgRegistry implements AsyncRegistry {
 
   async remove(id: string): Promise<boolean> {
     this.requireWritable();
-    return this.transaction(async (client) => {
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [idKey(id)]);
-      return ((await client.query(`DELETE FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rowCount ?? 0) > 0;
-    });
+    try {
+      return await this.transaction(async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [idKey(id)]);
+        return ((await client.query(`DELETE FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rowCount ?? 0) > 0;
+      });
+    } finally {
+      this.countCache = undefined;
+    }
   }
 
   /** Drops vocabularies no entry uses any more, then VACUUM ANALYZE (outside any transaction). */
@@ -484,8 +496,16 @@ export class PgRegistry implements AsyncRegistry {
     }
   }
 
+  /**
+   * Exact, but remembered for COUNT_TTL_MS: a scan reports the count every time, and counting a
+   * million rows takes a PostgreSQL backend 100 ms or more. This client's own writes forget it at once;
+   * other writers' show within COUNT_TTL_MS.
+   */
   async entryCount(): Promise<number> {
-    return this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_models`))[0]?.n, 'count');
+    if (this.countCache && Date.now() - this.countCache.at < COUNT_TTL_MS) return this.countCache.count;
+    const count = this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_models`))[0]?.n, 'count');
+    this.countCache = { at: Date.now(), count };
+    return count;
   }
 
   async stats(): Promise<RegistryStats> {
