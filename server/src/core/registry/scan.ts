@@ -79,7 +79,7 @@ const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxRows
 /** Vocabularies below this Jaccard and containment are not reported as a tokenizer match. */
 const TOKENIZER_MATCH_MIN = 0.5;
 const LN10 = Math.LN10;
-/** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights) to be compared. */
+/** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights, before the correction for the number retrieved) to be compared. */
 const MIN_LSH_SKETCH_LOG10P = -2;
 /**
  * LSH-only candidates whose only notable agreement is the permutation-invariant profile sketch get at
@@ -168,13 +168,15 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
   // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
   // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
   // The shortlist in rank order (which candidates are worth decoding does not depend on compare results).
+  // The gate is Bonferroni over the retrieved candidates: among 256 LSH hits, a few agree at p = 0.01 by chance.
+  const gateLog10P = MIN_LSH_SKETCH_LOG10P - Math.log10(Math.max(1, sameWidth.length));
   const shortlist: typeof ranked = [];
   let profileOnlyBudget = PROFILE_ONLY_BUDGET;
   for (const entry of ranked) {
     if (shortlist.length >= settings.maxExactCompares) break;
     const onlyLsh = entry.candidate.routes.every((r) => r === 'lsh');
-    if (onlyLsh && entry.sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
-    if (onlyLsh && entry.nativeLogP / LN10 > MIN_LSH_SKETCH_LOG10P) {
+    if (onlyLsh && entry.sketch.logP / LN10 > gateLog10P) continue;
+    if (onlyLsh && entry.nativeLogP / LN10 > gateLog10P) {
       if (profileOnlyBudget <= 0) continue;
       profileOnlyBudget--;
     }
