@@ -283,7 +283,7 @@ export class PgRegistry implements AsyncRegistry {
       if (old) replacedRids.push(String(old.rid));
       toWrite.push([key, e]);
     }
-    if (replacedRids.length) await client.query(`DELETE FROM lineage_models WHERE rid = ANY($1::bigint[])`, [replacedRids]);
+    if (replacedRids.length) await this.deleteModels(client, replacedRids);
     const vocabularyRids = await this.upsertVocabularies(client, toWrite.map(([, e]) => e));
     if (toWrite.length) {
       const column = <T>(pick: (e: EncodedEntry, key: string) => T) => toWrite.map(([key, e]) => pick(e, key));
@@ -325,6 +325,12 @@ export class PgRegistry implements AsyncRegistry {
       if (bandKeys.length) await client.query(`INSERT INTO lineage_weight_bands (key, model_rid) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, [bandKeys, bandRids]);
     }
     return outcome;
+  }
+
+  /** Deletes entries with their band rows (no foreign key cascades them: see migration 2). */
+  private async deleteModels(client: PoolClient, rids: string[]): Promise<void> {
+    await client.query(`DELETE FROM lineage_weight_bands WHERE model_rid = ANY($1::bigint[])`, [rids]);
+    await client.query(`DELETE FROM lineage_models WHERE rid = ANY($1::bigint[])`, [rids]);
   }
 
   /** The rid of every vocabulary the entries use, inserting new ones (with their LSH rows); labels a vocabulary with a family when given. */
@@ -370,7 +376,9 @@ export class PgRegistry implements AsyncRegistry {
     try {
       return await this.transaction(async (client) => {
         await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [idKey(id)]);
-        return ((await client.query(`DELETE FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rowCount ?? 0) > 0;
+        const rids = ((await client.query(`SELECT rid FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rows as Row[]).map((r) => String(r.rid));
+        if (rids.length) await this.deleteModels(client, rids);
+        return rids.length > 0;
       });
     } finally {
       this.countCache = undefined;
@@ -587,6 +595,8 @@ export class PgRegistry implements AsyncRegistry {
         if (rows.length < ITERATION_PAGE) break;
         after = String(rows[rows.length - 1]!.id);
       }
+      const orphans = this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_weight_bands b WHERE NOT EXISTS (SELECT 1 FROM lineage_models m WHERE m.rid = b.model_rid)`))[0]?.n, 'count');
+      if (orphans) note(`${orphans} LSH index row(s) belong to no entry (a writer that did not delete them)`);
     } catch (err) {
       note(errorText(err));
     }
