@@ -364,6 +364,7 @@ async function main(): Promise<void> {
       sizeBytes = (await registry.stats()).fileBytes;
       await registry.close();
     }
+    const serverBeforeScans = backend === 'postgres' ? await serverCpuSeconds(location) : undefined;
     // The query phase runs in a fresh process: its RSS is a client's, not the filler's.
     const child = spawnSync(process.execPath, [...process.execArgv, __filename, '--phase', 'query', '--backend', backend, '--entries', String(GENERATED), '--replicate', String(REPLICATE), '--scans', String(SCANS), '--pg-processes', String(values['pg-processes']), '--db', location], {
       encoding: 'utf8',
@@ -372,6 +373,7 @@ async function main(): Promise<void> {
     });
     if (child.status !== 0) throw new Error(`query phase failed (exit ${child.status})`);
     const q = JSON.parse(child.stdout) as QueryReport;
+    const serverAfterScans = serverBeforeScans === undefined ? undefined : await serverCpuSeconds(location);
     const lines = [
       `backend:            ${backend}`,
       `entries:            ${ENTRIES}${REPLICATE > 1 ? ` (${GENERATED} generated x ${REPLICATE} copies)` : ''}${existing ? ` (existing ${backend === 'sqlite' ? 'file' : 'database'}, not imported again)` : `; import of ${GENERATED} through the API (encode + write, generation excluded): ${fillSeconds.toFixed(1)} s = ${Math.round(GENERATED / fillSeconds)} entries/s`}`,
@@ -384,6 +386,7 @@ async function main(): Promise<void> {
       `scan latency p50:   ${q.p50.toFixed(1)} ms`,
       `scan latency p99:   ${q.p99.toFixed(1)} ms`,
       `scan client CPU:    p50 ${q.cpuP50.toFixed(1)} ms, p99 ${q.cpuP99.toFixed(1)} ms (load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)`,
+      ...(serverAfterScans !== undefined ? [`scan server CPU:    ${((1000 * (serverAfterScans - serverBeforeScans!)) / q.scans).toFixed(1)} ms per scan on average (the local cluster's processes, opening and the queries' own lookups included)`] : []),
       `derivatives found:  ${q.found} of ${Math.ceil(q.scans / 2)}; independent models with no related entry: ${q.clean} of ${Math.floor(q.scans / 2)}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
