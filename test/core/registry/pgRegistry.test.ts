@@ -44,10 +44,10 @@ const clusterUrl = postgresTestUrl('registry: PostgreSQL backend');
       await assert.rejects(openPgRegistry(other.url), /no Lineage Lens tables: run "lineage db migrate/);
       const migrators = await Promise.all(Array.from({ length: 4 }, () => openPgRegistry(other.url, { writable: true, migrate: false, skipSchemaCheck: true })));
       const applied = await Promise.all(migrators.map((m) => m.migrate()));
-      assert.deepEqual(applied.flat(), [1], 'exactly one migrator applied version 1');
+      assert.deepEqual(applied.flat().sort(), [1, 2], 'each version applied by exactly one migrator');
       await Promise.all(migrators.map((m) => m.close()));
       const reader = await openPgRegistry(other.url);
-      assert.equal(await reader.schemaVersion(), 1);
+      assert.equal(await reader.schemaVersion(), 2);
       await reader.close();
       const client = new Client({ connectionString: other.url });
       await client.connect();
@@ -81,6 +81,17 @@ const clusterUrl = postgresTestUrl('registry: PostgreSQL backend');
     assert.deepEqual((await registry.verify()).problems, []);
     assert.equal(await registry.remove('TOKENIZER/LLAMA'), true);
     assert.equal(await registry.remove('tokenizer/llama'), false);
+    // Replacing and removing an entry takes its band rows along (no foreign key cascades them).
+    const bandsOfOne = (await registry.stats()).weightBands;
+    const state = syntheticRegistryState('pg-replace');
+    const [a, b] = [syntheticEntry(state, 0, 'replace/'), syntheticEntry(state, 1, 'replace/')];
+    await registry.putMany([a]);
+    const replaced = await registry.putMany([{ meta: a.meta, fingerprint: b.fingerprint }]);
+    assert.equal(replaced.replaced, 1);
+    assert.deepEqual((await registry.verify()).problems, []);
+    assert.equal(await registry.remove(a.meta.id), true);
+    assert.equal((await registry.stats()).weightBands, bandsOfOne, 'no band rows left behind');
+    assert.deepEqual((await registry.verify()).problems, []);
   });
 
   it('verify names an entry whose stored fingerprint or index rows were tampered with, and get() fails clearly', async () => {

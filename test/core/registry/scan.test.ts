@@ -13,6 +13,8 @@ import { makeSyntheticLlama } from '../../fixtures/syntheticModels';
 import { extendVocabulary, fineTuneDrift, independentInit, permuteResidualChannels } from '../../fixtures/transformations';
 import { FixtureFolders } from '../../support/compareFixtures';
 import { zooPath } from '../../support/zoo';
+import { createPrng } from '../../../server/src/core/util/prng';
+import { makeBase, syntheticEntry, syntheticFingerprint, syntheticRegistryState } from '../../fixtures/syntheticRegistry';
 
 const LLAMA3_TOKENIZER_FOLDER = path.resolve(__dirname, '..', '..', '..', 'node_modules', '@lenml', 'tokenizer-llama3', 'models');
 
@@ -113,5 +115,58 @@ describe('scan: ranking', () => {
     const expected = ['c', 'd', 'a', 'b', 'e'];
     assert.deepEqual([...items].sort(compareMatches).map((m) => m.id), expected);
     assert.deepEqual([...items].reverse().sort(compareMatches).map((m) => m.id), expected);
+  });
+});
+
+describe('scan: the shortlist of exact compares when blocks are too large to take whole', function () {
+  this.timeout(300_000);
+  const folders = new FixtureFolders();
+  const state = syntheticRegistryState('shortlist');
+  const prng = createPrng('shortlist-queries');
+  let registry: SqliteRegistry;
+  // maxBlockSize 0: candidates come from the LSH bands only, as in a registry of a million entries.
+  const scan = (fp: Fingerprint) => scanRegistry(registry, fp, { maxBlockSize: 0 });
+  const familyOf = (id: string, base: number) => id === `org${base}/base` || id.endsWith(`/finetune-of-${base}`);
+
+  before(async () => {
+    const file = path.join(await folders.write(makeSyntheticLlama({ hidden: 64, layers: 1, heads: 4, kvHeads: 2, ffn: 128, vocab: 400, seed: 'unused-shortlist' })), '..', 'registry.sqlite');
+    const writer = await openSqliteRegistry(file, { writable: true });
+    for (let i = 0; i < 1000; i++) writer.put(syntheticEntry(state, i));
+    writer.commit();
+    writer.close();
+    registry = await openSqliteRegistry(file);
+  });
+  after(() => {
+    registry?.close();
+    folders.dispose();
+  });
+
+  it('a fine-tune of a stored base finds its family through the bands', () => {
+    for (const b of [2, 11]) {
+      const r = scan(syntheticFingerprint('query/finetune', state.bases[b]!, 0.2, prng));
+      assert.equal(r.related, true, describe_(r));
+      assert.ok(familyOf(r.matches[0]!.id, b), describe_(r));
+    }
+  });
+
+  it('an independent model of the same recipe is compared with a handful of candidates, not the whole shortlist', () => {
+    for (let k = 0; k < 4; k++) {
+      const r = scan(syntheticFingerprint('query/independent', makeBase(prng, state.vocabularies), 0, prng));
+      assert.equal(r.related, false, describe_(r));
+      // Independent weights agree on the profile sketch (one recipe), on the native-basis sketches by chance only.
+      assert.ok(r.candidatesCompared <= 6, `${r.candidatesCompared} of ${r.candidatesRetrieved} candidates compared`);
+    }
+  });
+
+  it('a residual-channel permutation of a stored base still gets its family compared (profile-only budget)', () => {
+    const base = state.bases[5]!;
+    const order = Array.from({ length: base.hidden }, (_, i) => (i * 37) % base.hidden);
+    const permuted = {
+      ...base,
+      norms: base.norms.map((n) => Float32Array.from(order, (j) => n[j]!)),
+      anchorRows: Float32Array.from(base.anchorRows, (_v, k) => base.anchorRows[k - (k % base.hidden) + order[k % base.hidden]!]!),
+    };
+    const r = scan(syntheticFingerprint('query/permuted', permuted, 0.05, prng));
+    assert.ok(r.matches.some((m) => familyOf(m.id, 5)), describe_(r));
   });
 });

@@ -32,6 +32,8 @@ const ITERATION_PAGE = 200;
 /** Transient PostgreSQL failures of concurrent writers: serialization failure, deadlock, unique race. */
 const RETRYABLE_CODES = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 6;
+/** How long an entry count is reused (see entryCount). */
+const COUNT_TTL_MS = 10_000;
 
 export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
@@ -113,6 +115,8 @@ function idKey(id: string): string {
 type Row = Record<string, unknown>;
 
 export class PgRegistry implements AsyncRegistry {
+  private countCache: { at: number; count: number } | undefined;
+
   constructor(
     readonly location: string,
     private readonly pool: Pool,
@@ -238,8 +242,10 @@ export class PgRegistry implements AsyncRegistry {
   }
 
   /**
-   * One transaction for the batch: all entries or none. Writers of the same id are serialised by a
-   * transaction-scoped advisory lock taken in id order (no lock-order deadlocks between batches).
+   * One transaction for the batch: all entries or none. Writers of the same id are serialised by
+   * transaction-scoped advisory locks, taken in id order in one statement (no lock-order deadlocks
+   * between batches). The batch is written with a handful of set-based statements (array parameters
+   * unnested server-side), not a round trip per entry.
    */
   async putMany(entries: RegistryEntry[]): Promise<PutSummary> {
     this.requireWritable();
@@ -249,64 +255,134 @@ export class PgRegistry implements AsyncRegistry {
       byKey.set(idKey(encoded.meta.id), encoded); // the last of duplicate ids in one batch wins, as with put()
     }
     const sorted = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return this.transaction(async (client) => {
-      const outcome: PutSummary = { added: 0, replaced: 0, unchanged: 0, byId: new Map() };
-      for (const [key, e] of sorted) {
-        const result = await this.upsertOne(client, key, e);
+    try {
+      return await this.transaction((client) => this.upsertBatch(client, sorted));
+    } finally {
+      this.countCache = undefined;
+    }
+  }
+
+  private async upsertBatch(client: PoolClient, sorted: Array<[string, EncodedEntry]>): Promise<PutSummary> {
+    const outcome: PutSummary = { added: 0, replaced: 0, unchanged: 0, byId: new Map() };
+    if (sorted.length === 0) return outcome;
+    const keys = sorted.map(([key]) => key);
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS ordered`, [keys]);
+    const existing = new Map<string, Row>();
+    for (const row of (await client.query(`SELECT m.rid, m.id_key, m.json_sha256, ${META_COLUMNS} FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = ANY($1::text[])`, [keys])).rows as Row[]) {
+      existing.set(String(row.id_key), row);
+    }
+    const toWrite: Array<[string, EncodedEntry]> = [];
+    const replacedRids: string[] = [];
+    for (const [key, e] of sorted) {
+      const old = existing.get(key);
+      if (old && old.json_sha256 === e.jsonSha256 && storedMetaMatches(this.metaFrom(old), e.meta)) {
+        outcome.unchanged++;
+        outcome.byId.set(e.meta.id, 'unchanged');
+        continue;
+      }
+      if (old) replacedRids.push(String(old.rid));
+      toWrite.push([key, e]);
+    }
+    if (replacedRids.length) await this.deleteModels(client, replacedRids);
+    const vocabularyRids = await this.upsertVocabularies(client, toWrite.map(([, e]) => e));
+    if (toWrite.length) {
+      const column = <T>(pick: (e: EncodedEntry, key: string) => T) => toWrite.map(([key, e]) => pick(e, key));
+      const inserted = (
+        await client.query(
+          `INSERT INTO lineage_models (id, id_key, revision, family, declared_parents, licence, source, kind, content_id, provenance, extractor_version, json_sha256, json_bytes, body,
+             architecture_hash, hidden_size, vocabulary_rid, norm, anchor, profile)
+           SELECT id, id_key, revision, family, declared_parents::jsonb, licence, source, kind, content_id, provenance::jsonb, extractor_version, json_sha256, json_bytes, body,
+             architecture_hash, hidden_size, vocabulary_rid, norm, anchor, profile
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int[], $14::bytea[],
+             $15::text[], $16::int[], $17::bigint[], $18::bytea[], $19::bytea[], $20::bytea[])
+             AS t (id, id_key, revision, family, declared_parents, licence, source, kind, content_id, provenance, extractor_version, json_sha256, json_bytes, body,
+               architecture_hash, hidden_size, vocabulary_rid, norm, anchor, profile)
+           RETURNING rid, id_key`,
+          [
+            column((e) => e.meta.id), column((_e, key) => key), column((e) => e.meta.revision ?? null), column((e) => e.meta.family ?? null),
+            column((e) => JSON.stringify(e.meta.declaredParents)), column((e) => e.meta.licence ?? null), column((e) => e.meta.source ?? null), column((e) => e.meta.kind),
+            column((e) => e.contentId ?? null), column((e) => e.provenanceJson ?? null), column((e) => e.extractorVersion), column((e) => e.jsonSha256), column((e) => e.jsonBytes),
+            column((e) => e.body), column((e) => e.architectureHash ?? null), column((e) => e.hiddenSize ?? null),
+            column((e) => (e.vocabulary ? vocabularyRids.get(e.vocabulary.tokensHash) ?? null : null)),
+            column((e) => sketchParam(e.sketches.norm)), column((e) => sketchParam(e.sketches.anchor)), column((e) => sketchParam(e.sketches.profile)),
+          ],
+        )
+      ).rows as Row[];
+      const ridByKey = new Map(inserted.map((r) => [String(r.id_key), String(r.rid)]));
+      const bandKeys: string[] = [];
+      const bandRids: string[] = [];
+      for (const [key, e] of toWrite) {
+        const rid = ridByKey.get(key);
+        if (rid === undefined) throw new RegistryError(this.location, `the insert of ${e.meta.id} returned no row`);
+        for (const band of e.weightBandKeys) {
+          bandKeys.push(String(band));
+          bandRids.push(rid);
+        }
+        const result = existing.has(key) ? 'replaced' : 'added';
         outcome[result]++;
         outcome.byId.set(e.meta.id, result);
       }
-      return outcome;
-    });
+      if (bandKeys.length) await client.query(`INSERT INTO lineage_weight_bands (key, model_rid) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, [bandKeys, bandRids]);
+    }
+    return outcome;
   }
 
-  private async upsertOne(client: PoolClient, key: string, e: EncodedEntry): Promise<'added' | 'replaced' | 'unchanged'> {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [key]);
-    const existing = (await client.query(`SELECT m.rid, m.json_sha256, ${META_COLUMNS} FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = $1`, [key])).rows[0] as Row | undefined;
-    if (existing && existing.json_sha256 === e.jsonSha256 && storedMetaMatches(this.metaFrom(existing), e.meta)) return 'unchanged';
-    if (existing) await client.query(`DELETE FROM lineage_models WHERE rid = $1`, [existing.rid]);
-    let vocabularyRid: string | undefined;
-    if (e.vocabulary) {
-      const v = e.vocabulary;
+  /** Deletes entries with their band rows (no foreign key cascades them: see migration 2). */
+  private async deleteModels(client: PoolClient, rids: string[]): Promise<void> {
+    await client.query(`DELETE FROM lineage_weight_bands WHERE model_rid = ANY($1::bigint[])`, [rids]);
+    await client.query(`DELETE FROM lineage_models WHERE rid = ANY($1::bigint[])`, [rids]);
+  }
+
+  /** The rid of every vocabulary the entries use, inserting new ones (with their LSH rows); labels a vocabulary with a family when given. */
+  private async upsertVocabularies(client: PoolClient, entries: EncodedEntry[]): Promise<Map<string, string>> {
+    const distinct = new Map<string, { v: NonNullable<EncodedEntry['vocabulary']>; family?: string }>();
+    for (const e of entries) {
+      if (!e.vocabulary) continue;
+      const slot = distinct.get(e.vocabulary.tokensHash) ?? { v: e.vocabulary };
+      if (e.meta.tokenizerFamily) slot.family = e.meta.tokenizerFamily; // the last label in the batch wins, as entry by entry
+      distinct.set(e.vocabulary.tokensHash, slot);
+    }
+    const rids = new Map<string, string>();
+    if (distinct.size === 0) return rids;
+    const hashes = [...distinct.keys()].sort();
+    for (const row of (await client.query(`SELECT rid, tokens_hash FROM lineage_vocabularies WHERE tokens_hash = ANY($1::text[])`, [hashes])).rows as Row[]) rids.set(String(row.tokens_hash), String(row.rid));
+    for (const hash of hashes) {
+      const { v, family } = distinct.get(hash)!;
+      const known = rids.get(hash);
+      if (known !== undefined) {
+        if (family) await client.query(`UPDATE lineage_vocabularies SET family = $1 WHERE rid = $2 AND family IS DISTINCT FROM $1`, [family, known]);
+        continue;
+      }
+      // A concurrent writer may insert the same vocabulary first: then its row is used.
       const inserted = await client.query(
         `INSERT INTO lineage_vocabularies (tokens_hash, size, convention, family, minhash) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tokens_hash) DO NOTHING RETURNING rid`,
-        [v.tokensHash, v.size, v.convention, e.meta.tokenizerFamily ?? null, Buffer.from(v.minhash)],
+        [v.tokensHash, v.size, v.convention, family ?? null, Buffer.from(v.minhash)],
       );
       if (inserted.rows[0]) {
-        vocabularyRid = String((inserted.rows[0] as Row).rid);
-        await client.query(`INSERT INTO lineage_vocab_bands (key, vocabulary_rid) SELECT unnest($1::bigint[]), $2 ON CONFLICT DO NOTHING`, [v.bandKeys.map(String), vocabularyRid]);
+        const rid = String((inserted.rows[0] as Row).rid);
+        await client.query(`INSERT INTO lineage_vocab_bands (key, vocabulary_rid) SELECT unnest($1::bigint[]), $2 ON CONFLICT DO NOTHING`, [v.bandKeys.map(String), rid]);
+        rids.set(hash, rid);
       } else {
-        vocabularyRid = String(((await client.query(`SELECT rid FROM lineage_vocabularies WHERE tokens_hash = $1`, [v.tokensHash])).rows[0] as Row).rid);
-        if (e.meta.tokenizerFamily) await client.query(`UPDATE lineage_vocabularies SET family = $1 WHERE rid = $2 AND family IS DISTINCT FROM $1`, [e.meta.tokenizerFamily, vocabularyRid]);
+        const rid = String(((await client.query(`SELECT rid FROM lineage_vocabularies WHERE tokens_hash = $1`, [hash])).rows[0] as Row).rid);
+        if (family) await client.query(`UPDATE lineage_vocabularies SET family = $1 WHERE rid = $2 AND family IS DISTINCT FROM $1`, [family, rid]);
+        rids.set(hash, rid);
       }
     }
-    const m = e.meta;
-    const rid = String(
-      (
-        (
-          await client.query(
-            `INSERT INTO lineage_models (id, id_key, revision, family, declared_parents, licence, source, kind, content_id, provenance, extractor_version, json_sha256, json_bytes, body,
-               architecture_hash, hidden_size, vocabulary_rid, norm, anchor, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING rid`,
-            [
-              m.id, key, m.revision ?? null, m.family ?? null, JSON.stringify(m.declaredParents), m.licence ?? null, m.source ?? null, m.kind, e.contentId ?? null, e.provenanceJson ?? null,
-              e.extractorVersion, e.jsonSha256, e.jsonBytes, e.body, e.architectureHash ?? null, e.hiddenSize ?? null, vocabularyRid ?? null,
-              sketchParam(e.sketches.norm), sketchParam(e.sketches.anchor), sketchParam(e.sketches.profile),
-            ],
-          )
-        ).rows[0] as Row
-      ).rid,
-    );
-    if (e.weightBandKeys.length) await client.query(`INSERT INTO lineage_weight_bands (key, model_rid) SELECT unnest($1::bigint[]), $2`, [e.weightBandKeys.map(String), rid]);
-    return existing ? 'replaced' : 'added';
+    return rids;
   }
 
   async remove(id: string): Promise<boolean> {
     this.requireWritable();
-    return this.transaction(async (client) => {
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [idKey(id)]);
-      return ((await client.query(`DELETE FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rowCount ?? 0) > 0;
-    });
+    try {
+      return await this.transaction(async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [idKey(id)]);
+        const rids = ((await client.query(`SELECT rid FROM lineage_models WHERE id_key = $1`, [idKey(id)])).rows as Row[]).map((r) => String(r.rid));
+        if (rids.length) await this.deleteModels(client, rids);
+        return rids.length > 0;
+      });
+    } finally {
+      this.countCache = undefined;
+    }
   }
 
   /** Drops vocabularies no entry uses any more, then VACUUM ANALYZE (outside any transaction). */
@@ -379,6 +455,23 @@ export class PgRegistry implements AsyncRegistry {
     return { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row.json_sha256, row.body) };
   }
 
+  async getMany(ids: readonly string[]): Promise<Map<string, RegistryEntry>> {
+    const out = new Map<string, RegistryEntry>();
+    if (ids.length === 0) return out;
+    const asked = new Map(ids.map((id) => [idKey(id), id]));
+    const rows = await this.query(
+      `SELECT m.id_key, ${META_COLUMNS}, m.json_sha256, m.body FROM lineage_models m LEFT JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid WHERE m.id_key = ANY($1::text[])`,
+      [[...asked.keys()]],
+    );
+    for (const row of rows) {
+      const id = asked.get(this.text(row.id_key, 'model id', MAX_ID_LENGTH));
+      if (id === undefined) continue;
+      const meta = this.metaFrom(row);
+      out.set(id, { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row.json_sha256, row.body) });
+    }
+    return out;
+  }
+
   async list(): Promise<RegistryEntrySummary[]> {
     const rows = await this.query(
       `SELECT ${META_COLUMNS}, m.hidden_size, m.architecture_hash, v.size AS vocabulary_size, m.extractor_version, octet_length(m.body) AS stored_bytes
@@ -411,8 +504,16 @@ export class PgRegistry implements AsyncRegistry {
     }
   }
 
+  /**
+   * Exact, but remembered for COUNT_TTL_MS: a scan reports the count every time, and counting a
+   * million rows takes a PostgreSQL backend 100 ms or more. This client's own writes forget it at once;
+   * other writers' show within COUNT_TTL_MS.
+   */
   async entryCount(): Promise<number> {
-    return this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_models`))[0]?.n, 'count');
+    if (this.countCache && Date.now() - this.countCache.at < COUNT_TTL_MS) return this.countCache.count;
+    const count = this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_models`))[0]?.n, 'count');
+    this.countCache = { at: Date.now(), count };
+    return count;
   }
 
   async stats(): Promise<RegistryStats> {
@@ -494,6 +595,8 @@ export class PgRegistry implements AsyncRegistry {
         if (rows.length < ITERATION_PAGE) break;
         after = String(rows[rows.length - 1]!.id);
       }
+      const orphans = this.integer((await this.query(`SELECT COUNT(*) AS n FROM lineage_weight_bands b WHERE NOT EXISTS (SELECT 1 FROM lineage_models m WHERE m.rid = b.model_rid)`))[0]?.n, 'count');
+      if (orphans) note(`${orphans} LSH index row(s) belong to no entry (a writer that did not delete them)`);
     } catch (err) {
       note(errorText(err));
     }
@@ -510,7 +613,9 @@ export class PgRegistry implements AsyncRegistry {
          UNION ALL
          SELECT rid, 'declared', 0 FROM lineage_models WHERE id_key = ANY($2::text[]) AND kind = 'weights'
          UNION ALL
-         (SELECT model_rid, 'lsh', COUNT(*)::int FROM lineage_weight_bands WHERE key = ANY($3::bigint[]) GROUP BY model_rid ORDER BY 3 DESC, 1 LIMIT $4)
+         (SELECT b.model_rid, 'lsh', COUNT(*)::int FROM unnest($3::bigint[]) AS k (key)
+           CROSS JOIN LATERAL (SELECT model_rid FROM lineage_weight_bands w WHERE w.key = k.key ORDER BY model_rid LIMIT $8) AS b
+           GROUP BY b.model_rid ORDER BY 3 DESC, 1 LIMIT $4)
          UNION ALL
          (SELECT m.rid, 'block', 0 FROM lineage_models m JOIN lineage_vocabularies v ON v.rid = m.vocabulary_rid
            WHERE $5::int IS NOT NULL AND m.hidden_size = $5 AND v.tokens_hash = $6 AND m.kind = 'weights' LIMIT $7))
@@ -523,6 +628,7 @@ export class PgRegistry implements AsyncRegistry {
         query.hiddenSize ?? null,
         query.tokensHash ?? null,
         limits.maxBlockSize + 1,
+        limits.maxRowsPerBand,
       ],
     );
     // A block larger than the limit is not taken whole (its members still come through LSH).
@@ -544,6 +650,18 @@ export class PgRegistry implements AsyncRegistry {
         return candidate;
       })
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async weightWidths(ids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (ids.length === 0) return out;
+    const asked = new Map(ids.map((id) => [idKey(id), id]));
+    const rows = await this.query(`SELECT id_key, hidden_size FROM lineage_models WHERE id_key = ANY($1::text[]) AND kind = 'weights' AND hidden_size IS NOT NULL`, [[...asked.keys()]]);
+    for (const row of rows) {
+      const id = asked.get(this.text(row.id_key, 'model id', MAX_ID_LENGTH));
+      if (id !== undefined) out.set(id, this.integer(row.hidden_size, 'hidden size'));
+    }
+    return out;
   }
 
   async retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): Promise<VocabularyCandidate[]> {

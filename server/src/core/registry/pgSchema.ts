@@ -66,6 +66,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       `CREATE INDEX lineage_weight_bands_model ON lineage_weight_bands (model_rid)`,
     ],
   },
+  {
+    version: 2,
+    // A foreign-key check per band row (40 per entry) was most of the server's cost of an import. Band
+    // rows are written and deleted with their entry, in its transaction, under its id's advisory lock.
+    description: 'weight band rows without a foreign key (deleted with their entry by the writer)',
+    statements: [`ALTER TABLE lineage_weight_bands DROP CONSTRAINT IF EXISTS lineage_weight_bands_model_rid_fkey`],
+  },
 ];
 
 export const PG_CURRENT_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -8,7 +8,7 @@ import { RELATED_VERDICTS, VERDICT_STRENGTH, type Comparison, type DeclaredCheck
 import { minhashJaccard } from '../fingerprint/sampling';
 import type { Fingerprint } from '../fingerprint/types';
 import { candidateQueryOf } from './keys';
-import { codeAgreementLogP, geometrySketch, sketchEvidence } from './sketches';
+import { codeAgreementLogP, geometrySketch, sketchEvidence, type WeightSketches } from './sketches';
 import type { AsyncRegistry, CandidateQuery, Registry, RegistryEntry, RetrievalLimits, RetrievalRoute, VocabularyCandidate, WeightCandidate } from './types';
 
 export interface ScanOptions {
@@ -20,6 +20,8 @@ export interface ScanOptions {
   maxExactCompares?: number;
   /** LSH hits retrieved (default 256). */
   maxLshCandidates?: number;
+  /** Rows read per LSH bucket (default 256). */
+  maxRowsPerBand?: number;
   /** A (hidden size, vocabulary) block up to this size is compared whole (default 64). */
   maxBlockSize?: number;
   /** Candidates re-compared with residual-channel alignment when nothing related was found (default 4). */
@@ -73,12 +75,22 @@ export interface ScanResult {
   notes: string[];
 }
 
-const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxBlockSize: 64, alignmentBudget: 4, maxWidthCandidates: 64 };
+const DEFAULTS = { topK: 5, maxExactCompares: 32, maxLshCandidates: 256, maxRowsPerBand: 256, maxBlockSize: 64, alignmentBudget: 4, maxWidthCandidates: 64 };
 /** Vocabularies below this Jaccard and containment are not reported as a tokenizer match. */
 const TOKENIZER_MATCH_MIN = 0.5;
 const LN10 = Math.LN10;
-/** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights) to be compared. */
+/** LSH-only candidates need at least this much sketch agreement (log10 p under independent weights, before the correction for the number retrieved) to be compared. */
 const MIN_LSH_SKETCH_LOG10P = -2;
+/**
+ * LSH-only candidates whose only notable agreement is the permutation-invariant profile sketch get at
+ * most this many exact compares (strongest first). Independent models of one recipe agree on the
+ * profile well beyond chance (it summarises sorted gains, which a shared recipe shapes alike), so
+ * without a budget every scan of an unrelated model would compare the whole shortlist; a permuted
+ * relative, the one the profile exists to catch, agrees on it more than any of them and ranks first.
+ */
+const PROFILE_ONLY_BUDGET = 4;
+/** Shortlisted fingerprints fetched per registry request (top-k related plus one usually ends the compares). */
+const FETCH_BATCH = 6;
 /** Verdicts that rest on a lineage p-value (and so can be demoted by the multiple-testing correction). */
 const P_VALUE_VERDICTS: ReadonlySet<Verdict> = new Set<Verdict>(['derived', 'merge']);
 
@@ -87,6 +99,8 @@ type RegistryAsk =
   | { op: 'vocabularies'; minhash: Uint32Array; tokensHash: string | undefined }
   | { op: 'weights'; query: CandidateQuery; limits: RetrievalLimits }
   | { op: 'get'; id: string }
+  | { op: 'getMany'; ids: string[] }
+  | { op: 'widths'; ids: string[] }
   | { op: 'count' };
 
 function answer(registry: Registry, ask: RegistryAsk): unknown {
@@ -94,6 +108,8 @@ function answer(registry: Registry, ask: RegistryAsk): unknown {
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'getMany': return registry.getMany(ask.ids);
+    case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
 }
@@ -103,16 +119,20 @@ function answerAsync(registry: AsyncRegistry, ask: RegistryAsk): Promise<unknown
     case 'vocabularies': return registry.retrieveVocabularies(ask.minhash, ask.tokensHash);
     case 'weights': return registry.retrieveWeightCandidates(ask.query, ask.limits);
     case 'get': return registry.get(ask.id);
+    case 'getMany': return registry.getMany(ask.ids);
+    case 'widths': return registry.weightWidths(ask.ids);
     case 'count': return registry.entryCount();
   }
 }
 
 export function scanRegistry(registry: Registry, query: Fingerprint, options: ScanOptions = {}): ScanResult {
-  const steps = scanSteps(registry.location, query, options);
-  for (let step = steps.next(); ; ) {
-    if (step.done) return step.value;
-    step = steps.next(answer(registry, step.value));
-  }
+  return registry.readSnapshot(() => {
+    const steps = scanSteps(registry.location, query, options);
+    for (let step = steps.next(); ; ) {
+      if (step.done) return step.value;
+      step = steps.next(answer(registry, step.value));
+    }
+  });
 }
 
 /** The same scan against a registry behind a network connection (PostgreSQL). */
@@ -133,25 +153,49 @@ function* scanSteps(location: string, query: Fingerprint, options: ScanOptions):
     ? tokenizerMatches((yield { op: 'vocabularies', minhash: query.tokenizer.minhash, tokensHash: query.tokenizer.tokensHash }) as VocabularyCandidate[], query)
     : [];
 
-  const sameWidth = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
+  const sameWidth = (yield { op: 'weights', query: candidateQuery, limits: { maxLshCandidates: settings.maxLshCandidates, maxRowsPerBand: settings.maxRowsPerBand, maxBlockSize: settings.maxBlockSize } }) as WeightCandidate[];
   // The index blocks by hidden size; a pruned or grown relative is reached through the tokenizer instead.
   const otherWidths = yield* widthCandidates(query, tokenizer, new Set(sameWidth.map((c) => c.id)), settings.maxWidthCandidates, notes);
   const candidates = [...sameWidth, ...otherWidths.map((w) => w.candidate)];
   const decoded = new Map(otherWidths.map((w) => [w.candidate.id, w.known]));
+  const nativeQuery: WeightSketches = { ...candidateQuery.sketches };
+  delete nativeQuery.profile;
   const ranked = [
-    ...sameWidth.map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches) })),
-    ...otherWidths.map((w) => ({ candidate: w.candidate, sketch: { logP: w.sketchLogP } })),
+    ...sameWidth.map((c) => ({ candidate: c, sketch: sketchEvidence(candidateQuery.sketches, c.sketches), nativeLogP: sketchEvidence(nativeQuery, c.sketches).logP })),
+    ...otherWidths.map((w) => ({ candidate: w.candidate, sketch: { logP: w.sketchLogP }, nativeLogP: w.sketchLogP })),
   ].sort((x, y) => priority(x.candidate) - priority(y.candidate) || x.sketch.logP - y.sketch.logP || y.candidate.bandHits - x.candidate.bandHits || compareIds(x.candidate.id, y.candidate.id));
   // Exact compares run in rank order and stop once top-k related matches are in hand: a derivative of
   // a popular base has dozens of related siblings, and the base ranks first by sketch agreement.
   // An LSH-only hit whose sketches agree no better than chance is not worth decoding.
+  // The shortlist in rank order (which candidates are worth decoding does not depend on compare results).
+  // The gate is Bonferroni over the retrieved candidates: among 256 LSH hits, a few agree at p = 0.01 by chance.
+  const gateLog10P = MIN_LSH_SKETCH_LOG10P - Math.log10(Math.max(1, sameWidth.length));
+  const shortlist: typeof ranked = [];
+  let profileOnlyBudget = PROFILE_ONLY_BUDGET;
+  for (const entry of ranked) {
+    if (shortlist.length >= settings.maxExactCompares) break;
+    const onlyLsh = entry.candidate.routes.every((r) => r === 'lsh');
+    if (onlyLsh && entry.sketch.logP / LN10 > gateLog10P) continue;
+    if (onlyLsh && entry.nativeLogP / LN10 > gateLog10P) {
+      if (profileOnlyBudget <= 0) continue;
+      profileOnlyBudget--;
+    }
+    shortlist.push(entry);
+  }
   const compared: Array<{ candidate: WeightCandidate; sketchLogP: number; known: Fingerprint; comparison: Comparison }> = [];
   let relatedSoFar = 0;
-  for (const { candidate, sketch } of ranked) {
-    if (compared.length >= settings.maxExactCompares || relatedSoFar >= settings.topK) break;
-    const onlyLsh = candidate.routes.every((r) => r === 'lsh');
-    if (onlyLsh && sketch.logP / LN10 > MIN_LSH_SKETCH_LOG10P) continue;
-    const known = decoded.get(candidate.id) ?? ((yield { op: 'get', id: candidate.id }) as RegistryEntry | undefined)?.fingerprint;
+  // Fingerprints are fetched a few at a time (one round trip each batch): enough for the usual early stop.
+  const fetched = new Map<string, RegistryEntry>();
+  for (let i = 0; i < shortlist.length && relatedSoFar < settings.topK; i++) {
+    const { candidate, sketch } = shortlist[i]!;
+    let known = decoded.get(candidate.id);
+    if (!known) {
+      if (!fetched.has(candidate.id)) {
+        const batch = shortlist.slice(i, i + FETCH_BATCH).map((c) => c.candidate.id).filter((id) => !decoded.has(id));
+        for (const [id, entry] of (yield { op: 'getMany', ids: batch }) as Map<string, RegistryEntry>) fetched.set(id, entry);
+      }
+      known = fetched.get(candidate.id)?.fingerprint;
+    }
     if (!known) throw new Error(`registry entry ${candidate.id} vanished during the scan`);
     const comparison = compareFingerprints(known, query, { thresholdLog10P: threshold, alignResidual: false });
     if (RELATED_VERDICTS.has(comparison.verdict)) relatedSoFar++;
@@ -222,8 +266,13 @@ function* widthCandidates(
   if (width === undefined || !code || limit <= 0) return [];
   const ids = [...new Set(tokenizer.filter((t) => t.relation !== 'overlapping').flatMap((t) => t.entryIds))].filter((id) => !retrieved.has(id)).sort(compareIds);
   if (ids.length > limit) notes.push(`${ids.length} entries share the tokenizer; the first ${limit} were considered at other widths`);
+  const considered = ids.slice(0, limit);
+  // Only entries at another width are decoded: the index knows every entry's width, one query for all.
+  const widths = considered.length ? ((yield { op: 'widths', ids: considered }) as Map<string, number>) : new Map<string, number>();
   const out: Array<{ candidate: WeightCandidate; known: Fingerprint; sketchLogP: number }> = [];
-  for (const id of ids.slice(0, limit)) {
+  for (const id of considered) {
+    const knownWidth = widths.get(id);
+    if (knownWidth === undefined || knownWidth === width) continue;
     const entry = (yield { op: 'get', id }) as RegistryEntry | undefined;
     if (!entry || entry.meta.kind !== 'weights') continue;
     const otherWidth = hiddenSize(entry.fingerprint);

@@ -128,7 +128,10 @@ function profileSketch(fp: Fingerprint): Uint8Array | undefined {
     if (n < 2 * PROFILE_TAIL + PROFILE_INNER_QUANTILES) continue;
     const unit = centeredUnit(v.values, true);
     if (!unit) continue;
-    const sorted = Float64Array.from(unit, (x) => x * Math.sqrt(n)).sort();
+    const scale = Math.sqrt(n);
+    const sorted = new Float64Array(n);
+    for (let i = 0; i < n; i++) sorted[i] = unit[i]! * scale;
+    sorted.sort();
     const positions: number[] = [];
     for (let i = 0; i < PROFILE_TAIL; i++) positions.push(i, n - 1 - i);
     for (let q = 1; q <= PROFILE_INNER_QUANTILES; q++) positions.push(Math.floor((q * n) / (PROFILE_INNER_QUANTILES + 1)));
@@ -138,18 +141,23 @@ function profileSketch(fp: Fingerprint): Uint8Array | undefined {
   return builder.finish();
 }
 
+// Acklam's coefficients (module constants: the quantile runs for every order statistic of every entry).
+const QA = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239] as const;
+const QB = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572] as const;
+const QC = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783] as const;
+const QD = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416] as const;
+
+function quantileTail(q: number): number {
+  return (((((QC[0] * q + QC[1]) * q + QC[2]) * q + QC[3]) * q + QC[4]) * q + QC[5]) / ((((QD[0] * q + QD[1]) * q + QD[2]) * q + QD[3]) * q + 1);
+}
+
 /** Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
 export function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const tail = (q: number) => (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
-  if (p < 0.02425) return tail(Math.sqrt(-2 * Math.log(p)));
-  if (p > 1 - 0.02425) return -tail(Math.sqrt(-2 * Math.log(1 - p)));
+  if (p < 0.02425) return quantileTail(Math.sqrt(-2 * Math.log(p)));
+  if (p > 1 - 0.02425) return -quantileTail(Math.sqrt(-2 * Math.log(1 - p)));
   const q = p - 0.5;
   const r = q * q;
-  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  return ((((((QA[0] * r + QA[1]) * r + QA[2]) * r + QA[3]) * r + QA[4]) * r + QA[5]) * q) / (((((QB[0] * r + QB[1]) * r + QB[2]) * r + QB[3]) * r + QB[4]) * r + 1);
 }
 
 export function computeWeightSketches(fp: Fingerprint): WeightSketches {

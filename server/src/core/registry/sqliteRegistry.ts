@@ -179,6 +179,8 @@ export class SqliteRegistry implements Registry {
   private schemaVersion = CURRENT_SCHEMA_VERSION;
   private readonly statements = new Map<string, Statement>();
   private countCache: { dataVersion: number; count: number } | undefined;
+  /** Open readSnapshot() calls (a writer's transaction must not start inside one). */
+  private readDepth = 0;
 
   constructor(
     readonly location: string,
@@ -331,6 +333,7 @@ export class SqliteRegistry implements Registry {
   /** Pending changes live in one open transaction until commit(); SQLite's journal makes it atomic. */
   private beginWrite(): void {
     if (this.inWrite) return;
+    if (this.readDepth > 0) throw new RegistryError(this.location, 'cannot be written inside a read snapshot');
     this.withLockRecovery(() => this.db.exec('BEGIN IMMEDIATE'));
     this.inWrite = true;
   }
@@ -514,6 +517,16 @@ export class SqliteRegistry implements Registry {
       const meta = this.metaFrom(row);
       return { meta, fingerprint: decodeFingerprintBody(this.location, meta.id, row[9], row[10]) };
     });
+  }
+
+  getMany(ids: readonly string[]): Map<string, RegistryEntry> {
+    // In-process reads are cheap one by one (inside a scan's snapshot they share its lock).
+    const out = new Map<string, RegistryEntry>();
+    for (const id of ids) {
+      const entry = this.get(id);
+      if (entry) out.set(id, entry);
+    }
+    return out;
   }
 
   private metaFrom(row: SqlValue[]): RegistryEntryMeta {
@@ -723,9 +736,11 @@ export class SqliteRegistry implements Registry {
       if (query.hiddenSize !== undefined) {
         const keys = [...new Set(weightBandKeys(query.sketches, query.hiddenSize))];
         if (keys.length) {
+          // Each bucket is read through the primary key (key, model_rid), at most maxRowsPerBand rows of it.
+          const bucket = `SELECT model_rid FROM (SELECT model_rid FROM weight_bands WHERE key = ? ORDER BY model_rid LIMIT ?)`;
           const rows = this.rows(
-            `SELECT model_rid, COUNT(*) AS hits FROM weight_bands WHERE key IN (${keys.map(() => '?').join(',')}) GROUP BY model_rid ORDER BY hits DESC, model_rid LIMIT ?`,
-            [...keys, limits.maxLshCandidates],
+            `SELECT model_rid, COUNT(*) AS hits FROM (${keys.map(() => bucket).join(' UNION ALL ')}) GROUP BY model_rid ORDER BY hits DESC, model_rid LIMIT ?`,
+            [...keys.flatMap((key) => [key, limits.maxRowsPerBand]), limits.maxLshCandidates],
           );
           for (const [rid, hits] of rows) mark(rid, 'lsh', this.integer(hits ?? null, 'band hits'));
         }
@@ -757,6 +772,51 @@ export class SqliteRegistry implements Registry {
         return candidate;
       });
     });
+  }
+
+  weightWidths(ids: readonly string[]): Map<string, number> {
+    return this.guard(() => {
+      const out = new Map<string, number>();
+      if (ids.length === 0) return out;
+      // Ids are matched case-insensitively (the column is NOCASE); the answer is keyed by the ids as asked.
+      const fold = (id: string) => id.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      const asked = new Map(ids.map((id) => [fold(id), id]));
+      const rows = this.rows(
+        `SELECT m.id, b.hidden_size FROM models m JOIN blocking_keys b ON b.model_rid = m.rid
+         WHERE m.id IN (${ids.map(() => '?').join(',')}) AND m.kind = 'weights' AND b.hidden_size IS NOT NULL`,
+        [...ids],
+      );
+      for (const [id, hidden] of rows) {
+        const key = asked.get(fold(this.text(id ?? null, 'model id', MAX_ID_LENGTH)));
+        if (key !== undefined) out.set(key, this.integer(hidden ?? null, 'hidden size'));
+      }
+      return out;
+    });
+  }
+
+  /** One read transaction around `body` (nested calls and a writer's open transaction run it as it is). */
+  readSnapshot<T>(body: () => T): T {
+    if (this.inWrite || this.readDepth > 0) {
+      this.readDepth++;
+      try {
+        return body();
+      } finally {
+        this.readDepth--;
+      }
+    }
+    this.guard(() => this.db.exec('BEGIN'));
+    this.readDepth++;
+    try {
+      return body();
+    } finally {
+      this.readDepth--;
+      // A read transaction has nothing to keep: ending it releases the file lock.
+      try {
+        if (this.db.inTransaction) this.db.exec('COMMIT');
+      } catch {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      }
+    }
   }
 
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[] {
@@ -842,6 +902,7 @@ export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
     },
     has: async (id) => registry.has(id),
     get: async (id) => registry.get(id),
+    getMany: async (ids) => registry.getMany(ids),
     list: async () => registry.list(),
     async *entries() {
       yield* registry.entries();
@@ -852,6 +913,7 @@ export function asAsyncRegistry(registry: SqliteRegistry): AsyncRegistry {
     vacuum: async () => registry.vacuum(),
     retrieveWeightCandidates: async (query, limits) => registry.retrieveWeightCandidates(query, limits),
     retrieveVocabularies: async (minhash, tokensHash) => registry.retrieveVocabularies(minhash, tokensHash),
+    weightWidths: async (ids) => registry.weightWidths(ids),
     close: async () => registry.close(),
   };
 }

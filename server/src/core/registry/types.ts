@@ -89,6 +89,11 @@ export interface CandidateQuery {
 export interface RetrievalLimits {
   /** At most this many LSH hits (most shared bands first). */
   maxLshCandidates: number;
+  /**
+   * Rows read per LSH bucket (lowest rids first): a bucket shared by thousands of entries says little
+   * about any of them, and reading it whole would make every scan's cost grow with the registry.
+   */
+  maxRowsPerBand: number;
   /** A (hidden size, vocabulary) block up to this size is taken whole: catches permuted copies the codes miss. */
   maxBlockSize: number;
 }
@@ -128,6 +133,8 @@ export interface Registry {
   commit(): void;
   has(id: string): boolean;
   get(id: string): RegistryEntry | undefined;
+  /** The entries among `ids` that exist, keyed by the ids as asked. */
+  getMany(ids: readonly string[]): Map<string, RegistryEntry>;
   list(): RegistryEntrySummary[];
   /** All entries sorted by id, decoded one at a time. */
   entries(): Iterable<RegistryEntry>;
@@ -137,6 +144,13 @@ export interface Registry {
   verify(): VerifyReport;
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): WeightCandidate[];
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): VocabularyCandidate[];
+  /** Hidden size of each weight-bearing entry among `ids` (one query; entries without one are left out). */
+  weightWidths(ids: readonly string[]): Map<string, number>;
+  /**
+   * Runs `body` against one consistent snapshot of the registry (one read transaction): a scan asks
+   * dozens of questions, and each statement outside a transaction would take and release the file lock.
+   */
+  readSnapshot<T>(body: () => T): T;
   close(): void;
 }
 
@@ -153,6 +167,8 @@ export interface AsyncRegistry {
   remove(id: string): Promise<boolean>;
   has(id: string): Promise<boolean>;
   get(id: string): Promise<RegistryEntry | undefined>;
+  /** The entries among `ids` that exist, keyed by the ids as asked (one round trip). */
+  getMany(ids: readonly string[]): Promise<Map<string, RegistryEntry>>;
   list(): Promise<RegistryEntrySummary[]>;
   /** All entries sorted by id, fetched in pages. */
   entries(): AsyncIterable<RegistryEntry>;
@@ -163,6 +179,7 @@ export interface AsyncRegistry {
   vacuum(): Promise<void>;
   retrieveWeightCandidates(query: CandidateQuery, limits: RetrievalLimits): Promise<WeightCandidate[]>;
   retrieveVocabularies(minhash: Uint32Array, tokensHash: string | undefined): Promise<VocabularyCandidate[]>;
+  weightWidths(ids: readonly string[]): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
