@@ -19,7 +19,7 @@ const HANG_MS = 2_000;
 const KILL_MS = 10_000;
 // A reader that needs more heap than this on a fuzzed input fails the run as a crash (out of memory):
 // it keeps the measured peak RSS about the readers, not V8's lazy collection of garbage.
-const WORKER_HEAP = { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16 };
+const WORKER_HEAP = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
 const ARTIFACTS = path.resolve(__dirname, '..', '.fuzz-artifacts');
 
 interface WorkerJob {
