@@ -321,21 +321,10 @@ async function countEntries(file: string): Promise<number> {
   }
 }
 
+/** Exactly `length` bytes from `at`; undefined when the file is shorter or cannot be read. */
 async function readExactly(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const out = new Uint8Array(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(out, filled, length - filled, at + filled);
-      if (bytesRead === 0) return undefined;
-      filled += bytesRead;
-    }
-    return out;
-  } finally {
-    await handle.close();
-  }
+  const bytes = await readUpTo(file, at, length);
+  return bytes?.length === length ? bytes : undefined;
 }
 
 /** Up to `length` bytes from `at` (fewer at the end of the file); undefined when the file cannot be read. */
