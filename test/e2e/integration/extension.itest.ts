@@ -9,6 +9,7 @@ import type { Comparison } from '../../../server/src/core/compare/types';
 import { RegistryInfoRequest, type AddToRegistryResult, type RegistryInfoResult, type ScanResult, type ShowReferenceArguments } from '../../../server/src/protocol';
 import type { CycloneDxBom } from '../../../server/src/protocol';
 import type { HubTokenOutcome } from '../../../client/src/commands/hubToken';
+import type { RegistryPasswordOutcome } from '../../../client/src/commands/registryPassword';
 import type { PinOutcome } from '../../../client/src/commands/pin';
 import { Commands, EXTENSION_ID } from '../../../client/src/constants';
 import type { LineageApi } from '../../../client/src/extension';
@@ -124,6 +125,14 @@ describe('Lineage Lens in the VS Code extension host', function () {
     assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, 'hf_itest_token'), 'stored');
     assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, 'not a token'), 'invalid');
     assert.equal(await execute<HubTokenOutcome>(Commands.setHubToken, ''), 'removed');
+  });
+
+  it('runs Set Registry Password…: stored in secret storage (never in settings), then removed', async () => {
+    assert.equal(await execute<RegistryPasswordOutcome>(Commands.setRegistryPassword, 'itest-password'), 'stored');
+    assert.equal(await execute<RegistryPasswordOutcome>(Commands.setRegistryPassword, 'bad\npassword'), 'invalid');
+    const inspected = vscode.workspace.getConfiguration('lineage').inspect<string>('registry.url');
+    for (const value of [inspected?.globalValue, inspected?.workspaceValue, inspected?.workspaceFolderValue]) assert.ok(!String(value ?? '').includes('itest-password'));
+    assert.equal(await execute<RegistryPasswordOutcome>(Commands.setRegistryPassword, ''), 'removed');
   });
 
   it('runs Export AI Bill of Materials and writes a CycloneDX 1.6 ML-BOM', async () => {
