@@ -3,12 +3,10 @@
 // repositories. An empty entry removes the token; HF_TOKEN and the token file apply again.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { HubTokenNotification, type HubTokenParams } from '../../../server/src/protocol';
+import { HUB_TOKEN_SHAPE, HubTokenNotification, type HubTokenParams } from '../../../server/src/protocol';
 import type { LineageServices } from '../services';
 
 const SECRET_KEY = 'lineage.huggingFaceToken';
-/** What the server accepts: printable ASCII without spaces, as Hub tokens are. */
-const TOKEN_SHAPE = /^[\x21-\x7e]{1,512}$/;
 
 export type HubTokenOutcome = 'stored' | 'removed' | 'invalid' | undefined;
 
@@ -34,7 +32,7 @@ export async function setHubToken(services: LineageServices, arg?: unknown): Pro
           prompt: 'Used only for Hub metadata of private and gated repositories; kept in VS Code secret storage. Leave empty to remove it.',
           password: true,
           ignoreFocusOut: true,
-          validateInput: (value) => (value.trim() === '' || TOKEN_SHAPE.test(value.trim()) ? undefined : 'A token is printable characters without spaces'),
+          validateInput: (value) => (value.trim() === '' || HUB_TOKEN_SHAPE.test(value.trim()) ? undefined : 'A token is printable characters without spaces'),
         });
   if (entered === undefined) return undefined;
   const token = entered.trim();
@@ -44,7 +42,7 @@ export async function setHubToken(services: LineageServices, arg?: unknown): Pro
     void vscode.window.showInformationMessage('Lineage: Hugging Face token removed from secret storage.');
     return 'removed';
   }
-  if (!TOKEN_SHAPE.test(token)) return 'invalid';
+  if (!HUB_TOKEN_SHAPE.test(token)) return 'invalid';
   await services.context.secrets.store(SECRET_KEY, token);
   // onDidChange sends it too; sending now makes the command's effect immediate and testable.
   await sendStoredHubToken(services.context, services.client);

@@ -3,12 +3,10 @@
 // server. An empty entry removes it; PGPASSWORD and ~/.pgpass apply again.
 import * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import { RegistryPasswordNotification, type RegistryPasswordParams } from '../../../server/src/protocol';
+import { REGISTRY_PASSWORD_SHAPE, RegistryPasswordNotification, type RegistryPasswordParams } from '../../../server/src/protocol';
 import type { LineageServices } from '../services';
 
 const SECRET_KEY = 'lineage.registryPassword';
-/** What the server accepts: printable ASCII, as PostgreSQL passwords in practice are. */
-const PASSWORD_SHAPE = /^[\x20-\x7e]{1,1024}$/;
 
 export type RegistryPasswordOutcome = 'stored' | 'removed' | 'invalid' | undefined;
 
@@ -35,7 +33,7 @@ export async function setRegistryPassword(services: LineageServices, arg?: unkno
           prompt: `Password for ${url === '' ? 'the registry of lineage.registry.url' : url}; kept in VS Code secret storage. Leave empty to remove it.`,
           password: true,
           ignoreFocusOut: true,
-          validateInput: (value) => (value === '' || PASSWORD_SHAPE.test(value) ? undefined : 'A password is printable characters'),
+          validateInput: (value) => (value === '' || REGISTRY_PASSWORD_SHAPE.test(value) ? undefined : 'A password is printable characters'),
         });
   if (entered === undefined) return undefined;
   if (entered === '') {
@@ -44,7 +42,7 @@ export async function setRegistryPassword(services: LineageServices, arg?: unkno
     void vscode.window.showInformationMessage('Lineage: registry password removed from secret storage.');
     return 'removed';
   }
-  if (!PASSWORD_SHAPE.test(entered)) return 'invalid';
+  if (!REGISTRY_PASSWORD_SHAPE.test(entered)) return 'invalid';
   await services.context.secrets.store(SECRET_KEY, entered);
   // onDidChange sends it too; sending now makes the command's effect immediate and testable.
   await sendStoredRegistryPassword(services.context, services.client);

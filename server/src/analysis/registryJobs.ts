@@ -130,9 +130,22 @@ function pgFailure(err: unknown, connect: string): string {
   return withoutPassword(text.startsWith(prefix) ? text.slice(prefix.length) : text, connect);
 }
 
+/** The cache key of a source's open registry: its file, or the URL connected to. */
+function openKey(source: RegistrySource): string {
+  return source.role === 'organisation' ? `pg:${source.connect ?? source.path}` : source.path;
+}
+
+/** A query on an open registry failed: one line for the user, and a lost PostgreSQL connection is dropped so the next job reconnects. */
+async function queryFailed(source: RegistrySource, entry: OpenRegistry, err: unknown): Promise<string> {
+  if (source.role !== 'organisation') return errorMessage(err);
+  if (open.get(openKey(source)) === entry) open.delete(openKey(source));
+  await entry.registry.close().catch(() => undefined);
+  return `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}`;
+}
+
 async function readPgRegistry(source: RegistrySource): Promise<OpenRegistry | FailedRegistry> {
   const connect = source.connect ?? source.path;
-  const key = `pg:${connect}`;
+  const key = openKey(source);
   const cached = open.get(key);
   if (cached && ('registry' in cached || Date.now() - cached.at < PG_RETRY_MS)) return cached;
   open.delete(key);
@@ -168,13 +181,6 @@ async function readRegistry(source: RegistrySource): Promise<OpenRegistry | Fail
   }
 }
 
-/** A failed query (the database went away) drops the connection so that the next job reconnects. */
-async function forget(source: RegistrySource, entry: OpenRegistry): Promise<void> {
-  const key = source.role === 'organisation' ? `pg:${source.connect ?? source.path}` : source.path;
-  if (open.get(key) === entry) open.delete(key);
-  await entry.registry.close().catch(() => undefined);
-}
-
 async function eachRegistry(sources: RegistrySource[], problems: string[], body: (entry: OpenRegistry) => Promise<void>): Promise<void> {
   for (const source of sources) {
     const entry = await readRegistry(source);
@@ -187,8 +193,7 @@ async function eachRegistry(sources: RegistrySource[], problems: string[], body:
       await body(entry);
     } catch (err) {
       // One registry failing (a lost connection, a corrupt file) leaves the others' answers standing.
-      problems.push(source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err));
-      if (source.role === 'organisation') await forget(source, entry);
+      problems.push(await queryFailed(source, entry, err));
     }
   }
 }
@@ -280,9 +285,7 @@ export async function registryInfo(job: RegistryInfoJob): Promise<RegistryInfoOu
       }
       registries.push({ path: source.path, role: source.role, entries: count, exists: true });
     } catch (err) {
-      const error = source.role === 'organisation' ? `organisation registry ${source.path} failed: ${pgFailure(err, source.connect ?? source.path)}` : errorMessage(err);
-      registries.push({ path: source.path, role: source.role, entries: 0, exists: true, error });
-      if (source.role === 'organisation') await forget(source, entry);
+      registries.push({ path: source.path, role: source.role, entries: 0, exists: true, error: await queryFailed(source, entry, err) });
     }
   }
   return { registries, weightIds, found };

@@ -3,10 +3,8 @@
 // with a registry (unreachable host, bad password, a password written in settings) is reported once.
 import { organisationRegistry, registrySources } from '../analysis/oracles/registryOracle';
 import type { RegistrySource } from '../analysis/registryJobs';
-import type { LineageSettings, RegistryPasswordParams } from '../protocol';
+import { REGISTRY_PASSWORD_SHAPE, type LineageSettings, type RegistryPasswordParams } from '../protocol';
 
-/** Passwords are printable; anything else (or an oversized value) is not one and is ignored. */
-const PASSWORD_SHAPE = /^[\x20-\x7e]{1,1024}$/;
 
 export class RegistryAccess {
   private password: string | undefined;
@@ -27,7 +25,7 @@ export class RegistryAccess {
 
   /** Takes the password the client sent; true when the registries to connect to changed. */
   setPassword(params: RegistryPasswordParams | undefined): boolean {
-    const password = typeof params?.password === 'string' && PASSWORD_SHAPE.test(params.password) ? params.password : undefined;
+    const password = typeof params?.password === 'string' && REGISTRY_PASSWORD_SHAPE.test(params.password) ? params.password : undefined;
     const changed = this.passwordPending || password !== this.password;
     this.passwordPending = false;
     this.password = password;

@@ -25,7 +25,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { hfCacheRoots } from '../core/model/hfCache';
 import { parseModelReference } from '../core/model/reference';
 import { errorMessage } from '../core/errors';
-import { documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
+import { DOCUMENT_FILES_GLOB, documentKindOf, initPythonParser, MAX_DOCUMENT_CHARS } from '../references';
 import { computeCodeActions } from './features/codeActions';
 import { computeCodeLenses } from './features/codeLens';
 import { computeDiagnostics } from './features/diagnostics';
@@ -47,6 +47,7 @@ import { withStandings } from '../analysis/standing';
 import {
   CompareRequest,
   DocumentAnalyzedNotification,
+  HUB_TOKEN_SHAPE,
   HubTokenNotification,
   RegistryPasswordNotification,
   type RegistryPasswordParams,
@@ -506,7 +507,7 @@ connection.onInitialized(() => {
   })();
   // Files other than open documents change the id index (LL008 across files): the client watches them for us.
   if (clientWatchesFilesForUs) {
-    void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: WATCHED_DOCUMENTS }] }).catch(() => undefined);
+    void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: DOCUMENT_FILES_GLOB }] }).catch(() => undefined);
   }
   if (workspaceFolders.length > 0 || clientSupportsConfiguration) {
     connection.workspace.onDidChangeWorkspaceFolders((event) => {
@@ -565,9 +566,6 @@ documents.onDidClose((event) => {
   workspaceReferences.closed(event.document.uri);
   void connection.sendDiagnostics({ uri: event.document.uri, diagnostics: [] });
 });
-
-/** The documents finders read (references/index.ts documentKindOf), as one glob for the client's watcher. */
-const WATCHED_DOCUMENTS = '**/{*.py,*.pyi,*.yaml,*.yml,*.md,*.markdown,*.json,*.js,*.mjs,*.cjs,*.jsx,*.ts,*.mts,*.cts,*.tsx,*.sh,*.bash,*.zsh,*.env,.env,.env.*,Dockerfile,Dockerfile.*,*.dockerfile,Containerfile,Modelfile,Modelfile.*,*.modelfile}';
 
 connection.onDidChangeWatchedFiles((params) => {
   for (const change of params.changes) workspaceReferences.fileEvent(change.uri, change.type === FileChangeType.Deleted ? 'deleted' : 'changed');
@@ -681,9 +679,6 @@ connection.onRequest(ListCachedModelsRequest, async (token): Promise<ListCachedM
   const found = await engine.listCachedModels(MAX_PICKER_CACHED_MODELS, controller.signal);
   return { models: found.filter((r) => r.repoId !== undefined).map((r) => ({ repoId: r.repoId!, ...(r.commit === undefined ? {} : { commit: r.commit }), ...(r.path === undefined ? {} : { path: r.path }) })) };
 });
-
-/** Tokens are short printable strings; anything else is not a token and is ignored. */
-const HUB_TOKEN_SHAPE = /^[\x21-\x7e]{1,512}$/;
 
 connection.onNotification(HubTokenNotification, (params: HubTokenParams | undefined) => {
   const token = typeof params?.token === 'string' && HUB_TOKEN_SHAPE.test(params.token) ? params.token : undefined;

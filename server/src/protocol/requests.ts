@@ -141,6 +141,10 @@ export const AddToRegistryRequest = new RequestType<AddToRegistryParams, AddToRe
 export const RegistryChangedNotification = new NotificationType<RegistryChangedParams>('lineage/registryChanged');
 export const HubTokenNotification = new NotificationType<HubTokenParams>('lineage/hubToken');
 export const RegistryPasswordNotification = new NotificationType<RegistryPasswordParams>('lineage/registryPassword');
+/** What a Hub token looks like (printable, no spaces): the client refuses anything else, the server ignores it. */
+export const HUB_TOKEN_SHAPE = /^[\x21-\x7e]{1,512}$/;
+/** What a registry password looks like (printable ASCII, as PostgreSQL passwords in practice are). */
+export const REGISTRY_PASSWORD_SHAPE = /^[\x20-\x7e]{1,1024}$/;
 /** Sent when the user trusts the workspace: `lineage.hub.remoteFingerprint: auto` may then read from the Hub. */
 export const WorkspaceTrustedNotification = new NotificationType<Record<string, never>>('lineage/workspaceTrusted');
 export const VisibleDocumentsNotification = new NotificationType<VisibleDocumentsParams>('lineage/visibleDocuments');

@@ -19,21 +19,42 @@ export const MAX_DOCUMENT_CHARS = 2 * 1024 * 1024;
 
 export type DocumentKind = 'python' | 'yaml' | 'card' | 'json' | 'javascript' | 'dockerfile' | 'shell' | 'modelfile' | 'text';
 
+/** Extensions each finder reads (lower-case). */
+const KIND_BY_EXTENSION: Readonly<Record<string, DocumentKind>> = {
+  '.py': 'python', '.pyi': 'python',
+  '.yaml': 'yaml', '.yml': 'yaml',
+  '.md': 'card', '.markdown': 'card',
+  '.json': 'json',
+  '.js': 'javascript', '.mjs': 'javascript', '.cjs': 'javascript', '.jsx': 'javascript', '.ts': 'javascript', '.mts': 'javascript', '.cts': 'javascript', '.tsx': 'javascript',
+  '.dockerfile': 'dockerfile',
+  '.modelfile': 'modelfile',
+  '.sh': 'shell', '.bash': 'shell', '.zsh': 'shell', '.env': 'shell',
+};
+/** File names read by name: exactly (`Dockerfile`) or with a suffix after a dot (`Dockerfile.dev`); compared case-insensitively. */
+const KIND_BY_NAME: ReadonlyArray<{ name: string; withSuffix: boolean; kind: DocumentKind }> = [
+  { name: 'Dockerfile', withSuffix: true, kind: 'dockerfile' },
+  { name: 'Containerfile', withSuffix: false, kind: 'dockerfile' },
+  { name: 'Modelfile', withSuffix: true, kind: 'modelfile' },
+  { name: '.env', withSuffix: true, kind: 'shell' },
+];
+
 /** Decides how to read a document from its file name (a path or a URI path works too). */
 export function documentKindOf(fileName: string): DocumentKind {
-  const baseName = path.posix.basename(fileName.replace(/\\/g, '/'));
-  const lower = baseName.toLowerCase();
-  const extension = path.posix.extname(lower);
-  if (extension === '.py' || extension === '.pyi') return 'python';
-  if (extension === '.yaml' || extension === '.yml') return 'yaml';
-  if (extension === '.md' || extension === '.markdown') return 'card';
-  if (extension === '.json') return 'json';
-  if (['.js', '.mjs', '.cjs', '.jsx', '.ts', '.mts', '.cts', '.tsx'].includes(extension)) return 'javascript';
-  if (lower === 'dockerfile' || lower.startsWith('dockerfile.') || extension === '.dockerfile' || lower === 'containerfile') return 'dockerfile';
-  if (lower === 'modelfile' || lower.startsWith('modelfile.') || extension === '.modelfile') return 'modelfile';
-  if (['.sh', '.bash', '.zsh', '.env'].includes(extension) || lower === '.env' || lower.startsWith('.env.')) return 'shell';
+  const lower = path.posix.basename(fileName.replace(/\\/g, '/')).toLowerCase();
+  const byExtension = KIND_BY_EXTENSION[path.posix.extname(lower)];
+  if (byExtension !== undefined) return byExtension;
+  for (const { name, withSuffix, kind } of KIND_BY_NAME) {
+    const known = name.toLowerCase();
+    if (lower === known || (withSuffix && lower.startsWith(`${known}.`))) return kind;
+  }
   return 'text';
 }
+
+/** Every file `documentKindOf` reads, as one glob (for a client's file watcher). */
+export const DOCUMENT_FILES_GLOB = `**/{${[
+  ...Object.keys(KIND_BY_EXTENSION).map((extension) => `*${extension}`),
+  ...KIND_BY_NAME.flatMap(({ name, withSuffix }) => (withSuffix ? [name, `${name}.*`] : [name])),
+].join(',')}}`;
 
 /**
  * Finds every model, adapter and dataset reference in a document. Never throws: a finder that
