@@ -11,9 +11,10 @@
 //   npm run bench:soak                                   1,000 documents, 60 s, 2,500 edits
 //   npm run bench:soak -- --documents 100 --seconds 10   a short run (edits scale with the seconds)
 //   options: --edits N (default 2,500 per 60 s), --seed S, --no-visible, --verbose (each active-edit sample)
+// The server runs with the flags the VS Code client gives it (protocol/serverLaunch.ts).
 // Exits 1 when the server crashes or an edit of the active document never gets its diagnostics.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { VisibleDocumentsNotification, type VisibleDocumentsParams } from '../../server/src/protocol';
+import { SERVER_NODE_FLAGS, VisibleDocumentsNotification, type VisibleDocumentsParams } from '../../server/src/protocol';
 import * as path from 'node:path';
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver-protocol';
 import { createPrng, type Prng } from '../../server/src/core/util/prng';
@@ -365,6 +366,7 @@ async function main(): Promise<void> {
     console.log(line(lenses));
     console.log(line(codeActions));
     console.log(`peak RSS of the server process (worker threads included): ${peakRssMb.toFixed(0)} MB, at the end ${lastRssMb.toFixed(0)} MB  [target <= ${TARGET_RSS_MB} MB: ${peakRssMb <= TARGET_RSS_MB ? 'ok' : 'OVER TARGET'}]`);
+    console.log(`(the server ran with the VS Code client's flags: ${SERVER_NODE_FLAGS.join(' ')})`);
     console.log(crashed ? `CRASH: ${crashed}\n${client.stderr.join('').slice(-4000)}` : 'no crash');
     if (crashed || unanswered > 0) process.exitCode = 1;
   } finally {

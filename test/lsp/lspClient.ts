@@ -26,7 +26,7 @@ import {
   type PublishDiagnosticsParams,
   type Range,
 } from 'vscode-languageserver-protocol/node';
-import { DocumentAnalyzedNotification, type DocumentAnalyzedParams } from '../../server/src/protocol';
+import { DocumentAnalyzedNotification, SERVER_NODE_FLAGS, type DocumentAnalyzedParams } from '../../server/src/protocol';
 
 export const SERVER_PATH = path.resolve(__dirname, '..', '..', 'dist', 'server.js');
 
@@ -55,7 +55,7 @@ export class LspTestClient {
   private constructor(readonly connection: ProtocolConnection, readonly process: ChildProcessWithoutNullStreams) {}
 
   static async start(options: StartOptions): Promise<LspTestClient> {
-    const child = spawn(process.execPath, [SERVER_PATH, '--stdio'], { env: { ...process.env, ...options.env }, stdio: 'pipe' });
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, SERVER_PATH, '--stdio'], { env: { ...process.env, ...options.env }, stdio: 'pipe' });
     const connection = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     const client = new LspTestClient(connection, child);
     child.stderr.on('data', (chunk: Buffer) => client.stderr.push(chunk.toString()));

@@ -173,13 +173,36 @@ interface DocumentState {
   latest?: DocumentAnalysis;
   controller?: AbortController;
   debounce?: NodeJS.Timeout;
-  /** Settles with the resolved stage of the newest version (what hovers and lenses wait for). */
-  resolved?: Promise<DocumentAnalysis | undefined>;
-  /** Settles with the complete analysis of the newest version. */
-  complete?: Promise<DocumentAnalysis | undefined>;
-  /** Hands the waiters of the previous pass, unless it settled them already (superseded while debounced, queued or running; closed), to what follows. */
-  handOver?: (resolved: Promise<DocumentAnalysis | undefined>, complete: Promise<DocumentAnalysis | undefined>) => void;
+  /**
+   * Settles with the resolved stage of the newest version (what hovers and lenses wait for). One
+   * promise serves every pass until a pass settles it: a document edited many times while it waits
+   * in the backlog keeps one pending promise, never a chain of one per edit.
+   */
+  resolved?: Waiting;
+  /** Settles with the complete analysis of the newest version (shared the same way). */
+  complete?: Waiting;
+  /** The pass allowed to settle them: a superseded pass leaves its waiters to the newer one. */
+  currentPass?: object;
   policy?: LineagePolicy;
+}
+
+/** A promise with its settle function, and whether it has settled. */
+interface Waiting {
+  promise: Promise<DocumentAnalysis | undefined>;
+  settle: (analysis: DocumentAnalysis | undefined) => void;
+  settled: boolean;
+}
+
+/** The pending `Waiting`, or a new one when there is none or it has settled. */
+function pendingOrNew(waiting: Waiting | undefined): Waiting {
+  if (waiting && !waiting.settled) return waiting;
+  let settle!: (analysis: DocumentAnalysis | undefined) => void;
+  const promise = new Promise<DocumentAnalysis | undefined>((resolve) => (settle = resolve));
+  const created: Waiting = { promise, settled: false, settle: (analysis) => {
+    created.settled = true;
+    settle(analysis);
+  } };
+  return created;
 }
 
 const states = new Map<string, DocumentState>();
@@ -300,16 +323,16 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
   state.controller?.abort();
   state.controller = new AbortController();
   const controller = state.controller;
-  type Settle = (analysis: DocumentAnalysis | undefined | PromiseLike<DocumentAnalysis | undefined>) => void;
-  let settleResolved!: Settle;
-  let settleComplete!: Settle;
-  state.resolved = new Promise((resolve) => (settleResolved = resolve));
-  state.complete = new Promise((resolve) => (settleComplete = resolve));
-  // Waiters of the previous pass follow this one (a pass that ran has settled its promises already).
-  state.handOver?.(state.resolved, state.complete);
-  state.handOver = (resolved, complete) => {
-    settleResolved(resolved);
-    settleComplete(complete);
+  // Waiters of a previous pass that has not settled them wait for this one.
+  const resolvedWaiting = (state.resolved = pendingOrNew(state.resolved));
+  const completeWaiting = (state.complete = pendingOrNew(state.complete));
+  const pass = {};
+  state.currentPass = pass;
+  const settleResolved = (analysis: DocumentAnalysis | undefined): void => {
+    if (state.currentPass === pass) resolvedWaiting.settle(analysis);
+  };
+  const settleComplete = (analysis: DocumentAnalysis | undefined): void => {
+    if (state.currentPass === pass) completeWaiting.settle(analysis);
   };
   // A background slot is held until this pass's resolved stage is out (or the pass ended): the slow
   // stage mostly waits on jobs shared with other documents.
@@ -360,7 +383,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
       if (!isCancellation(err) && !controller.signal.aborted) log(`analysis of ${document.uri} failed: ${errorMessage(err)}`);
     } finally {
       diagnosticsPublished();
-      // A cancelled pass hands its waiters the last good analysis, unless a newer pass took them over.
+      // A cancelled pass gives its waiters the last good analysis, unless a newer pass took them over.
       settleResolved(state.latest);
       settleComplete(state.latest);
     }
@@ -379,7 +402,7 @@ async function analysisFor(uri: string): Promise<DocumentAnalysis | undefined> {
   if (!state) return undefined;
   const document = documents.get(uri);
   if (state.latest && document && state.latest.version === document.version) return state.latest;
-  return (await state.resolved) ?? state.latest;
+  return (await state.resolved?.promise) ?? state.latest;
 }
 
 /**
@@ -394,10 +417,10 @@ async function answerableAnalysis(uri: string): Promise<DocumentAnalysis | undef
   if (state.latest?.version === document.version) return state.latest;
   if (!state.latest) {
     scheduler.startNow(uri);
-    return state.resolved;
+    return state.resolved?.promise;
   }
   const stale = state.latest;
-  const newest = await Promise.race([state.resolved, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), STALE_ANSWER_AFTER_MS))]);
+  const newest = await Promise.race([state.resolved?.promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), STALE_ANSWER_AFTER_MS))]);
   if (newest && newest.version === documents.get(uri)?.version) return newest;
   const current = documents.get(uri);
   if (!current) return undefined;
@@ -559,7 +582,9 @@ documents.onDidChangeContent((change) => {
 documents.onDidClose((event) => {
   const state = states.get(event.document.uri);
   state?.controller?.abort();
-  state?.handOver?.(Promise.resolve(state.latest), Promise.resolve(state.latest));
+  state?.resolved?.settle(state.latest);
+  state?.complete?.settle(state.latest);
+  if (state) state.currentPass = undefined;
   clearTimeout(state?.debounce);
   states.delete(event.document.uri);
   scheduler.forget(event.document.uri);
@@ -746,7 +771,7 @@ async function listReferences(params: ListReferencesParams | undefined, signal: 
     const state = states.get(uri);
     let analysis: DocumentAnalysis | undefined;
     if (open && state) {
-      analysis = wait ? (await state.complete) ?? state.latest : await analysisFor(uri);
+      analysis = wait ? (await state.complete?.promise) ?? state.latest : await analysisFor(uri);
     } else {
       const fsPath = fsPathOf(uri);
       const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);

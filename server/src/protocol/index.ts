@@ -4,3 +4,4 @@ export * from './types';
 export * from './requests';
 export * from './wording';
 export type * from './cycloneDx';
+export * from './serverLaunch';
