@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { encodeFloatArray, parseFingerprint, serializeFingerprint } from '../../../server/src/core/fingerprint/encoding';
 import { extractFingerprint } from '../../../server/src/core/fingerprint/extract';
-import { chooseAnchorIds, minhashJaccard, minhashSketch } from '../../../server/src/core/fingerprint/sampling';
+import fc from 'fast-check';
+import { anchorKey, chooseAnchorIds, minhashJaccard, minhashSketch } from '../../../server/src/core/fingerprint/sampling';
 import { DEFAULT_SAMPLING_PLAN, type Fingerprint } from '../../../server/src/core/fingerprint/types';
 import { ModelFormatError } from '../../../server/src/core/errors';
 import { openModel } from '../../../server/src/core/model/openModel';
@@ -85,6 +86,28 @@ describe('fingerprint', function () {
     const b = chooseAnchorIds(shifted, () => true, 256, plan).map((id) => shifted[id]);
     const shared = a.filter((t) => b.includes(t)).length;
     assert.ok(shared >= 254, `only ${shared} shared anchors`);
+  });
+
+  it('chooses the anchors a full sort by (key, token) would, duplicates, empties and ineligible ids left out', () => {
+    // The selection sorts only the candidates at or below the count-th smallest key; this is the plain definition.
+    const reference = (tokens: string[], eligible: (id: number) => boolean, count: number): number[] => {
+      const seen = new Set<string>();
+      const all: Array<{ id: number; key: number; token: string }> = [];
+      tokens.forEach((t, id) => {
+        if (t === '' || !eligible(id) || seen.has(t)) return;
+        seen.add(t);
+        all.push({ id, key: anchorKey(t, DEFAULT_SAMPLING_PLAN), token: t });
+      });
+      all.sort((a, b) => a.key - b.key || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
+      return all.slice(0, count).map((c) => c.id);
+    };
+    fc.assert(
+      fc.property(fc.array(fc.string({ maxLength: 3 }), { maxLength: 300 }), fc.integer({ min: 0, max: 320 }), fc.integer({ min: 1, max: 7 }), (tokens, count, skipEvery) => {
+        const eligible = (id: number) => id % skipEvery !== 1;
+        assert.deepEqual(chooseAnchorIds(tokens, eligible, count, DEFAULT_SAMPLING_PLAN), reference(tokens, eligible, count));
+      }),
+      { numRuns: 300, seed: 20261203 },
+    );
   });
 
   it('MinHash estimates Jaccard similarity', () => {

@@ -72,12 +72,16 @@ function packBf16(values: Float32Array): PackedFloats | undefined {
   const half = new Uint16Array(values.length);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i]!;
-    if ((b & 0xffff) === 0 && !isNaNBits(b)) half[i] = b >>> 16;
-    else if (isNaNBits(b)) {
+    // The common case first: not NaN or infinity (exponent not all ones), low half zero.
+    if ((b & 0x7f800000) !== 0x7f800000) {
+      if ((b & 0xffff) !== 0) return undefined;
+      half[i] = b >>> 16;
+    } else if (isNaNBits(b)) {
       // The canonical NaN's low half is zero (checked once below), so NaNs never block BF16 packing.
       if ((CANONICAL_NAN_BITS & 0xffff) !== 0) return undefined;
       half[i] = CANONICAL_NAN_BF16;
-    } else return undefined;
+    } else if ((b & 0xffff) === 0) half[i] = b >>> 16;
+    else return undefined;
   }
   return { kind: 'bf16', bytes: uint16LittleEndianBytes(half) };
 }

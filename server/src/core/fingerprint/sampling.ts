@@ -61,7 +61,15 @@ export function matrixAxes(role: Role, transposed: boolean): { rowAxis: Axis; co
 
 /** Anchor-selection key of a normalized token string: bottom-k of this order is a min-hash sample. */
 export function anchorKey(token: string, plan: SamplingPlan): number {
-  return hashString32(token, hashString32(plan.seed));
+  return hashString32(token, seedHash(plan.seed));
+}
+
+/** The last seed hashed: a vocabulary's tens of thousands of keys all use the same one. */
+let lastSeed: { seed: string; hash: number } | undefined;
+
+function seedHash(seed: string): number {
+  if (lastSeed?.seed !== seed) lastSeed = { seed, hash: hashString32(seed) };
+  return lastSeed.hash;
 }
 
 /**
@@ -69,14 +77,23 @@ export function anchorKey(token: string, plan: SamplingPlan): number {
  * Two vocabularies that share strings therefore share anchors, whatever their ids.
  */
 export function chooseAnchorIds(tokens: readonly string[], eligible: (id: number) => boolean, count: number, plan: SamplingPlan): number[] {
-  const candidates: Array<{ id: number; key: number; token: string }> = [];
+  if (count <= 0) return [];
+  const ids: number[] = [];
+  const keys: number[] = [];
   const seen = new Set<string>();
   for (let id = 0; id < tokens.length; id++) {
     const t = tokens[id]!;
     if (t === '' || !eligible(id) || seen.has(t)) continue;
     seen.add(t);
-    candidates.push({ id, key: anchorKey(t, plan), token: t });
+    ids.push(id);
+    keys.push(anchorKey(t, plan));
   }
+  // Only the `count` smallest keys matter: find the count-th smallest with a numeric sort of the keys
+  // alone, then order the few candidates at or below it (ties broken by the token string).
+  const sortedKeys = Uint32Array.from(keys).sort();
+  const threshold = sortedKeys[Math.min(count, sortedKeys.length) - 1] ?? 0;
+  const candidates: Array<{ id: number; key: number; token: string }> = [];
+  for (let i = 0; i < ids.length; i++) if (keys[i]! <= threshold) candidates.push({ id: ids[i]!, key: keys[i]!, token: tokens[ids[i]!]! });
   candidates.sort((a, b) => a.key - b.key || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
   return candidates.slice(0, count).map((c) => c.id);
 }
