@@ -88,6 +88,7 @@ import { AnalysisEngine } from '../analysis/engine';
 import { isCancellation } from '../core/util/cancellation';
 import { attachPriority, JobPriority } from '../core/util/jobPriority';
 import { AnalysisScheduler } from './analysisScheduler';
+import { PassWaiters } from './passWaiters';
 import { DEFAULT_SETTINGS, parseSettings } from './settings';
 import { warmUpDiagnostics } from './warmUp';
 import { WorkerJobRunner } from './workers/workerRunner';
@@ -173,36 +174,9 @@ interface DocumentState {
   latest?: DocumentAnalysis;
   controller?: AbortController;
   debounce?: NodeJS.Timeout;
-  /**
-   * Settles with the resolved stage of the newest version (what hovers and lenses wait for). One
-   * promise serves every pass until a pass settles it: a document edited many times while it waits
-   * in the backlog keeps one pending promise, never a chain of one per edit.
-   */
-  resolved?: Waiting;
-  /** Settles with the complete analysis of the newest version (shared the same way). */
-  complete?: Waiting;
-  /** The pass allowed to settle them: a superseded pass leaves its waiters to the newer one. */
-  currentPass?: object;
+  /** The resolved stage and complete analysis of the newest version, for hovers, lenses and listings to wait on. */
+  waiters: PassWaiters<DocumentAnalysis>;
   policy?: LineagePolicy;
-}
-
-/** A promise with its settle function, and whether it has settled. */
-interface Waiting {
-  promise: Promise<DocumentAnalysis | undefined>;
-  settle: (analysis: DocumentAnalysis | undefined) => void;
-  settled: boolean;
-}
-
-/** The pending `Waiting`, or a new one when there is none or it has settled. */
-function pendingOrNew(waiting: Waiting | undefined): Waiting {
-  if (waiting && !waiting.settled) return waiting;
-  let settle!: (analysis: DocumentAnalysis | undefined) => void;
-  const promise = new Promise<DocumentAnalysis | undefined>((resolve) => (settle = resolve));
-  const created: Waiting = { promise, settled: false, settle: (analysis) => {
-    created.settled = true;
-    settle(analysis);
-  } };
-  return created;
 }
 
 const states = new Map<string, DocumentState>();
@@ -212,7 +186,7 @@ const scheduler = new AnalysisScheduler();
 function stateOf(uri: string): DocumentState {
   let state = states.get(uri);
   if (!state) {
-    state = {};
+    state = { waiters: new PassWaiters<DocumentAnalysis>() };
     states.set(uri, state);
   }
   return state;
@@ -324,16 +298,7 @@ function scheduleAnalysis(document: TextDocument, immediate: boolean): void {
   state.controller = new AbortController();
   const controller = state.controller;
   // Waiters of a previous pass that has not settled them wait for this one.
-  const resolvedWaiting = (state.resolved = pendingOrNew(state.resolved));
-  const completeWaiting = (state.complete = pendingOrNew(state.complete));
-  const pass = {};
-  state.currentPass = pass;
-  const settleResolved = (analysis: DocumentAnalysis | undefined): void => {
-    if (state.currentPass === pass) resolvedWaiting.settle(analysis);
-  };
-  const settleComplete = (analysis: DocumentAnalysis | undefined): void => {
-    if (state.currentPass === pass) completeWaiting.settle(analysis);
-  };
+  const { resolved: settleResolved, complete: settleComplete } = state.waiters.startPass();
   // A background slot is held until this pass's resolved stage is out (or the pass ended): the slow
   // stage mostly waits on jobs shared with other documents.
   let releaseSlot!: () => void;
@@ -402,7 +367,7 @@ async function analysisFor(uri: string): Promise<DocumentAnalysis | undefined> {
   if (!state) return undefined;
   const document = documents.get(uri);
   if (state.latest && document && state.latest.version === document.version) return state.latest;
-  return (await state.resolved?.promise) ?? state.latest;
+  return (await state.waiters.resolved) ?? state.latest;
 }
 
 /**
@@ -417,10 +382,10 @@ async function answerableAnalysis(uri: string): Promise<DocumentAnalysis | undef
   if (state.latest?.version === document.version) return state.latest;
   if (!state.latest) {
     scheduler.startNow(uri);
-    return state.resolved?.promise;
+    return state.waiters.resolved;
   }
   const stale = state.latest;
-  const newest = await Promise.race([state.resolved?.promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), STALE_ANSWER_AFTER_MS))]);
+  const newest = await Promise.race([state.waiters.resolved, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), STALE_ANSWER_AFTER_MS))]);
   if (newest && newest.version === documents.get(uri)?.version) return newest;
   const current = documents.get(uri);
   if (!current) return undefined;
@@ -582,9 +547,7 @@ documents.onDidChangeContent((change) => {
 documents.onDidClose((event) => {
   const state = states.get(event.document.uri);
   state?.controller?.abort();
-  state?.resolved?.settle(state.latest);
-  state?.complete?.settle(state.latest);
-  if (state) state.currentPass = undefined;
+  state?.waiters.settleAll(state.latest);
   clearTimeout(state?.debounce);
   states.delete(event.document.uri);
   scheduler.forget(event.document.uri);
@@ -771,7 +734,7 @@ async function listReferences(params: ListReferencesParams | undefined, signal: 
     const state = states.get(uri);
     let analysis: DocumentAnalysis | undefined;
     if (open && state) {
-      analysis = wait ? (await state.complete?.promise) ?? state.latest : await analysisFor(uri);
+      analysis = wait ? (await state.waiters.complete) ?? state.latest : await analysisFor(uri);
     } else {
       const fsPath = fsPathOf(uri);
       const text = fsPath === undefined ? undefined : await readFile(fsPath, 'utf8').catch(() => undefined);
