@@ -401,6 +401,11 @@ function reanalyzeAll(): void {
 function workspaceStale(): void {
   analysisGeneration++;
   workspaceDiagnostics.clear();
+  refreshWorkspaceDiagnostics();
+}
+
+/** Asks the client to pull workspace diagnostics again, when it can be asked. */
+function refreshWorkspaceDiagnostics(): void {
   if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
 }
 
@@ -418,7 +423,7 @@ const workspaceReferences = new WorkspaceReferences({
     }
     if (closed.length === 0) return;
     workspaceDiagnostics.invalidate(closed);
-    if (clientSupportsDiagnosticRefresh) void connection.languages.diagnostics.refresh().catch(() => undefined);
+    refreshWorkspaceDiagnostics();
   },
   log,
 });
