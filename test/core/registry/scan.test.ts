@@ -28,6 +28,16 @@ function describe_(r: ScanResult): string {
   return r.matches.map((m) => `${m.id}: ${m.verdict} (adj log10 p ${m.adjustedLog10P?.toFixed(1) ?? '-'}) ${m.reason}`).join('\n') || '(no matches)';
 }
 
+/** A registry file in a fresh fixture folder, filled by `fill` and committed, then opened read-only. */
+async function writtenRegistry(folders: FixtureFolders, seed: string, fill: (writer: SqliteRegistry) => Promise<void> | void): Promise<SqliteRegistry> {
+  const file = path.join(await folders.write(makeSyntheticLlama({ hidden: 64, layers: 1, heads: 4, kvHeads: 2, ffn: 128, vocab: 400, seed })), '..', 'registry.sqlite');
+  const writer = await openSqliteRegistry(file, { writable: true });
+  await fill(writer);
+  writer.commit();
+  writer.close();
+  return openSqliteRegistry(file);
+}
+
 describe('scan: derivatives find their base in a registry', function () {
   this.timeout(600_000);
   const folders = new FixtureFolders();
@@ -43,19 +53,16 @@ describe('scan: derivatives find their base in a registry', function () {
   before(async () => {
     synthetic = makeSyntheticLlama({ hidden: 256, layers: 4, heads: 8, kvHeads: 4, ffn: 688, vocab: 2000, seed: 'scan-base' });
     stories = await loadModelTensors(zooPath('tinyllamas-stories260K-gguf'));
-    const file = path.join(await folders.write(makeSyntheticLlama({ hidden: 64, layers: 1, heads: 4, kvHeads: 2, ffn: 128, vocab: 400, seed: 'unused' })), '..', 'registry.sqlite');
-    const writer = await openSqliteRegistry(file, { writable: true });
-    await add(writer, 'zoo/tiny-gpt2', zooPath('tiny-gpt2'));
-    await add(writer, 'zoo/stories260K', zooPath('tinyllamas-stories260K-gguf'));
-    await add(writer, 'synthetic/base', await folders.write(synthetic, 'safetensors', 'base'));
-    // Same config, same tokenizer, independent weights: what a config-hash gate would confuse with the base.
-    await add(writer, 'synthetic/same-config-a', await folders.write(independentInit(synthetic, 'distractor-a')));
-    await add(writer, 'synthetic/same-config-b', await folders.write(independentInit(synthetic, 'distractor-b')));
-    await add(writer, 'zoo/stories-same-config', await folders.write(independentInit(stories, 'distractor-c'), 'gguf-f32'));
-    await add(writer, 'meta-llama/Meta-Llama-3-8B', LLAMA3_TOKENIZER_FOLDER, 'Llama 3');
-    writer.commit();
-    writer.close();
-    registry = await openSqliteRegistry(file);
+    registry = await writtenRegistry(folders, 'unused', async (writer) => {
+      await add(writer, 'zoo/tiny-gpt2', zooPath('tiny-gpt2'));
+      await add(writer, 'zoo/stories260K', zooPath('tinyllamas-stories260K-gguf'));
+      await add(writer, 'synthetic/base', await folders.write(synthetic, 'safetensors', 'base'));
+      // Same config, same tokenizer, independent weights: what a config-hash gate would confuse with the base.
+      await add(writer, 'synthetic/same-config-a', await folders.write(independentInit(synthetic, 'distractor-a')));
+      await add(writer, 'synthetic/same-config-b', await folders.write(independentInit(synthetic, 'distractor-b')));
+      await add(writer, 'zoo/stories-same-config', await folders.write(independentInit(stories, 'distractor-c'), 'gguf-f32'));
+      await add(writer, 'meta-llama/Meta-Llama-3-8B', LLAMA3_TOKENIZER_FOLDER, 'Llama 3');
+    });
   });
   after(() => {
     registry?.close();
@@ -129,12 +136,9 @@ describe('scan: the shortlist of exact compares when blocks are too large to tak
   const familyOf = (id: string, base: number) => id === `org${base}/base` || id.endsWith(`/finetune-of-${base}`);
 
   before(async () => {
-    const file = path.join(await folders.write(makeSyntheticLlama({ hidden: 64, layers: 1, heads: 4, kvHeads: 2, ffn: 128, vocab: 400, seed: 'unused-shortlist' })), '..', 'registry.sqlite');
-    const writer = await openSqliteRegistry(file, { writable: true });
-    for (let i = 0; i < 1000; i++) writer.put(syntheticEntry(state, i));
-    writer.commit();
-    writer.close();
-    registry = await openSqliteRegistry(file);
+    registry = await writtenRegistry(folders, 'unused-shortlist', (writer) => {
+      for (let i = 0; i < 1000; i++) writer.put(syntheticEntry(state, i));
+    });
   });
   after(() => {
     registry?.close();
