@@ -234,16 +234,36 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
       return void streamBody(res, end - start, (s, e) => bytesOf(start + s, start + e), isStorage);
     }
     const boundary = 'mock-byteranges-7d1f';
-    const parts: Uint8Array[] = [];
+    // The body as segments (part headers, file ranges, the close), produced chunk by chunk as it is
+    // sent: a CDN streams, so neither a big body built up front nor answers queued behind it.
+    const segments: Array<{ at: number; length: number; bytes: (from: number, to: number) => Uint8Array }> = [];
+    let length = 0;
+    const add = (segmentLength: number, bytes: (from: number, to: number) => Uint8Array) => {
+      segments.push({ at: length, length: segmentLength, bytes });
+      length += segmentLength;
+    };
+    const text = (t: string) => {
+      const bytes = Buffer.from(t, 'latin1');
+      add(bytes.length, (from, to) => bytes.subarray(from, to));
+    };
     for (const [start, end] of ranges) {
-      parts.push(Buffer.from(`--${boundary}\r\ncontent-type: application/octet-stream\r\ncontent-range: bytes ${start}-${end - 1}/${file.size}\r\n\r\n`, 'latin1'));
-      parts.push(bytesOf(start, end));
-      parts.push(Buffer.from('\r\n', 'latin1'));
+      text(`--${boundary}\r\ncontent-type: application/octet-stream\r\ncontent-range: bytes ${start}-${end - 1}/${file.size}\r\n\r\n`);
+      add(end - start, (from, to) => bytesOf(start + from, start + to));
+      text('\r\n');
     }
-    parts.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
-    const body = Buffer.concat(parts);
-    res.writeHead(206, { ...base, 'content-length': String(body.length), 'content-type': `multipart/byteranges; boundary=${boundary}` });
-    void streamBody(res, body.length, (s, e) => body.subarray(s, e), isStorage);
+    text(`--${boundary}--\r\n`);
+    res.writeHead(206, { ...base, 'content-length': String(length), 'content-type': `multipart/byteranges; boundary=${boundary}` });
+    let next = 0;
+    void streamBody(res, length, (s, e) => {
+      const pieces: Uint8Array[] = [];
+      // Chunks are asked for in order: resume from the segment the last one ended in.
+      while (segments[next]!.at + segments[next]!.length <= s) next++;
+      for (let i = next; i < segments.length && segments[i]!.at < e; i++) {
+        const g = segments[i]!;
+        pieces.push(g.bytes(Math.max(s, g.at) - g.at, Math.min(e, g.at + g.length) - g.at));
+      }
+      return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    }, isStorage);
   };
 
   const streamBody = async (res: http.ServerResponse, length: number, slice: (start: number, end: number) => Uint8Array, isStorage: boolean): Promise<void> => {

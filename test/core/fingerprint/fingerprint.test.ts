@@ -12,6 +12,8 @@ import { DEFAULT_SAMPLING_PLAN, type Fingerprint } from '../../../server/src/cor
 import { ModelFormatError } from '../../../server/src/core/errors';
 import { openModel } from '../../../server/src/core/model/openModel';
 import { zooPath } from '../../support/zoo';
+import { TensorStore } from '../../../server/src/core/formats/tensorStore';
+import { BufferSource } from '../../../server/src/core/io/byteSource';
 
 async function fingerprintOf(target: string): Promise<Fingerprint> {
   const model = await openModel(target);
@@ -137,5 +139,34 @@ describe('fingerprint value encoding', () => {
     assert.deepEqual([...back.vectors[0]!.values].map((v) => Object.is(v, -0) ? '-0' : v), [...f16Exact].map((v) => Object.is(v, -0) ? '-0' : v));
     assert.deepEqual([...back.vectors[1]!.values], [...general]);
     assert.ok(Number.isNaN(back.vectors[2]!.values[0]!) && back.vectors[2]!.values[1] === 1);
+  });
+});
+
+describe('BF16 values decoded by the tensor store', () => {
+  // Any 16-bit word, with NaNs (every payload, both signs), infinities, zeros and subnormals well represented.
+  const word = fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0x7f80, 0xff80, 0x7fc0, 0x7f81, 0xffff, 0x0000, 0x8000, 0x0001));
+
+  it('pack to exactly what packing their float32 values gives (the form recorded while decoding)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(word, { minLength: 2, maxLength: 64 }), fc.array(fc.nat(), { minLength: 1, maxLength: 8 }), fc.nat({ max: 3 }), async (words, picks, dataOffset) => {
+        const cols = 2;
+        const rows = Math.floor(words.length / cols);
+        const tensorBytes = new Uint8Array(Uint16Array.from(words.slice(0, rows * cols)).buffer);
+        // The tensor at an odd offset too: multipart parts put rows at any alignment.
+        const bytes = new Uint8Array(dataOffset + tensorBytes.length);
+        bytes.set(tensorBytes, dataOffset);
+        const file = '/memory/bf16.bin';
+        const store = new TensorStore([{ name: 'm', dtype: 'BF16', shape: [rows, cols], file, dataOffset, byteLength: tensorBytes.length }], async () => new BufferSource(file, bytes));
+        const rowSet = picks.map((p) => p % rows);
+        for (const decoded of [await store.readRowSet('m', rowSet), await store.readAll('m'), (await store.readAllMany(['m'])).get('m')!]) {
+          // A copy carries no recorded form: it is packed from its float32 bits, the reference.
+          assert.deepEqual(encodeFloatArray(decoded), encodeFloatArray(decoded.slice()));
+        }
+        // And the values themselves are the words' float32s, NaN payloads included.
+        const all = await store.readAll('m');
+        assert.deepEqual([...new Uint32Array(all.buffer)], words.slice(0, rows * cols).map((w) => (w << 16) >>> 0));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

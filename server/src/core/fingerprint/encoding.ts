@@ -2,7 +2,7 @@
 // fixed by construction so the same fingerprint always serializes to the same bytes.
 // Parsing treats the JSON as untrusted: every field is checked and every array bounded.
 import { ModelFormatError } from '../errors';
-import { decodeBf16Into, decodeF16Into } from '../formats/floats';
+import { bf16FormOf, CANONICAL_NAN_BF16, decodeBf16Into, decodeF16Into } from '../formats/floats';
 import { FINGERPRINT_SCHEMA, FINGERPRINT_SCHEMA_VERSION, type Fingerprint } from './types';
 
 /** Largest fingerprint document we parse (a 7B model's is a few tens of MB of base64). */
@@ -49,14 +49,15 @@ const packedCache = new WeakMap<Float32Array, PackedFloats>();
 export function packFloats(values: Float32Array): PackedFloats {
   const cached = packedCache.get(values);
   if (cached) return cached;
-  const packed = packBf16(values) ?? packHalfOrF32(values);
+  // Values decoded from BF16 come with their form recorded: no pass over them to re-derive it.
+  const recorded = bf16FormOf(values);
+  const packed = recorded ? { kind: 'bf16' as const, bytes: uint16LittleEndianBytes(recorded) } : packBf16(values) ?? packHalfOrF32(values);
   packedCache.set(values, packed);
   return packed;
 }
 
 /** The canonical NaN as float32 bits (what storing NaN into a Float32Array gives). */
 const CANONICAL_NAN_BITS = new Uint32Array(new Float32Array([NaN]).buffer)[0]!;
-const CANONICAL_NAN_BF16 = CANONICAL_NAN_BITS >>> 16;
 
 /** A NaN's float32 bits: exponent all ones, mantissa not zero. */
 function isNaNBits(b: number): boolean {

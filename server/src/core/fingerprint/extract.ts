@@ -70,21 +70,27 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     const r = roles.get(info.name)!;
     return { info, role: r.role, layer: r.layer, part: r.part, transposed: r.transposed };
   });
-  const planned = plannedReads(roled, model.vocabulary, plan);
+const planned = plannedReads(roled, model.vocabulary, plan);
   const plannedBytes = planned.reduce((s, p) => s + p.bytes, 0);
   if (options.maxWeightBytes !== undefined && plannedBytes > options.maxWeightBytes) {
     throw new FingerprintBudgetError(model.location.displayName, plannedBytes, options.maxWeightBytes);
   }
-  const bytesBefore = await store.bytesRead();
+const bytesBefore = await store.bytesRead();
   const progress = async () => options.onProgress?.((await store.bytesRead()) - bytesBefore, plannedBytes);
 
   // Values already decoded per tensor, so digests of big tensors reuse the sampled rows.
   const sampledValues = new Map<string, Float32Array>();
   // Digests computed as soon as a tensor's values arrive, while other reads are still in flight.
   const digests = new WeakMap<Float32Array, string>();
+  // The tokenizer signal (hashes and a MinHash sketch of the whole vocabulary, tens of ms for 32k
+  // tokens) needs no weights: it is computed when the first values arrive, while a remote model's
+  // other reads are still in flight, rather than after the last one.
+  let tokenizerDone: TokenizerSignal | undefined;
+  const tokenizer = () => (tokenizerDone ??= model.vocabulary && tokenizerSignal(model.vocabulary, plan));
   const keep = (name: string, values: Float32Array) => {
     sampledValues.set(name, values);
     digests.set(values, digestFloats(values));
+    tokenizer();
   };
 
   // Norm vectors, anchor-token rows and matrix rows are independent reads: they all go into one pool,
@@ -104,6 +110,9 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   // Matrix rows are many small scattered reads: keep several in flight so the disk queue stays busy.
   const matrixTensors = roled.filter((t) => t.part === 'weight' && t.info.shape.length === 2 && matrixAxes(t.role, t.transposed));
   const matrices = new Array<MatrixRowsSignal>(matrixTensors.length);
+  // Each layer's profile is computed as its rows arrive (a pass over every sampled value: done while
+  // other reads are in flight, not after the last one).
+  const profiles = new Map<MatrixRowsSignal, LayerProfile>();
   matrixTensors.forEach((t, i) => readJobs.push(async () => {
     const axes = matrixAxes(t.role, t.transposed)!;
     const [rows, cols] = t.info.shape as [number, number];
@@ -113,6 +122,8 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     keep(t.info.name, values);
     await progress();
     matrices[i] = { role: t.role, layer: t.layer, name: t.info.name, rows, cols, ...axes, rowIndices, dtype: t.info.dtype, values };
+    const profile = layerProfile(matrices[i]);
+    if (profile) profiles.set(matrices[i], profile);
   }));
 
   // Embedding and output rows, kept in tensor order. Their anchors (hashing the whole vocabulary) are
@@ -120,8 +131,18 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   const tokenTensors = roled.filter((t) => (t.role === 'embed' || t.role === 'lm_head') && t.part === 'weight' && t.info.shape.length === 2);
   const tokenRows = new Array<TokenRowsSignal>(tokenTensors.length);
   const anchorsByRows = new Map<number, { ids: number[]; tokens: string[] }>();
+  // They start once another read has come back: by then the other reads have been sent (a remote
+  // model's first requests do not wait for the vocabulary to be hashed), and the hashing runs while
+  // those requests are in flight.
+  let anotherReadSettled!: () => void;
+  const anchorsMayStart = new Promise<void>((resolve) => (anotherReadSettled = resolve));
+  if (readJobs.length === 0) anotherReadSettled();
+  for (let j = 0; j < readJobs.length; j++) {
+    const job = readJobs[j]!;
+    readJobs[j] = () => job().finally(anotherReadSettled);
+  }
   tokenTensors.forEach((t, i) => readJobs.push(async () => {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await anchorsMayStart;
     const [rows, cols] = t.info.shape as [number, number];
     const anchors = anchorsByRows.get(rows) ?? anchorTokens(model.vocabulary, rows, plan);
     anchorsByRows.set(rows, anchors);
@@ -132,8 +153,8 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     tokenRows[i] = { role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values };
   }));
 
-  await runWithConcurrency(readJobs, model.readParallelism ?? CONCURRENT_READS);
-  await progress();
+await runWithConcurrency(readJobs, model.readParallelism ?? CONCURRENT_READS);
+await progress();
 
   // Small tensors digested whole are read in batches of neighbours (one read per run, not per tensor).
   const wholeReads = roled.filter((t) => {
@@ -181,8 +202,8 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
   }
   await progress();
 
-  const summary = summarizeModel(model, model.location.displayName);
-  const bytesRead = (await store.bytesRead()) - bytesBefore;
+const summary = summarizeModel(model, model.location.displayName);
+const bytesRead = (await store.bytesRead()) - bytesBefore;
   return {
     schema: FINGERPRINT_SCHEMA,
     schemaVersion: FINGERPRINT_SCHEMA_VERSION,
@@ -200,12 +221,12 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     files: await fileIdentities(model, options.hashFilesUpToBytes ?? 16 * 1024 * 1024),
     declared: model.declared,
     architecture: model.architecture && { ...model.architecture, hash: canonicalArchitectureHash(model.architecture) },
-    tokenizer: model.vocabulary && tokenizerSignal(model.vocabulary, plan),
+    tokenizer: tokenizer(),
     tensors: tensors.sort(byLayerRoleName),
     vectors: vectors.sort(byLayerRoleName),
     tokenRows,
     matrices: matrices.sort(byLayerRoleName),
-    profiles: layerProfiles(matrices),
+    profiles: matrices.flatMap((m) => profiles.get(m) ?? []),
     bytesRead,
   };
 }
@@ -312,26 +333,25 @@ function fileIdentityRole(model: OpenedModel, f: OpenedModel['files'][number]): 
   return model.weightFiles.includes(f.path) ? 'weights' : f.role === 'weights' ? 'other-weights' : f.role;
 }
 
-function layerProfiles(matrices: MatrixRowsSignal[]): LayerProfile[] {
-  const out: LayerProfile[] = [];
-  for (const m of matrices) {
-    if (m.layer === undefined) continue;
-    const norms: number[] = [];
-    let sumSquares = 0;
-    for (let r = 0; r < m.rowIndices.length; r++) {
-      let s = 0;
-      for (let c = 0; c < m.cols; c++) {
-        const x = m.values[r * m.cols + c]!;
-        s += x * x;
-      }
-      sumSquares += s;
-      norms.push(Math.sqrt(s));
+/** Row-norm quantiles and mean square of a layer's sampled rows (undefined outside layers). */
+function layerProfile(m: MatrixRowsSignal): LayerProfile | undefined {
+  if (m.layer === undefined) return undefined;
+  const norms: number[] = [];
+  let sumSquares = 0;
+  // Locals, not property reads per element: this loop visits every sampled value (10 M for a 7B model).
+  const { values, cols } = m;
+  for (let r = 0, at = 0; r < m.rowIndices.length; r++) {
+    let s = 0;
+    for (const end = at + cols; at < end; at++) {
+      const x = values[at]!;
+      s += x * x;
     }
-    norms.sort((a, b) => a - b);
-    const q = (p: number) => norms[Math.min(norms.length - 1, Math.floor(p * norms.length))] ?? 0;
-    out.push({ layer: m.layer, role: m.role, meanSquare: sumSquares / Math.max(1, m.values.length), rowNormQuantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(q) });
+    sumSquares += s;
+    norms.push(Math.sqrt(s));
   }
-  return out;
+  norms.sort((a, b) => a - b);
+  const q = (p: number) => norms[Math.min(norms.length - 1, Math.floor(p * norms.length))] ?? 0;
+  return { layer: m.layer, role: m.role, meanSquare: sumSquares / Math.max(1, m.values.length), rowNormQuantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(q) };
 }
 
 function byLayerRoleName<T extends { layer?: number; role: string; name?: string; part?: string }>(a: T, b: T): number {

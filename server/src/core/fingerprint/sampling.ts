@@ -78,13 +78,29 @@ function seedHash(seed: string): number {
  */
 export function chooseAnchorIds(tokens: readonly string[], eligible: (id: number) => boolean, count: number, plan: SamplingPlan): number[] {
   if (count <= 0) return [];
+  // A token string counts once, at its first eligible id. Duplicates are rare, so they are removed
+  // among the few candidates only (not with a set of the whole vocabulary) when that is exact.
+  const fast = smallestKeyIds(tokens, eligible, count, plan, false);
+  return fast.length >= count ? fast : smallestKeyIds(tokens, eligible, count, plan, true);
+}
+
+/**
+ * The eligible non-empty ids of the `count` smallest (key, token) pairs, one id per token string.
+ * Without `dedupeAll`, duplicates are only removed among the candidates at or below the count-th
+ * smallest key counted with duplicates: exact whenever `count` distinct tokens remain (the caller
+ * checks), since the distinct threshold can then be no higher.
+ */
+function smallestKeyIds(tokens: readonly string[], eligible: (id: number) => boolean, count: number, plan: SamplingPlan, dedupeAll: boolean): number[] {
   const ids: number[] = [];
   const keys: number[] = [];
-  const seen = new Set<string>();
+  const seen = dedupeAll ? new Set<string>() : undefined;
   for (let id = 0; id < tokens.length; id++) {
     const t = tokens[id]!;
-    if (t === '' || !eligible(id) || seen.has(t)) continue;
-    seen.add(t);
+    if (t === '' || !eligible(id)) continue;
+    if (seen) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+    }
     ids.push(id);
     keys.push(anchorKey(t, plan));
   }
@@ -93,8 +109,18 @@ export function chooseAnchorIds(tokens: readonly string[], eligible: (id: number
   const sortedKeys = Uint32Array.from(keys).sort();
   const threshold = sortedKeys[Math.min(count, sortedKeys.length) - 1] ?? 0;
   const candidates: Array<{ id: number; key: number; token: string }> = [];
-  for (let i = 0; i < ids.length; i++) if (keys[i]! <= threshold) candidates.push({ id: ids[i]!, key: keys[i]!, token: tokens[ids[i]!]! });
+  const candidateTokens = new Set<string>();
+  for (let i = 0; i < ids.length; i++) {
+    if (keys[i]! > threshold) continue;
+    const token = tokens[ids[i]!]!;
+    // Ids ascend, so the first id of a token is kept.
+    if (candidateTokens.has(token)) continue;
+    candidateTokens.add(token);
+    candidates.push({ id: ids[i]!, key: keys[i]!, token });
+  }
   candidates.sort((a, b) => a.key - b.key || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
+  // Fewer than `count` distinct candidates: duplicates may have hidden some, so the caller dedupes all.
+  if (!dedupeAll && candidates.length < count) return [];
   return candidates.slice(0, count).map((c) => c.id);
 }
 

@@ -55,6 +55,8 @@ export function decodeInto(
   out: Float32Array,
   outOffset: number,
   fileName: string,
+  /** BF16 only: also receives the values' BF16 form at `outOffset` (see decodeBf16Into). */
+  bf16Form?: Uint16Array,
 ): void {
   const expected = byteLengthOf(dtype, elementCount);
   if (expected === undefined || expected !== bytes.length) {
@@ -79,7 +81,7 @@ export function decodeInto(
       decodeF16Into(bytes, n, out, outOffset);
       break;
     case 'BF16':
-      decodeBf16Into(bytes, n, out, outOffset);
+      decodeBf16Into(bytes, n, out, outOffset, bf16Form);
       break;
     case 'I64':
       for (let i = 0; i < n; i++) out[outOffset + i] = Number(view.getBigInt64(i * 8, true));

@@ -4,6 +4,7 @@ import { ModelFormatError, UnsupportedError } from '../errors';
 import { LocalFileSource, type ByteSource } from '../io/byteSource';
 import { runWithConcurrency } from '../util/concurrency';
 import { decodeInto, dtypeLayout } from './dtypes';
+import { recordBf16Form } from './floats';
 import { elementCount, type TensorInfo } from './types';
 
 export type SourceOpener = (path: string) => Promise<ByteSource>;
@@ -79,9 +80,8 @@ export class TensorStore {
     for (const r of rowIndices) {
       if (!Number.isInteger(r) || r < 0 || r >= rows) throw new UnsupportedError(`${t.file}: ${name}: row ${r} is outside 0..${rows - 1}`);
     }
-    const out = new Float32Array(rowIndices.length * rowElements);
-    if (rowIndices.length === 0 || rowElements === 0) return out;
-    if (!isContiguous(t)) return this.gatherStridedRows(t, rowIndices, rowElements, out);
+    if (rowIndices.length === 0 || rowElements === 0) return new Float32Array(rowIndices.length * rowElements);
+    if (!isContiguous(t)) return this.gatherStridedRows(t, rowIndices, rowElements, new Float32Array(rowIndices.length * rowElements));
 
     const { blockElements, blockBytes } = layoutOf(t);
     if (rowElements % blockElements !== 0) {
@@ -102,27 +102,31 @@ export class TensorStore {
       offset: t.dataOffset + order[from]!.row * rowBytes,
       length: (order[to]!.row - order[from]!.row + 1) * rowBytes,
     });
+    let target: DecodeTarget | undefined;
     const decodeRun = ({ from, to }: { from: number; to: number }, bytes: Uint8Array) => {
+      const { out, bf16Form } = (target ??= decodeTarget(t, rowIndices.length * rowElements));
       const first = order[from]!.row;
       for (let k = from; k <= to; k++) {
         const { row, slot } = order[k]!;
         const off = (row - first) * rowBytes;
-        decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file);
+        decodeInto(t.dtype, bytes.subarray(off, off + rowBytes), rowElements, out, slot * rowElements, t.file, bf16Form);
       }
     };
     if (source.readMany) {
-      // A remote source: every run in one call, merged into multi-range requests.
+      // A remote source: every run in one call, merged into multi-range requests. The output is
+      // allocated once the bytes are in: hundreds of these calls are issued at once, and tens of MB
+      // allocated before any answer arrives only make the collector run while the requests go out.
       const parts = await source.readMany(runs.map(rangeOf));
       runs.forEach((run, k) => decodeRun(run, parts[k]!));
-      return out;
+    } else {
+      // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
+      const readRun = async (run: { from: number; to: number }) => {
+        const { offset, length } = rangeOf(run);
+        decodeRun(run, await source.read(offset, length));
+      };
+      await runWithConcurrency(runs.map((run) => () => readRun(run)), source.parallelReads ?? READS_IN_FLIGHT);
     }
-    // Scattered runs are independent reads: keep a few in flight so a cold disk's queue stays busy.
-    const readRun = async (run: { from: number; to: number }) => {
-      const { offset, length } = rangeOf(run);
-      decodeRun(run, await source.read(offset, length));
-    };
-    await runWithConcurrency(runs.map((run) => () => readRun(run)), source.parallelReads ?? READS_IN_FLIGHT);
-    return out;
+    return completed(target!);
   }
 
   /** Decodes elements [start, start + count) of the flattened tensor. */
@@ -140,9 +144,9 @@ export class TensorStore {
     }
     const source = await this.source(t.file);
     const bytes = await source.read(t.dataOffset + (start / blockElements) * blockBytes, (count / blockElements) * blockBytes);
-    const out = new Float32Array(count);
-    decodeInto(t.dtype, bytes, count, out, 0, t.file);
-    return out;
+    const target = decodeTarget(t, count);
+    decodeInto(t.dtype, bytes, count, target.out, 0, t.file, target.bf16Form);
+    return completed(target);
   }
 
   /** Decodes the whole tensor, refusing tensors larger than `maxElements`. */
@@ -189,9 +193,9 @@ export class TensorStore {
       for (let k = i; k < j; k++) {
         const { t, total, bytes } = batchable[k]!;
         const at = t.dataOffset - first.t.dataOffset;
-        const values = new Float32Array(total);
-        decodeInto(t.dtype, window.subarray(at, at + bytes), total, values, 0, t.file);
-        out.set(t.name, values);
+        const target = decodeTarget(t, total);
+        decodeInto(t.dtype, window.subarray(at, at + bytes), total, target.out, 0, t.file, target.bf16Form);
+        out.set(t.name, completed(target));
       }
       i = j;
     }
@@ -297,4 +301,21 @@ export function isContiguous(t: TensorInfo): boolean {
     expected *= t.shape[d]!;
   }
   return true;
+}
+
+interface DecodeTarget {
+  out: Float32Array;
+  /** BF16 tensors: their values' BF16 form, filled while decoding and recorded with the result. */
+  bf16Form?: Uint16Array;
+}
+
+function decodeTarget(t: TensorInfo, count: number): DecodeTarget {
+  const out = new Float32Array(count);
+  return t.dtype === 'BF16' ? { out, bf16Form: new Uint16Array(count) } : { out };
+}
+
+/** The decoded values, with their BF16 form recorded (complete from here, and never written to again). */
+function completed(target: DecodeTarget): Float32Array {
+  if (target.bf16Form) recordBf16Form(target.out, target.bf16Form);
+  return target.out;
 }

@@ -48,7 +48,7 @@ export interface RemoteOpenOptions {
   onProgress?: (stats: Readonly<RemoteReadStats>) => void;
   /** The on-disk read cache; default one under the Lineage cache folder; null disables it. */
   cache?: ReadCache | null;
-  /** Test seam. */
+  /** Test seam for the Hub's API (model info, listing); range reads go over node:http(s). */
   fetch?: typeof fetch;
 }
 
@@ -133,7 +133,6 @@ export async function openRemoteModel(
     retryBaseMs: options.retryBaseMs,
     signal: options.signal,
     onProgress: options.onProgress,
-    fetch: fetchImpl,
   });
 
   const metadata = await hubMetadata(repoId, revision, endpoint, accessToken, session, cache, fetchImpl, options);

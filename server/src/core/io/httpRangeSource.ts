@@ -204,7 +204,7 @@ export class HttpRangeSource implements ByteSource {
           this.session.release();
           break;
         }
-        const sent = this.send(batch).finally(() => this.session.release());
+        const sent = this.send(batch);
         // Until the Hub has told us where the file lives (and what it is), one request at a time.
         if (!this.located) await sent;
       }
@@ -240,9 +240,27 @@ export class HttpRangeSource implements ByteSource {
     return { spans, reads: this.pending.splice(0, taken) };
   }
 
+  /** Sends one batch in a slot the caller acquired; the slot is released as soon as the answer is in. */
   private async send(batch: { spans: Span[]; reads: PendingRead[] }): Promise<void> {
+    let pieces: Array<{ start: number; bytes: Uint8Array }>;
     try {
-      const pieces = await this.session.withRetries(this.name, (signal) => this.fetchSpans(batch.spans, signal));
+      pieces = await this.session.withRetries(this.name, (signal) => this.fetchSpans(batch.spans, signal));
+    } catch (err) {
+      this.session.release();
+      for (const read of batch.reads) read.reject(err);
+      return;
+    }
+    // The next request goes out before the readers of this answer run (they decode and digest it):
+    // the slot is handed over now, and the reads are settled on the next turn of the event loop, after
+    // the request's setup has run. Otherwise the network idles while the main thread works.
+    this.session.release();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.deliver(batch.reads, pieces);
+  }
+
+  /** Settles each read with its view of the pieces that answered it. */
+  private deliver(reads: PendingRead[], pieces: Array<{ start: number; bytes: Uint8Array }>): void {
+    try {
       pieces.sort((a, b) => a.start - b.start);
       // The cache keeps whole pieces (one entry per merged span, not per read); the reads are views
       // of them, so the bytes are held once, not copied per read.
@@ -251,14 +269,14 @@ export class HttpRangeSource implements ByteSource {
       let p = 0;
       const holds = (piece: { start: number; bytes: Uint8Array } | undefined, read: PendingRead) =>
         piece !== undefined && piece.start <= read.offset && read.offset + read.length <= piece.start + piece.bytes.length;
-      for (const read of batch.reads) {
+      for (const read of reads) {
         while (p + 1 < pieces.length && pieces[p + 1]!.start <= read.offset && !holds(pieces[p], read)) p++;
         const piece = holds(pieces[p], read) ? pieces[p] : pieces.find((candidate) => holds(candidate, read));
         if (!piece) throw new RemoteReadError('protocol', `${this.name}: the answer lacks bytes ${read.offset}..${read.offset + read.length}`);
         read.resolve(piece.bytes.subarray(read.offset - piece.start, read.offset - piece.start + read.length));
       }
     } catch (err) {
-      for (const read of batch.reads) read.reject(err);
+      for (const read of reads) read.reject(err);
     }
   }
 
@@ -278,9 +296,9 @@ export class HttpRangeSource implements ByteSource {
     const { response, finalUrl, firstHopHeaders } = await this.session.get(this.storageUrl ?? this.spec.url, { range }, signal);
     if (viaHub) this.checkHubHeaders(firstHopHeaders);
     const what = `${this.name} (${describeUrl(finalUrl)})`;
-    await throwIfRetryableStatus(response, what);
+    throwIfRetryableStatus(response, what);
     if (response.status === 401 || response.status === 403) {
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       if (!viaHub) {
         // A signed storage URL may have expired: go back to the Hub for a fresh one.
         this.storageUrl = undefined;
@@ -289,12 +307,12 @@ export class HttpRangeSource implements ByteSource {
       throw new RemoteReadError('gated', `${this.name}: HTTP ${response.status}: gated or private: accept the licence on the Hub and set a token (HF_TOKEN)`);
     }
     if (response.status === 404) {
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       throw new RemoteReadError('not-found', `${what}: HTTP 404, the file is not at commit ${this.spec.commit}`);
     }
     if (response.status === 200) {
       // The whole file is coming: stop it now rather than receive a byte of it.
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       if (spans.length > 1) {
         this.session.singleRangeOrigins.add(finalUrl.origin);
         throw new RetryableError(`${what}: multi-range request answered with the whole file; asking one range at a time`, 0);
@@ -302,20 +320,20 @@ export class HttpRangeSource implements ByteSource {
       throw new RemoteReadError('protocol', `${what}: the server ignores Range (answered 200 with the whole file of ${this.sizeBytes} bytes); not downloaded`);
     }
     if (response.status !== 206) {
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       throw new RemoteReadError('http', `${what}: HTTP ${response.status} to a range request`);
     }
     if (viaHub && finalUrl.href !== this.spec.url.href) this.storageUrl = finalUrl;
     this.located = true;
     const encoding = response.headers.get('content-encoding');
     if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       throw new RemoteReadError('protocol', `${what}: answered with Content-Encoding ${encoding}; ranges of an encoded body are not the file's bytes`);
     }
     this.checkEtag(response.headers.get('etag'), what);
     const declaredLength = response.headers.get('content-length');
     if (declaredLength !== null && (!/^\d+$/.test(declaredLength) || Number(declaredLength) > maxBody)) {
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       throw new RemoteReadError('protocol', `${what}: Content-Length ${declaredLength} is more than the ${maxBody} bytes asked for`);
     }
     const contentType = response.headers.get('content-type') ?? '';

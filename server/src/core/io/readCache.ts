@@ -171,7 +171,8 @@ export class ReadCache implements RangeCache {
         entries.push({ offset: p.offset, length: p.bytes.length, at, sha256: createHash('sha256').update(p.bytes).digest('hex') });
         at += p.bytes.length;
       }
-      await writeAtomically(path.join(folder, `${name}.pack`), Buffer.concat(list.map((p) => p.bytes)));
+      // The pieces as they are (tens of MB), not concatenated into one more copy first.
+      await writeAtomically(path.join(folder, `${name}.pack`), list.map((p) => p.bytes));
       await writeAtomically(path.join(folder, `${name}.idx`), JSON.stringify({ identity, entries } satisfies PackIndex));
       this.loaded.delete(identity);
     }
@@ -347,9 +348,29 @@ async function readUpTo(file: string, at: number, length: number): Promise<Uint8
   }
 }
 
-async function writeAtomically(file: string, data: string | Uint8Array): Promise<void> {
+/** Buffers per writev call (below every platform's IOV_MAX). */
+const BUFFERS_PER_WRITE = 512;
+
+async function writeAtomically(file: string, data: string | Uint8Array[]): Promise<void> {
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, data);
+  if (typeof data === 'string') await writeFile(temp, data);
+  else {
+    const handle = await open(temp, 'w');
+    try {
+      for (let i = 0; i < data.length; i += BUFFERS_PER_WRITE) {
+        const group = data.slice(i, i + BUFFERS_PER_WRITE);
+        const length = group.reduce((sum, b) => sum + b.length, 0);
+        const written = (await handle.writev(group)).bytesWritten;
+        if (written < length) {
+          // writev may write less than asked: the rest of the group, from where it stopped.
+          const rest = Buffer.concat(group).subarray(written);
+          for (let at = 0; at < rest.length; ) at += (await handle.write(rest, at)).bytesWritten;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
   await rename(temp, file);
 }
 

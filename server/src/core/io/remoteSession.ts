@@ -1,6 +1,7 @@
 // One budgeted HTTP session for reading a remote model: bounded concurrency, retries with backoff
 // that honour Retry-After, per-request timeouts, manual redirects that drop the token off-origin.
 import { errorMessage } from '../errors';
+import { httpGet, type HttpAnswer } from './httpTransport';
 
 /** What a remote read cost; printed by the CLI and handed to progress callbacks. */
 export interface RemoteReadStats {
@@ -39,8 +40,6 @@ export interface RemoteSessionOptions {
   maxRetryDelayMs?: number;
   signal?: AbortSignal;
   onProgress?: (stats: Readonly<RemoteReadStats>) => void;
-  /** Test seam, default globalThis.fetch. */
-  fetch?: typeof fetch;
 }
 
 /** The network is not to be used (--offline, HF_HUB_OFFLINE=1) or cannot serve the read. */
@@ -71,7 +70,7 @@ const DEFAULT_RETRY_BASE_MS = 250;
 const DEFAULT_MAX_RETRY_DELAY_MS = 30_000;
 
 export interface SessionResponse {
-  response: Response;
+  response: HttpAnswer;
   /** URL that answered (after redirects). */
   finalUrl: URL;
   /** Headers of the first (Hub) hop, where the Hub puts X-Repo-Commit / X-Linked-* before redirecting. */
@@ -84,12 +83,10 @@ export class RemoteSession {
   private readonly concurrency: number;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
-  private readonly fetchImpl: typeof fetch;
 
   constructor(readonly options: RemoteSessionOptions) {
     this.endpointOrigin = new URL(options.endpoint).origin;
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
   }
 
   get signal(): AbortSignal | undefined {
@@ -183,23 +180,22 @@ export class RemoteSession {
     let sendToken = this.options.accessToken !== undefined && current.origin === this.endpointOrigin;
     let firstHopHeaders: Headers | undefined;
     for (let hop = 0; ; hop++) {
-      const h = new Headers(headers);
       // Compressed ranges are meaningless; ask for the bytes as stored.
-      h.set('accept-encoding', 'identity');
-      if (sendToken) h.set('authorization', `Bearer ${this.options.accessToken}`);
+      const h: Record<string, string> = { ...headers, 'accept-encoding': 'identity' };
+      if (sendToken) h['authorization'] = `Bearer ${this.options.accessToken}`;
       this.stats.requests++;
       if (current.origin === this.endpointOrigin) this.stats.hubRequests++;
       else this.stats.storageRequests++;
-      let response: Response;
+      let response: HttpAnswer;
       try {
-        response = await this.fetchImpl(current, { headers: h, signal, redirect: 'manual' });
+        response = await httpGet(current, h, signal);
       } catch (err) {
         throw networkError(err, current);
       }
       firstHopHeaders ??= response.headers;
       if (!REDIRECT_STATUSES.has(response.status)) return { response, finalUrl: current, firstHopHeaders };
       const location = response.headers.get('location');
-      await response.body?.cancel().catch(() => undefined);
+      response.discard();
       if (location === null) throw new RemoteReadError('protocol', `${describeUrl(current)}: redirect without a Location`);
       if (hop >= MAX_REDIRECTS) throw new RemoteReadError('protocol', `${describeUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
       const next = new URL(location, current);
@@ -221,19 +217,18 @@ export class RemoteSession {
 }
 
 /** Reads a body up to `maxBytes`, counting every chunk against the session budget; more is an error. */
-export async function readBodyBounded(session: RemoteSession, response: Response, maxBytes: number, what: string): Promise<Uint8Array> {
-  const reader = response.body?.getReader();
-  if (!reader) return new Uint8Array(0);
+export async function readBodyBounded(session: RemoteSession, response: HttpAnswer, maxBytes: number, what: string): Promise<Uint8Array> {
   // A declared length within the cap: chunks go straight into one buffer (no second copy at the end).
   const declared = Number(response.headers.get('content-length') ?? NaN);
   let out = Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBytes ? new Uint8Array(declared) : undefined;
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const iterator = response.body[Symbol.asyncIterator]();
   try {
     for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      let chunk: IteratorResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await iterator.next();
       } catch (err) {
         throw networkError(err, undefined);
       }
@@ -250,7 +245,7 @@ export async function readBodyBounded(session: RemoteSession, response: Response
       total += chunk.value.length;
     }
   } catch (err) {
-    await reader.cancel().catch(() => undefined);
+    response.discard();
     throw err;
   } finally {
     session.progress();
@@ -266,9 +261,9 @@ export async function readBodyBounded(session: RemoteSession, response: Response
 }
 
 /** Throws RetryableError for 429 and 5xx (with Retry-After), after discarding the body. */
-export async function throwIfRetryableStatus(response: Response, what: string): Promise<void> {
+export function throwIfRetryableStatus(response: HttpAnswer, what: string): void {
   if (response.status !== 429 && (response.status < 500 || response.status > 599)) return;
-  await response.body?.cancel().catch(() => undefined);
+  response.discard();
   throw new RetryableError(`${what}: HTTP ${response.status}`, parseRetryAfter(response.headers.get('retry-after')));
 }
 
