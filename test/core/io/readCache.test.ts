@@ -37,6 +37,32 @@ describe('ReadCache', () => {
     assert.equal(info.ranges, 2);
   });
 
+  it('takes pieces in any order, serves them from memory, and shows them to others only after flush', async () => {
+    const writer = new ReadCache(dir);
+    // Out of offset order, as answers arrive.
+    writer.put(A, 5000, bytes(300, 4));
+    writer.put(A, 0, bytes(200, 5));
+    writer.put(A, 2000, bytes(100, 6));
+    assert.deepEqual(await writer.get(A, 2010, 20), bytes(100, 6).slice(10, 30), 'served from memory before the flush');
+    assert.equal(await new ReadCache(dir).get(A, 0, 200), undefined, 'another reader sees nothing yet');
+    await writer.flush();
+    const reader = new ReadCache(dir);
+    assert.deepEqual(await reader.get(A, 0, 200), bytes(200, 5));
+    assert.deepEqual(await reader.get(A, 2000, 100), bytes(100, 6));
+    assert.deepEqual(await reader.get(A, 5100, 200), bytes(300, 4).slice(100, 300));
+    const folder = path.join(dir, 'ranges', (await readdir(path.join(dir, 'ranges')))[0]!);
+    assert.deepEqual((await readdir(folder)).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  });
+
+  it('a pack that cannot be written fails the flush and leaves nothing behind', async () => {
+    // The cache's ranges folder is a file: no identity folder can be made.
+    await writeFile(path.join(dir, 'ranges'), 'not a folder');
+    const writer = new ReadCache(dir);
+    writer.put(A, 0, bytes(64, 7));
+    await assert.rejects(writer.flush());
+    assert.equal(await new ReadCache(dir).get(A, 0, 64), undefined);
+  });
+
   it('ignores an entry whose bytes were altered on disk', async () => {
     const writer = new ReadCache(dir);
     writer.put(A, 0, bytes(64, 3));
