@@ -108,19 +108,24 @@ export class HttpRangeSource implements ByteSource {
     const out = new Array<Uint8Array>(ranges.length);
     const fromNetwork: number[] = [];
     const identity = this.spec.identity;
-    await Promise.all(ranges.map(async (r, i) => {
-      if (r.length === 0 || this.windowOf(r.offset, r.length)) {
-        out[i] = await this.read(r.offset, r.length);
-        return;
-      }
-      const cached = identity ? await this.cache?.get(identity, r.offset, r.length) : undefined;
-      if (cached) {
-        this.session.countFromCache(r.length);
-        out[i] = cached;
-        this.stats.bytesRead += r.length;
-        this.stats.reads += 1;
-      } else fromNetwork.push(i);
-    }));
+    // Edge windows and empty reads go through read(); the rest is looked up in the cache in one call
+    // (hundreds of ranges per tensor: no promise per range while they wait for the network).
+    const edgeReads: Array<Promise<void>> = [];
+    const middle: number[] = [];
+    ranges.forEach((r, i) => {
+      if (r.length === 0 || this.windowOf(r.offset, r.length)) edgeReads.push(this.read(r.offset, r.length).then((bytes) => void (out[i] = bytes)));
+      else middle.push(i);
+    });
+    const cached = identity && this.cache && middle.length > 0 ? await this.cache.getMany(identity, middle.map((i) => ranges[i]!)) : [];
+    middle.forEach((i, k) => {
+      const bytes = cached[k];
+      if (!bytes) return void fromNetwork.push(i);
+      this.session.countFromCache(bytes.length);
+      out[i] = bytes;
+      this.stats.bytesRead += bytes.length;
+      this.stats.reads += 1;
+    });
+    await Promise.all(edgeReads);
     if (fromNetwork.length > 0) {
       // One promise for all of them; each pending read only fills its slot.
       await new Promise<void>((resolve, reject) => {

@@ -4,10 +4,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import type { ReadRange } from './byteSource';
 
 /** What HttpRangeSource needs from a cache. */
 export interface RangeCache {
   get(identity: string, offset: number, length: number): Promise<Uint8Array | undefined>;
+  /** get() for many ranges at once: an array with the bytes of each range, or undefined where not cached. */
+  getMany(identity: string, ranges: readonly ReadRange[]): Promise<Array<Uint8Array | undefined>>;
   /** Remembers bytes read; written to disk by flush(). */
   put(identity: string, offset: number, bytes: Uint8Array): void;
 }
@@ -79,17 +82,29 @@ export class ReadCache implements RangeCache {
   }
 
   async get(identity: string, offset: number, length: number): Promise<Uint8Array | undefined> {
-    if (!IDENTITY.test(identity)) return undefined;
+    return (await this.getMany(identity, [{ offset, length }]))[0];
+  }
+
+  async getMany(identity: string, ranges: readonly ReadRange[]): Promise<Array<Uint8Array | undefined>> {
+    const out = new Array<Uint8Array | undefined>(ranges.length);
+    if (!IDENTITY.test(identity)) return out;
     const pending = this.pending.get(identity);
-    const fresh = pending && findContaining(pending, offset, length, (p) => p.bytes.length);
-    if (fresh) return fresh.bytes.slice(offset - fresh.offset, offset - fresh.offset + length);
     const entries = await this.entriesOf(identity);
-    const entry = findContaining(entries, offset, length, (e) => e.length);
-    if (!entry) return undefined;
-    const bytes = await this.verifiedBytes(identity, entry);
-    if (!bytes) return undefined;
-    this.used.add(identity);
-    return bytes.slice(offset - entry.offset, offset - entry.offset + length);
+    // Only hits wait (for their entry's bytes, read once and checked); a miss costs no promise.
+    const hits: Array<Promise<void>> = [];
+    ranges.forEach(({ offset, length }, i) => {
+      const fresh = pending && findContaining(pending, offset, length, (p) => p.bytes.length);
+      if (fresh) return void (out[i] = fresh.bytes.slice(offset - fresh.offset, offset - fresh.offset + length));
+      const entry = findContaining(entries, offset, length, (e) => e.length);
+      if (!entry) return;
+      hits.push(this.verifiedBytes(identity, entry).then((bytes) => {
+        if (!bytes) return;
+        this.used.add(identity);
+        out[i] = bytes.slice(offset - entry.offset, offset - entry.offset + length);
+      }));
+    });
+    await Promise.all(hits);
+    return out;
   }
 
   /**
