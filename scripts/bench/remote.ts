@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     // LINEAGE_BENCH_CPU_PROFILE=<prefix>: a .cpuprofile of each run's timed window (open DevTools on it).
     const profilePrefix = process.env['LINEAGE_BENCH_CPU_PROFILE'];
     let runNumber = 0;
-    const run = async (revision: string | undefined) => {
+    const run = async (revision: string | undefined, folder = cacheDir) => {
       const profiler = profilePrefix ? new Session() : undefined;
       if (profiler) {
         profiler.connect();
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       // Timed: opening the model (commit, listing, headers) and extracting its fingerprint, in this process.
       const started = performance.now();
       const cpuBefore = process.cpuUsage();
-      const model = await openRemoteModel(REPO, revision, { endpoint: hub.url, cache: new ReadCache(cacheDir), concurrency: CONCURRENCY, env: {} });
+      const model = await openRemoteModel(REPO, revision, { endpoint: hub.url, cache: new ReadCache(folder), concurrency: CONCURRENCY, env: {} });
       const opened = performance.now();
       let fp: Fingerprint;
       try {
@@ -115,6 +115,18 @@ async function main(): Promise<void> {
     const storageSecond = (await mockStats()).storageRequests - storageBeforeSecond;
     line('second run: requests to storage', `${storageSecond} (${second.stats.requests} in all, ${second.seconds.toFixed(2)} s, CPU ${second.cpuSeconds.toFixed(2)} s)`, storageSecond === 0);
     line('second run: same fingerprint', String(weightSignals(second.fp) === weightSignals(first.fp)), weightSignals(second.fp) === weightSignals(first.fp));
+
+    // The first run is also the first time this process runs the read path (as in a CLI call); a
+    // language server fingerprints many models in one process. The same cold-cache read once more:
+    const warmCacheDir = await mkdtemp(path.join(os.tmpdir(), 'lineage-bench-remote-'));
+    try {
+      const again = await run(undefined, warmCacheDir);
+      const againFloor = again.stats.bytesTransferred / BANDWIDTH + (again.stats.requests * LATENCY_MS) / 1000 / CONCURRENCY;
+      const againRatio = again.seconds / againFloor;
+      line('first run again, in a warm process', `${again.seconds.toFixed(2)} s, ratio ${againRatio.toFixed(2)}`, againRatio <= TARGET_MAX_RATIO);
+    } finally {
+      await rm(warmCacheDir, { recursive: true, force: true });
+    }
 
     console.log(`(load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores: timings on a busy machine overstate the ratio)`);
     if (existsSync(path.join(folder, 'model-00002-of-00002.safetensors'))) {
