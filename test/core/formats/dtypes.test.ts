@@ -32,6 +32,22 @@ describe('dtypes', () => {
     assert.ok(Number.isNaN(decode('BF16', words16(0x7fc0), 1)[0]));
   });
 
+  it('decodes 16-bit rows at odd offsets (multipart parts start anywhere), short and longer than the reused scratch', () => {
+    for (const count of [3, 4096, (1 << 20) + 5]) {
+      const words = Uint16Array.from({ length: count }, (_, i) => (i * 2654435761) >>> 16);
+      const padded = new Uint8Array(count * 2 + 1);
+      padded.set(new Uint8Array(words.buffer), 1);
+      const odd = padded.subarray(1);
+      for (const dtype of ['BF16', 'F16'] as const) {
+        const fromOdd = new Float32Array(count);
+        const fromAligned = new Float32Array(count);
+        decodeInto(dtype, odd, count, fromOdd, 0, 'odd');
+        decodeInto(dtype, new Uint8Array(words.buffer), count, fromAligned, 0, 'aligned');
+        assert.deepEqual(new Uint32Array(fromOdd.buffer), new Uint32Array(fromAligned.buffer), `${dtype} x ${count}`);
+      }
+    }
+  });
+
   it('decodes F8_E4M3 (e4m3fn): 1.0, the 448 maximum, NaN, subnormals, no infinity', () => {
     const values = decode('F8_E4M3', new Uint8Array([0x38, 0x7e, 0x7f, 0x01, 0xc0, 0x78, 0x00, 0x80]), 8);
     assert.equal(values[0], 1);

@@ -38,7 +38,8 @@ export function f8e5m2ToNumber(b: number): number {
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Reused for misaligned input by uint16WordsLE (grows to the largest row decoded). */
+/** Reused for misaligned input by uint16WordsLE, up to this many words (a row; never a whole big tensor). */
+const MAX_SCRATCH_WORDS = 1 << 20;
 let alignedScratch = new Uint16Array(0);
 
 /**
@@ -50,9 +51,15 @@ let alignedScratch = new Uint16Array(0);
  */
 function uint16WordsLE(bytes: Uint8Array, count: number): Uint16Array {
   if (HOST_IS_LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
-  if (alignedScratch.length < count) alignedScratch = new Uint16Array(Math.max(count, 2 * alignedScratch.length));
-  const words = alignedScratch.subarray(0, count);
-  if (HOST_IS_LITTLE_ENDIAN) new Uint8Array(words.buffer, 0, count * 2).set(bytes.subarray(0, count * 2));
+  // Longer inputs get a copy of their own, so the long-lived scratch stays small.
+  if (count > MAX_SCRATCH_WORDS) return copyWords(bytes, new Uint16Array(count));
+  if (alignedScratch.length < count) alignedScratch = new Uint16Array(Math.min(MAX_SCRATCH_WORDS, Math.max(count, 2 * alignedScratch.length)));
+  return copyWords(bytes, alignedScratch.subarray(0, count));
+}
+
+function copyWords(bytes: Uint8Array, words: Uint16Array): Uint16Array {
+  const count = words.length;
+  if (HOST_IS_LITTLE_ENDIAN) new Uint8Array(words.buffer, words.byteOffset, count * 2).set(bytes.subarray(0, count * 2));
   else for (let i = 0; i < count; i++) words[i] = bytes[2 * i]! | (bytes[2 * i + 1]! << 8);
   return words;
 }
