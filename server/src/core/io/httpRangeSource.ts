@@ -299,61 +299,61 @@ export class HttpRangeSource implements ByteSource {
     const range = `bytes=${spans.map((s) => `${s.start}-${s.end - 1}`).join(',')}`;
     const viaHub = this.storageUrl === undefined;
     const { response, finalUrl, firstHopHeaders } = await this.session.get(this.storageUrl ?? this.spec.url, { range }, signal);
-    if (viaHub) this.checkHubHeaders(firstHopHeaders);
-    const what = `${this.name} (${describeUrl(finalUrl)})`;
-    throwIfRetryableStatus(response, what);
-    if (response.status === 401 || response.status === 403) {
-      response.discard();
-      if (!viaHub) {
-        // A signed storage URL may have expired: go back to the Hub for a fresh one.
-        this.storageUrl = undefined;
-        throw new RetryableError(`${what}: HTTP ${response.status} from storage`);
+    try {
+      if (viaHub) this.checkHubHeaders(firstHopHeaders);
+      const what = `${this.name} (${describeUrl(finalUrl)})`;
+      throwIfRetryableStatus(response, what);
+      if (response.status === 401 || response.status === 403) {
+        if (!viaHub) {
+          // A signed storage URL may have expired: go back to the Hub for a fresh one.
+          this.storageUrl = undefined;
+          throw new RetryableError(`${what}: HTTP ${response.status} from storage`);
+        }
+        throw new RemoteReadError('gated', `${this.name}: HTTP ${response.status}: gated or private: accept the licence on the Hub and set a token (HF_TOKEN)`);
       }
-      throw new RemoteReadError('gated', `${this.name}: HTTP ${response.status}: gated or private: accept the licence on the Hub and set a token (HF_TOKEN)`);
-    }
-    if (response.status === 404) {
-      response.discard();
-      throw new RemoteReadError('not-found', `${what}: HTTP 404, the file is not at commit ${this.spec.commit}`);
-    }
-    if (response.status === 200) {
-      // The whole file is coming: stop it now rather than receive a byte of it.
-      response.discard();
-      if (spans.length > 1) {
-        this.session.singleRangeOrigins.add(finalUrl.origin);
-        throw new RetryableError(`${what}: multi-range request answered with the whole file; asking one range at a time`, 0);
+      if (response.status === 404) {
+        throw new RemoteReadError('not-found', `${what}: HTTP 404, the file is not at commit ${this.spec.commit}`);
       }
-      throw new RemoteReadError('protocol', `${what}: the server ignores Range (answered 200 with the whole file of ${this.sizeBytes} bytes); not downloaded`);
-    }
-    if (response.status !== 206) {
+      if (response.status === 200) {
+        // The whole file is coming: stopped now (by the discard below) rather than received.
+        if (spans.length > 1) {
+          this.session.singleRangeOrigins.add(finalUrl.origin);
+          throw new RetryableError(`${what}: multi-range request answered with the whole file; asking one range at a time`, 0);
+        }
+        throw new RemoteReadError('protocol', `${what}: the server ignores Range (answered 200 with the whole file of ${this.sizeBytes} bytes); not downloaded`);
+      }
+      if (response.status !== 206) {
+        throw new RemoteReadError('http', `${what}: HTTP ${response.status} to a range request`);
+      }
+      if (viaHub && finalUrl.href !== this.spec.url.href) this.storageUrl = finalUrl;
+      this.located = true;
+      const encoding = response.headers.get('content-encoding');
+      if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+        throw new RemoteReadError('protocol', `${what}: answered with Content-Encoding ${encoding}; ranges of an encoded body are not the file's bytes`);
+      }
+      this.checkEtag(response.headers.get('etag'), what);
+      const declaredLength = response.headers.get('content-length');
+      if (declaredLength !== null && (!/^\d+$/.test(declaredLength) || Number(declaredLength) > maxBody)) {
+        throw new RemoteReadError('protocol', `${what}: Content-Length ${declaredLength} is more than the ${maxBody} bytes asked for`);
+      }
+      const contentType = response.headers.get('content-type') ?? '';
+      const boundary = /^multipart\/byteranges\s*;.*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
+      const body = await readBodyBounded(this.session, response, maxBody, what);
+      if (boundary) return this.parseMultipart(body, boundary[1] ?? boundary[2]!, spans, what);
+      const piece = this.checkContentRange(response.headers.get('content-range'), body.length, what);
+      const missing = spans.filter((s) => s.start < piece.start || s.end > piece.start + body.length);
+      if (missing.length > 0) {
+        // A server may answer a multi-range request with one range: fetch the rest one at a time.
+        if (spans.length > 1) this.session.singleRangeOrigins.add(finalUrl.origin);
+        const rest = await this.fetchSpans(missing, signal);
+        return [{ start: piece.start, bytes: body }, ...rest];
+      }
+      return [{ start: piece.start, bytes: body }];
+    } catch (err) {
+      // Whatever went wrong, the answer is not read on: its connection must not stay open, paused.
       response.discard();
-      throw new RemoteReadError('http', `${what}: HTTP ${response.status} to a range request`);
+      throw err;
     }
-    if (viaHub && finalUrl.href !== this.spec.url.href) this.storageUrl = finalUrl;
-    this.located = true;
-    const encoding = response.headers.get('content-encoding');
-    if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
-      response.discard();
-      throw new RemoteReadError('protocol', `${what}: answered with Content-Encoding ${encoding}; ranges of an encoded body are not the file's bytes`);
-    }
-    this.checkEtag(response.headers.get('etag'), what);
-    const declaredLength = response.headers.get('content-length');
-    if (declaredLength !== null && (!/^\d+$/.test(declaredLength) || Number(declaredLength) > maxBody)) {
-      response.discard();
-      throw new RemoteReadError('protocol', `${what}: Content-Length ${declaredLength} is more than the ${maxBody} bytes asked for`);
-    }
-    const contentType = response.headers.get('content-type') ?? '';
-    const boundary = /^multipart\/byteranges\s*;.*boundary=(?:"([^"]+)"|([^\s;]+))/i.exec(contentType);
-    const body = await readBodyBounded(this.session, response, maxBody, what);
-    if (boundary) return this.parseMultipart(body, boundary[1] ?? boundary[2]!, spans, what);
-    const piece = this.checkContentRange(response.headers.get('content-range'), body.length, what);
-    const missing = spans.filter((s) => s.start < piece.start || s.end > piece.start + body.length);
-    if (missing.length > 0) {
-      // A server may answer a multi-range request with one range: fetch the rest one at a time.
-      if (spans.length > 1) this.session.singleRangeOrigins.add(finalUrl.origin);
-      const rest = await this.fetchSpans(missing, signal);
-      return [{ start: piece.start, bytes: body }, ...rest];
-    }
-    return [{ start: piece.start, bytes: body }];
   }
 
   /** The first hop (the Hub's resolve answer) must describe the file the listing described. */
