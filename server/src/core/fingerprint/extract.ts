@@ -70,12 +70,12 @@ export async function extractFingerprint(model: OpenedModel, options: ExtractOpt
     const r = roles.get(info.name)!;
     return { info, role: r.role, layer: r.layer, part: r.part, transposed: r.transposed };
   });
-const planned = plannedReads(roled, model.vocabulary, plan);
+  const planned = plannedReads(roled, model.vocabulary, plan);
   const plannedBytes = planned.reduce((s, p) => s + p.bytes, 0);
   if (options.maxWeightBytes !== undefined && plannedBytes > options.maxWeightBytes) {
     throw new FingerprintBudgetError(model.location.displayName, plannedBytes, options.maxWeightBytes);
   }
-const bytesBefore = await store.bytesRead();
+  const bytesBefore = await store.bytesRead();
   const progress = async () => options.onProgress?.((await store.bytesRead()) - bytesBefore, plannedBytes);
 
   // Values already decoded per tensor, so digests of big tensors reuse the sampled rows.
@@ -153,8 +153,8 @@ const bytesBefore = await store.bytesRead();
     tokenRows[i] = { role, rows, cols, tokens: anchors.tokens, dtype: t.info.dtype, values };
   }));
 
-await runWithConcurrency(readJobs, model.readParallelism ?? CONCURRENT_READS);
-await progress();
+  await runWithConcurrency(readJobs, model.readParallelism ?? CONCURRENT_READS);
+  await progress();
 
   // Small tensors digested whole are read in batches of neighbours (one read per run, not per tensor).
   const wholeReads = roled.filter((t) => {
@@ -202,8 +202,8 @@ await progress();
   }
   await progress();
 
-const summary = summarizeModel(model, model.location.displayName);
-const bytesRead = (await store.bytesRead()) - bytesBefore;
+  const summary = summarizeModel(model, model.location.displayName);
+  const bytesRead = (await store.bytesRead()) - bytesBefore;
   return {
     schema: FINGERPRINT_SCHEMA,
     schemaVersion: FINGERPRINT_SCHEMA_VERSION,

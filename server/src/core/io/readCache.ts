@@ -363,7 +363,10 @@ async function readUpTo(file: string, at: number, length: number): Promise<Uint8
   }
 }
 
-/** Buffers per writev call (below every platform's IOV_MAX). */
+/**
+ * Buffers per writev call (below every platform's IOV_MAX). writev, not writeFile with an iterable:
+ * that writes piece by piece, measured 5x slower for a fingerprint's 2,400 pieces.
+ */
 const BUFFERS_PER_WRITE = 512;
 
 async function writeAtomically(file: string, data: string | Uint8Array[]): Promise<void> {
