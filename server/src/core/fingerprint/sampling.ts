@@ -16,7 +16,23 @@ export function rowsToSample(rows: number, cols: number, plan: SamplingPlan): nu
  * shape samples the same positions. Returned sorted ascending.
  */
 export function sampleRowPositions(role: Role, rows: number, cols: number, count: number, plan: SamplingPlan): number[] {
-  const prng = createPrng(`${plan.seed}|rows|${role}|${rows}x${cols}`);
+  // Every layer of a model asks for the same few (role, shape) plans: computed once each, copied out.
+  const seed = `${plan.seed}|rows|${role}|${rows}x${cols}`;
+  const key = `${seed}|${count}`;
+  let positions = recentRowPositions.get(key);
+  if (!positions) {
+    positions = drawRowPositions(seed, rows, count);
+    if (recentRowPositions.size >= MAX_RECENT_ROW_POSITIONS) recentRowPositions.clear();
+    recentRowPositions.set(key, positions);
+  }
+  return positions.slice();
+}
+
+const MAX_RECENT_ROW_POSITIONS = 256;
+const recentRowPositions = new Map<string, readonly number[]>();
+
+function drawRowPositions(seed: string, rows: number, count: number): number[] {
+  const prng = createPrng(seed);
   const displaced = new Map<number, number>();
   const valueAt = (i: number) => displaced.get(i) ?? i;
   const picked: number[] = [];

@@ -411,9 +411,18 @@ function findContaining<T extends { offset: number }>(list: readonly T[], offset
   return undefined;
 }
 
-/** Inserts keeping the list sorted by offset (ranges mostly arrive in order: usually an append). */
+/**
+ * Inserts keeping the list sorted by offset, after any equal offsets. A binary search: a remote read's
+ * answers arrive interleaved across the file (thousands of pieces), so a scan from the end is quadratic.
+ */
 function insertByOffset<T extends { offset: number }>(list: T[], item: T): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1]!.offset > item.offset) i--;
-  list.splice(i, 0, item);
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (list[mid]!.offset <= item.offset) low = mid + 1;
+    else high = mid;
+  }
+  if (low === list.length) list.push(item);
+  else list.splice(low, 0, item);
 }
