@@ -63,7 +63,7 @@ const IDENTITY = /^(sha256:[0-9a-f]{64}|git:[0-9a-f]{40}|etag:[\x21-\x7e]{1,200}
 
 export class ReadCache implements RangeCache {
   private readonly loaded = new Map<string, Promise<LoadedEntry[]>>();
-  private readonly pending = new Map<string, Array<{ offset: number; bytes: Uint8Array }>>();
+  private readonly pending = new Map<string, PendingPiece[]>();
   private pendingBytes = 0;
   private readonly used = new Set<string>();
   /** Entries read back from disk and checked, kept (up to MAX_VERIFIED_BYTES_KEPT) for the reads they contain. */
@@ -176,21 +176,29 @@ export class ReadCache implements RangeCache {
 
   /** Writes remembered ranges (one pack per identity, index written last), marks use, evicts. */
   async flush(): Promise<void> {
-    for (const [identity, list] of this.pending) {
+    // Every pack's write starts first (the thread pool copies tens of MB); the pieces are hashed here
+    // meanwhile; each index, written last, makes its pack readable.
+    const packs = [...this.pending].map(([identity, list]) => {
       const folder = this.identityFolder(identity);
-      await mkdir(folder, { recursive: true });
       const name = `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}`;
+      // The pieces as they are, not concatenated into one more copy first.
+      const written = mkdir(folder, { recursive: true }).then(() => writeAtomically(path.join(folder, `${name}.pack`), list.map((p) => p.bytes)));
+      return { identity, list, folder, name, written };
+    });
+    const indexed = packs.map(async ({ identity, list, folder, name, written }) => {
       const entries: IndexEntry[] = [];
       let at = 0;
       for (const p of list) {
         entries.push({ offset: p.offset, length: p.bytes.length, at, sha256: createHash('sha256').update(p.bytes).digest('hex') });
         at += p.bytes.length;
       }
-      // The pieces as they are (tens of MB), not concatenated into one more copy first.
-      await writeAtomically(path.join(folder, `${name}.pack`), list.map((p) => p.bytes));
+      await written;
       await writeAtomically(path.join(folder, `${name}.idx`), JSON.stringify({ identity, entries } satisfies PackIndex));
       this.loaded.delete(identity);
-    }
+    });
+    // Every write settles before the first failure is reported: nothing is left running behind it.
+    const failed = (await Promise.allSettled(indexed)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     this.pending.clear();
     this.pendingBytes = 0;
     const now = new Date();
@@ -320,6 +328,11 @@ export class ReadCache implements RangeCache {
       total -= f.bytes;
     }
   }
+}
+
+interface PendingPiece {
+  offset: number;
+  bytes: Uint8Array;
 }
 
 function hashKey(text: string): string {
