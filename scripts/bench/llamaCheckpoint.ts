@@ -391,26 +391,32 @@ export function synthesizedCheckpoint(plan: CheckpointPlan): SynthesizedFile[] {
     for (const [name, t] of Object.entries(shard.layout)) {
       const bytes = tensorByteLength(t);
       tensors.push({ name, start: position, end: position + bytes, vector: t.shape.length === 1 });
+      // Norm vectors are small: made now, not while a timed run waits for them.
+      if (t.shape.length === 1) vectors.set(name, gaussianBf16(bytes / BF16_BYTES, 1.0, 0.05, `lineage-bench|${name}`));
       position += bytes;
     }
     return {
       name: shard.fileName,
       size: shard.fileBytes,
       read(start: number, end: number): Uint8Array {
-        const out = new Uint8Array(end - start);
+        // Not zeroed: the header and the tensors cover every byte of a shard (checked when writing it).
+        const out = Buffer.allocUnsafe(end - start);
         const header = shard.headerBytes;
         if (start < header.length) out.set(header.subarray(start, Math.min(end, header.length)), 0);
-        for (const t of tensors) {
+        // The first tensor ending after `start` (tensors are in file order): most reads are one row.
+        let low = 0;
+        for (let high = tensors.length; low < high; ) {
+          const mid = (low + high) >>> 1;
+          if (tensors[mid]!.end <= start) low = mid + 1;
+          else high = mid;
+        }
+        for (let k = low; k < tensors.length && tensors[k]!.start < end; k++) {
+          const t = tensors[k]!;
           const from = Math.max(start, t.start);
           const to = Math.min(end, t.end);
           if (from >= to) continue;
           if (t.vector) {
-            let data = vectors.get(t.name);
-            if (!data) {
-              data = gaussianBf16((t.end - t.start) / BF16_BYTES, 1.0, 0.05, `lineage-bench|${t.name}`);
-              vectors.set(t.name, data);
-            }
-            out.set(data.subarray(from - t.start, to - t.start), from - start);
+            out.set(vectors.get(t.name)!.subarray(from - t.start, to - t.start), from - start);
             continue;
           }
           const source = baseBytes();
