@@ -383,7 +383,7 @@ export class HttpRangeSource implements ByteSource {
   }
 
   private checkContentRange(header: string | null, bodyLength: number, what: string): Span {
-    const match = header === null ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim());
+    const match = header === null ? null : CONTENT_RANGE.exec(header.trim());
     if (!match) throw new RemoteReadError('protocol', `${what}: 206 answer without a valid Content-Range (${(header ?? 'none').slice(0, 60)})`);
     const start = Number(match[1]);
     const end = Number(match[2]) + 1;
@@ -398,38 +398,46 @@ export class HttpRangeSource implements ByteSource {
 
   /** RFC 9110 multipart/byteranges: each part's length comes from its Content-Range, never from searching. */
   private parseMultipart(body: Uint8Array, boundary: string, spans: Span[], what: string): Array<{ start: number; bytes: Uint8Array }> {
-    // A view, never a copy: the body can be tens of MB and is parsed once per request.
+    // A view, never a copy: the body can be tens of MB and is parsed once per request. Thousands of
+    // parts per answer: delimiters and line ends are compared as bytes, only part headers become text.
     const view = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    const text = (from: number, to: number) => view.toString('latin1', from, Math.min(to, view.length));
-    const delimiter = `--${boundary}`;
+    const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+    const bytesAt = (at: number, expected: Uint8Array) => at + expected.length <= view.length && view.compare(expected, 0, expected.length, at, at + expected.length) === 0;
     const pieces: Array<{ start: number; bytes: Uint8Array }> = [];
-    let at = view.indexOf(delimiter, 0, 'latin1');
+    let at = view.indexOf(delimiter);
     if (at < 0) throw new RemoteReadError('protocol', `${what}: multipart answer without its boundary`);
     for (let part = 0; part <= spans.length * 4; part++) {
       at += delimiter.length;
-      if (text(at, at + 2) === '--') return pieces;
-      if (text(at, at + 2) !== '\r\n') throw new RemoteReadError('protocol', `${what}: malformed multipart delimiter`);
+      if (bytesAt(at, DOUBLE_DASH)) return pieces;
+      if (!bytesAt(at, CRLF)) throw new RemoteReadError('protocol', `${what}: malformed multipart delimiter`);
       at += 2;
-      const headerEnd = view.subarray(at, at + MAX_PART_HEADER_BYTES).indexOf('\r\n\r\n', 0, 'latin1');
+      const headerEnd = view.subarray(at, at + MAX_PART_HEADER_BYTES).indexOf(BLANK_LINE);
       if (headerEnd < 0) throw new RemoteReadError('protocol', `${what}: multipart part without a header end`);
-      const headers = text(at, at + headerEnd).split('\r\n');
+      // A header end found past the next boundary belongs to another part: this one's is missing.
+      if (view.subarray(at, at + headerEnd).indexOf(delimiter) >= 0) throw new RemoteReadError('protocol', `${what}: multipart part without a header end`);
+      const headers = view.toString('latin1', at, at + headerEnd).split('\r\n');
       const rangeLine = headers.find((h) => /^content-range\s*:/i.test(h));
       const dataStart = at + headerEnd + 4;
       const rangeValue = rangeLine?.slice(rangeLine.indexOf(':') + 1).trim() ?? null;
-      const match = rangeValue === null ? null : /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(rangeValue);
+      const match = rangeValue === null ? null : CONTENT_RANGE.exec(rangeValue);
       if (!match) throw new RemoteReadError('protocol', `${what}: multipart part without a valid Content-Range`);
       const length = Number(match[2]) - Number(match[1]) + 1;
       const span = this.checkContentRange(rangeValue, length, what);
       if (dataStart + length > body.length) throw new RemoteReadError('protocol', `${what}: multipart part shorter than its Content-Range`);
       pieces.push({ start: span.start, bytes: body.subarray(dataStart, dataStart + length) });
       at = dataStart + length;
-      if (text(at, at + 2) !== '\r\n') throw new RemoteReadError('protocol', `${what}: multipart part longer than its Content-Range`);
+      if (!bytesAt(at, CRLF)) throw new RemoteReadError('protocol', `${what}: multipart part longer than its Content-Range`);
       at += 2;
-      if (text(at, at + delimiter.length) !== delimiter) throw new RemoteReadError('protocol', `${what}: multipart part not followed by the boundary`);
+      if (!bytesAt(at, delimiter)) throw new RemoteReadError('protocol', `${what}: multipart part not followed by the boundary`);
     }
     throw new RemoteReadError('protocol', `${what}: more multipart parts than ranges asked for`);
   }
 }
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
+const DOUBLE_DASH = Buffer.from('--', 'latin1');
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 
 function unquoteEtag(value: string | null): string | undefined {
   if (value === null) return undefined;
