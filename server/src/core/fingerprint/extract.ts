@@ -336,22 +336,32 @@ function fileIdentityRole(model: OpenedModel, f: OpenedModel['files'][number]): 
 /** Row-norm quantiles and mean square of a layer's sampled rows (undefined outside layers). */
 function layerProfile(m: MatrixRowsSignal): LayerProfile | undefined {
   if (m.layer === undefined) return undefined;
-  const norms: number[] = [];
-  let sumSquares = 0;
-  // Locals, not property reads per element: this loop visits every sampled value (10 M for a 7B model).
-  const { values, cols } = m;
-  for (let r = 0, at = 0; r < m.rowIndices.length; r++) {
+  const norms = new Float64Array(m.rowIndices.length);
+  const sumSquares = rowSquareSums(m.values, m.cols, norms);
+  for (let r = 0; r < norms.length; r++) norms[r] = Math.sqrt(norms[r]!);
+  norms.sort();
+  const q = (p: number) => norms[Math.min(norms.length - 1, Math.floor(p * norms.length))] ?? 0;
+  return { layer: m.layer, role: m.role, meanSquare: sumSquares / Math.max(1, m.values.length), rowNormQuantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(q) };
+}
+
+/**
+ * Each row's sum of squares into `sums`; returns their total. Its own small function: it visits every
+ * sampled value (10 M for a 7B model), so it is optimized whole after a few calls. As a loop inside
+ * layerProfile it ran in the interpreter (boxing every partial sum) until on-stack replacement, and
+ * the optimized loop deoptimized on each exit, in every call.
+ */
+function rowSquareSums(values: Float32Array, cols: number, sums: Float64Array): number {
+  let total = 0;
+  for (let r = 0, at = 0; r < sums.length; r++) {
     let s = 0;
     for (const end = at + cols; at < end; at++) {
       const x = values[at]!;
       s += x * x;
     }
-    sumSquares += s;
-    norms.push(Math.sqrt(s));
+    sums[r] = s;
+    total += s;
   }
-  norms.sort((a, b) => a - b);
-  const q = (p: number) => norms[Math.min(norms.length - 1, Math.floor(p * norms.length))] ?? 0;
-  return { layer: m.layer, role: m.role, meanSquare: sumSquares / Math.max(1, m.values.length), rowNormQuantiles: [0.1, 0.25, 0.5, 0.75, 0.9].map(q) };
+  return total;
 }
 
 function byLayerRoleName<T extends { layer?: number; role: string; name?: string; part?: string }>(a: T, b: T): number {
