@@ -64,6 +64,23 @@ describe('lineage CLI with Hub models not on disk', function () {
     assert.equal(after.files, 0);
   });
 
+  it('exits once its output is written: no connection to the Hub or its storage is left open', async function () {
+    // Servers that keep idle connections open for ten minutes, as CDNs keep them for long: a
+    // connection the CLI left busy (an answer never read to its end, such as the Hub's redirect)
+    // kept the process alive until Node's server dropped it (30 s here), and this test times out.
+    // The run itself takes about a second.
+    this.timeout(20_000);
+    const patientHub = await startMockHub([repoFromFolder(ID, zooPath('tiny-gpt2'))], { idleConnectionMs: 600_000 });
+    patientHub.pageSize = 1000;
+    try {
+      const run = await runCliAsync(['fingerprint', ID], { ...env, HF_ENDPOINT: patientHub.url, LINEAGE_CACHE_DIR: path.join(home, 'patient') });
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(patientHub.storage.requests.length > 0, 'the weights were read from storage');
+    } finally {
+      await patientHub.close();
+    }
+  });
+
   it('compares two Hub models and inspects one (with the cost in --json)', async () => {
     const compare = await runCliAsync(['compare', ID, MEDICAL, '--json'], env);
     assert.equal(compare.status, 0, compare.stderr);

@@ -67,6 +67,8 @@ export interface MockHubOptions {
   latencyMs?: number;
   /** Body bytes per second, all connections together (a token bucket); unlimited when absent. */
   bandwidthBytesPerSecond?: number;
+  /** How long an idle keep-alive connection stays open (Node's default is 5 s; CDNs keep them longer). */
+  idleConnectionMs?: number;
 }
 
 export interface RecordedRequest {
@@ -351,6 +353,7 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
     withLatency(() => storageRoute(req, res, url, true));
   });
   const listen = async (s: http.Server): Promise<string> => {
+    if (options.idleConnectionMs !== undefined) s.keepAliveTimeout = options.idleConnectionMs;
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
   };

@@ -1,6 +1,7 @@
 // The GET under remote range reads: answers and their bodies as sent, redirects never followed,
 // bodies never decompressed, a large body discarded without being received, failures as errors.
 import { strict as assert } from 'node:assert';
+import { once, type EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -57,6 +58,37 @@ describe('httpGet (node:http transport of range reads)', () => {
     const encoded = await httpGet(new URL(`${base}/gz`), {}, AbortSignal.timeout(5000));
     assert.equal(encoded.headers.get('content-encoding'), 'gzip');
     assert.deepEqual(await bodyOf(encoded.body), gzipSync('plain'), 'the bytes as stored');
+  });
+
+  it('a discarded answer read to its end (a redirect, a small error) gives its connection back for the next request', async () => {
+    const sockets = new Set<unknown>();
+    handler = (req, res) => {
+      sockets.add(req.socket);
+      if (req.url === '/moved') {
+        res.writeHead(302, { location: '/elsewhere', 'content-length': '0' });
+        return void res.end();
+      }
+      if (req.url === '/small-error') {
+        res.writeHead(500, { 'content-type': 'text/plain', 'content-length': '9' });
+        return void res.end('try later');
+      }
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
+    };
+    for (const path of ['/moved', '/small-error', '/moved']) {
+      const answer = await httpGet(new URL(`${base}${path}`), {}, AbortSignal.timeout(5000));
+      // Complete before it is discarded (a redirect's empty body is, once its headers are in).
+      await new Promise((resolve) => setImmediate(resolve));
+      const ended = once(answer.body as unknown as EventEmitter, 'end');
+      answer.discard();
+      // Left unread, the answer never ends: this waits forever and the test times out.
+      await ended;
+      const next = await httpGet(new URL(`${base}/after`), {}, AbortSignal.timeout(5000));
+      assert.equal((await bodyOf(next.body)).toString(), 'ok');
+    }
+    // Left unread, a complete answer keeps its socket open and busy until the server closes it: every
+    // request would then need a connection of its own, and a CLI would wait for them before exiting.
+    assert.equal(sockets.size, 1, `${sockets.size} connections for 6 sequential requests`);
   });
 
   it('discarding a large body closes the connection instead of receiving it', async () => {

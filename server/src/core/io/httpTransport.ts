@@ -36,9 +36,11 @@ export function httpGet(url: URL, headers: Record<string, string>, signal: Abort
         headers: headersOf(response.rawHeaders),
         body: response,
         discard: () => {
-          if (response.complete) return;
+          // Even a complete answer (a redirect's empty body) holds its socket until it is read to its
+          // end: resumed, its connection goes back to the pool; left alone, it stays open and keeps
+          // the process alive until the server gives up on it (a CLI that hangs after its output).
           const declared = Number(response.headers['content-length']);
-          if (Number.isSafeInteger(declared) && declared <= DRAIN_ON_DISCARD_BYTES) response.resume();
+          if (response.complete || (Number.isSafeInteger(declared) && declared <= DRAIN_ON_DISCARD_BYTES)) response.resume();
           else response.destroy();
         },
       });
