@@ -27,12 +27,14 @@ describe('lineage CLI with Hub models not on disk', function () {
   this.timeout(120_000);
   const ID = 'zoo/tiny-gpt2';
   const MEDICAL = 'zoo/tiny-gpt2-medical';
+  /** A renamed re-upload: the same files under another id (so the same LFS blobs). */
+  const COPY = 'someone/tiny-gpt2-copy';
   let hub: MockHub;
   let home: string;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    hub = await startMockHub([repoFromFolder(ID, zooPath('tiny-gpt2')), repoFromFolder(MEDICAL, zooPath('tiny-gpt2-medical'))]);
+    hub = await startMockHub([repoFromFolder(ID, zooPath('tiny-gpt2')), repoFromFolder(MEDICAL, zooPath('tiny-gpt2-medical')), repoFromFolder(COPY, zooPath('tiny-gpt2'))]);
     hub.pageSize = 1000;
     home = await mkdtemp(path.join(os.tmpdir(), 'lineage-cli-remote-'));
     env = { HF_ENDPOINT: hub.url, LINEAGE_CACHE_DIR: path.join(home, 'lineage'), HF_HOME: path.join(home, 'hf'), HF_HUB_CACHE: path.join(home, 'hf', 'hub'), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
@@ -90,6 +92,22 @@ describe('lineage CLI with Hub models not on disk', function () {
     assert.equal(inspect.status, 0, inspect.stderr);
     const summary = JSON.parse(inspect.stdout) as { remote: { requests: number; bytesTransferred: number } };
     assert.ok(summary.remote.requests > 0);
+  });
+
+  it('compares a renamed copy with its original reading the shared blobs once: identical', async () => {
+    const clean = await runCliAsync(['cache', 'clean'], env);
+    assert.equal(clean.status, 0, clean.stderr);
+    const storageBefore = hub.storage.requests.length;
+    const compare = await runCliAsync(['compare', ID, COPY, '--json'], env);
+    assert.equal(compare.status, 0, compare.stderr);
+    assert.equal((JSON.parse(compare.stdout) as { verdict: string }).verdict, 'identical');
+    const [first, second] = compare.stderr.split('\n').filter((l) => l.includes('read from'));
+    assert.match(first!, new RegExp(`^${ID}@.*\\((\\d+) to storage\\)`));
+    assert.ok(!/\(0 to storage\)/.test(first!), first);
+    // The copy's weights come from what the original's read left in memory: nothing to storage.
+    assert.match(second!, new RegExp(`^${COPY}@.*\\(0 to storage\\), .* from the read cache`));
+    const storageForFirst = Number(/\((\d+) to storage\)/.exec(first!)![1]);
+    assert.equal(hub.storage.requests.length - storageBefore, storageForFirst);
   });
 
   it('--offline and HF_HUB_OFFLINE=1 forbid the network with a clear message', async () => {

@@ -54,6 +54,25 @@ describe('ReadCache', () => {
     assert.deepEqual((await readdir(folder)).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
   });
 
+  it('one shared cache per folder; flushes one at a time, keeping what is put while one is written', async () => {
+    const shared = ReadCache.shared(dir);
+    assert.equal(ReadCache.shared(path.join(dir, '.')), shared, 'the same folder, the same cache');
+    assert.notEqual(ReadCache.shared(path.join(dir, 'other')), shared);
+    shared.put(A, 0, bytes(100, 7));
+    const first = shared.flush();
+    // Put while the first flush is writing, then a second flush asked for at once.
+    shared.put(A, 1000, bytes(100, 8));
+    shared.put(B, 0, bytes(50, 9));
+    const second = shared.flush();
+    await Promise.all([first, second]);
+    const reader = new ReadCache(dir);
+    assert.deepEqual(await reader.get(A, 0, 100), bytes(100, 7));
+    assert.deepEqual(await reader.get(A, 1000, 100), bytes(100, 8), 'a piece put during a flush is written by the next');
+    assert.deepEqual(await reader.get(B, 0, 50), bytes(50, 9));
+    // Each piece written once (two flushes writing the same pending pieces would make 4 or more).
+    assert.equal((await reader.info()).ranges, 3);
+  });
+
   it('a pack that cannot be written fails the flush and leaves nothing behind', async () => {
     // The cache's ranges folder is a file: no identity folder can be made.
     await writeFile(path.join(dir, 'ranges'), 'not a folder');

@@ -121,7 +121,7 @@ export async function openRemoteModel(
   if (isOffline(options)) throw new RemoteReadError('offline', `${repoId}: reading from the Hub is off (--offline or HF_HUB_OFFLINE=1)`);
   const endpoint = (options.endpoint ?? hubEndpointFromEnv(env)).replace(/\/+$/, '');
   const accessToken = options.accessToken ?? (await readHubToken(env));
-  const cache = options.cache === null ? undefined : options.cache ?? new ReadCache(path.join(lineageCacheFolder(env), 'remote'));
+  const cache = options.cache === null ? undefined : options.cache ?? ReadCache.shared(path.join(lineageCacheFolder(env), 'remote'));
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const session = new RemoteSession({
     endpoint,

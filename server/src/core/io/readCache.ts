@@ -61,10 +61,14 @@ const MAX_PACKS_PER_IDENTITY = 256;
 const LAST_USED = 'last-used';
 const IDENTITY = /^(sha256:[0-9a-f]{64}|git:[0-9a-f]{40}|etag:[\x21-\x7e]{1,200})$/;
 
+const sharedCaches = new Map<string, ReadCache>();
+
 export class ReadCache implements RangeCache {
   private readonly loaded = new Map<string, Promise<LoadedEntry[]>>();
   private readonly pending = new Map<string, PendingPiece[]>();
   private pendingBytes = 0;
+  /** The flush under way: the next one starts after it (two would write the same pending pieces twice). */
+  private flushing: Promise<void> = Promise.resolve();
   private readonly used = new Set<string>();
   /** Entries read back from disk and checked, kept (up to MAX_VERIFIED_BYTES_KEPT) for the reads they contain. */
   private readonly verified = new Map<string, { bytes: Promise<Uint8Array | undefined>; length: number }>();
@@ -75,6 +79,21 @@ export class ReadCache implements RangeCache {
 
   constructor(readonly folder: string, options: ReadCacheOptions = {}) {
     this.maxBytes = options.maxBytes ?? DEFAULT_READ_CACHE_BYTES;
+  }
+
+  /**
+   * The one cache of a folder in this process. Models read side by side (the two sides of a
+   * compare, a workspace's references) then share what is read but not yet written: a renamed copy
+   * whose blobs equal its original's costs no second download.
+   */
+  static shared(folder: string): ReadCache {
+    const key = path.resolve(folder);
+    let cache = sharedCaches.get(key);
+    if (!cache) {
+      cache = new ReadCache(key);
+      sharedCaches.set(key, cache);
+    }
+    return cache;
   }
 
   static isIdentity(identity: string): boolean {
@@ -174,11 +193,19 @@ export class ReadCache implements RangeCache {
     this.used.add(identity);
   }
 
-  /** Writes remembered ranges (one pack per identity, index written last), marks use, evicts. */
-  async flush(): Promise<void> {
-    // Every pack's write starts first (the thread pool copies tens of MB); the pieces are hashed here
-    // meanwhile; each index, written last, makes its pack readable.
-    const packs = [...this.pending].map(([identity, list]) => {
+  /** Writes remembered ranges (one pack per identity, index written last), marks use, evicts. One flush at a time. */
+  flush(): Promise<void> {
+    const run = this.flushing.then(() => this.writePending());
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writePending(): Promise<void> {
+    // What is pending now; pieces put while this is written wait for the next flush. Every pack's
+    // write starts first (the thread pool copies tens of MB); the pieces are hashed here meanwhile;
+    // each index, written last, makes its pack readable.
+    const packs = [...this.pending].map(([identity, pieces]) => {
+      const list = pieces.slice();
       const folder = this.identityFolder(identity);
       const name = `${process.pid}-${Date.now()}-${randomBytes(4).toString('hex')}`;
       // The pieces as they are, not concatenated into one more copy first.
@@ -199,8 +226,13 @@ export class ReadCache implements RangeCache {
     // Every write settles before the first failure is reported: nothing is left running behind it.
     const failed = (await Promise.allSettled(indexed)).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    this.pending.clear();
-    this.pendingBytes = 0;
+    for (const { identity, list } of packs) {
+      const done = new Set(list);
+      const left = (this.pending.get(identity) ?? []).filter((p) => !done.has(p));
+      if (left.length > 0) this.pending.set(identity, left);
+      else this.pending.delete(identity);
+      for (const p of list) this.pendingBytes -= p.bytes.length;
+    }
     const now = new Date();
     for (const identity of this.used) {
       const marker = path.join(this.identityFolder(identity), LAST_USED);
