@@ -1,6 +1,6 @@
 // `lineage lock`: writes lineage.lock.json, per referenced model the commit, every weight file's
 // sha256, the fingerprint digest and the declared-base verdicts; `lineage check --locked` compares.
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFileAtomically } from '../core/io/atomicFile';
 import * as path from 'node:path';
 import { buildLock, LOCK_FILE_NAME, lockEntryFor, serializeLock, type LockEntry } from '../analysis/lockfile';
 import { parseCommandArgs } from './args';
@@ -31,9 +31,7 @@ export async function runLock(argv: string[]): Promise<ExitCodeValue> {
   const lock = buildLock(entries);
   const file = path.join(check.root, LOCK_FILE_NAME);
   // Written beside and renamed: a killed run never leaves half a lock.
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, serializeLock(lock));
-  await rename(temporary, file);
+  await writeFileAtomically(file, serializeLock(lock));
   const unresolved = lock.models.filter((m) => m.commit === undefined && m.files.length === 0).length;
   process.stderr.write(`${file}: ${lock.models.length} model(s) locked${unresolved > 0 ? ` (${unresolved} with neither a commit nor files: not on this machine and not looked up)` : ''}\n`);
   return ExitCode.ok;

@@ -1,13 +1,14 @@
 // Opens a Hub model that is not on this machine into the same OpenedModel a local folder gives:
 // the revision is resolved to a commit, weight headers and sampled rows are read by HTTP range
 // requests, and the small files (config, card, tokenizer, index) are fetched whole into a folder.
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { errorMessage, ModelFormatError, ModelNotFoundError } from '../errors';
 import { LocalFileSource, type ByteSource, type ReadRange } from '../io/byteSource';
 import { HttpRangeSource, type RemoteFileSpec } from '../io/httpRangeSource';
+import { writeFileAtomically } from '../io/atomicFile';
 import { ReadCache } from '../io/readCache';
 import { RemoteReadError, RemoteSession, type RemoteReadStats } from '../io/remoteSession';
 import { readGgufHeader, type GgufFile } from '../formats/gguf';
@@ -193,7 +194,7 @@ export async function openRemoteModel(
         && (isIndex || (role !== 'weights' && role !== 'other') || (role === 'other' && f.lfsSha256 === undefined && size <= MAX_HASHED_GIT_FILE_BYTES));
       if (wantWhole) {
         const local = path.join(folder, name);
-        fetches.push(async () => writeAtomically(local, verifiedWhole(f, remoteName(f.path), await openRemote(f).read(0, size))));
+        fetches.push(async () => writeFileAtomically(local, verifiedWhole(f, remoteName(f.path), await openRemote(f).read(0, size))));
         files.push({ path: local, relativePath: name, sizeBytes: size, role });
       } else {
         files.push({ path: remoteName(f.path), relativePath: name, sizeBytes: size, role, remote: f.lfsSha256 ? { publishedSha256: f.lfsSha256 } : {} });
@@ -307,7 +308,7 @@ export async function openRemoteModel(
           if (size > ONNX_IN_MEMORY_LIMIT_BYTES) throw new ModelFormatError(weights.files[0]!, `an ONNX file of ${size} bytes is not read remotely (limit ${ONNX_IN_MEMORY_LIMIT_BYTES}); download it`);
           if (weights.files.length > 1) problems.push(`${weights.files.length} ONNX files; reading ${path.basename(weights.files[0]!)}`);
           const local = path.join(folder, onnxFile.path.slice(folderPrefix.length));
-          await writeAtomically(local, verifiedWhole(onnxFile, remoteName(onnxFile.path), await openRemote(onnxFile).read(0, size)));
+          await writeFileAtomically(local, verifiedWhole(onnxFile, remoteName(onnxFile.path), await openRemote(onnxFile).read(0, size)));
           const entry = files.find((f) => f.path === weights.files[0]);
           if (entry) {
             entry.path = local;
@@ -419,12 +420,6 @@ async function materializedFolder(cache: ReadCache | undefined, endpoint: string
   const folder = path.join(cache.folder, 'files', repoKey, commit, ...folderPrefix.split('/').filter((s) => s !== ''));
   await mkdir(folder, { recursive: true });
   return { folder, temporary: false };
-}
-
-async function writeAtomically(file: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, bytes);
-  await rename(temp, file);
 }
 
 async function readLocal(file: string): Promise<Uint8Array> {
