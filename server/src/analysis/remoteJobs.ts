@@ -68,7 +68,7 @@ export async function inspectRemoteModel(job: RemoteInspectJob, context: JobCont
       offline: false,
       maxBytes: job.maxBytes,
       signal: context.signal,
-      cache: job.readCacheFolder === undefined ? null : ReadCache.shared(job.readCacheFolder),
+      cache: job.readCacheFolder === undefined ? null : new ReadCache(job.readCacheFolder),
       onProgress: (current) => (stats = { ...current }),
     });
   } catch (err) {

@@ -83,9 +83,11 @@ export class ReadCache implements RangeCache {
   }
 
   /**
-   * The one cache of a folder in this process. Models read side by side (the two sides of a
-   * compare, a workspace's references) then share what is read but not yet written: a renamed copy
-   * whose blobs equal its original's costs no second download.
+   * The one cache of a folder in this (short-lived) process: models read side by side, as the two
+   * sides of a compare, share what is read but not yet written, so a renamed copy whose blobs equal
+   * its original's costs no second download. A long-lived process (the language server) uses an
+   * instance per job instead: this one keeps the indexes it has read and would not see packs that
+   * another process writes later.
    */
   static shared(folder: string): ReadCache {
     const key = path.resolve(folder);
