@@ -416,14 +416,7 @@ async function readUpTo(file: string, at: number, length: number): Promise<Uint8
  * entry starting at or before `offset`, then a few probes back for overlapping entries.
  */
 function findContaining<T extends { offset: number }>(list: readonly T[], offset: number, length: number, lengthOf: (entry: T) => number): T | undefined {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]!.offset <= offset) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo - 1, probes = 0; i >= 0 && probes < MAX_OVERLAP_PROBES; i--, probes++) {
+  for (let i = startingAtOrBefore(list, offset) - 1, probes = 0; i >= 0 && probes < MAX_OVERLAP_PROBES; i--, probes++) {
     const e = list[i]!;
     if (offset + length <= e.offset + lengthOf(e)) return e;
   }
@@ -435,13 +428,17 @@ function findContaining<T extends { offset: number }>(list: readonly T[], offset
  * answers arrive interleaved across the file (thousands of pieces), so a scan from the end is quadratic.
  */
 function insertByOffset<T extends { offset: number }>(list: T[], item: T): void {
+  list.splice(startingAtOrBefore(list, item.offset), 0, item);
+}
+
+/** How many entries of a list sorted by offset start at or before `offset` (a binary search). */
+function startingAtOrBefore(list: readonly { offset: number }[], offset: number): number {
   let low = 0;
   let high = list.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (list[mid]!.offset <= item.offset) low = mid + 1;
+    if (list[mid]!.offset <= offset) low = mid + 1;
     else high = mid;
   }
-  if (low === list.length) list.push(item);
-  else list.splice(low, 0, item);
+  return low;
 }

@@ -216,7 +216,10 @@ export class RemoteSession {
   }
 }
 
-/** Reads a body up to `maxBytes`, counting every chunk against the session budget; more is an error. */
+/**
+ * Reads a body up to `maxBytes`, counting every chunk against the session budget; more is an error.
+ * On an error the caller discards the answer (as it does for every error after the headers).
+ */
 export async function readBodyBounded(session: RemoteSession, response: HttpAnswer, maxBytes: number, what: string): Promise<Uint8Array> {
   // A declared length within the cap: chunks go straight into one buffer (no second copy at the end).
   const declared = Number(response.headers.get('content-length') ?? NaN);
@@ -244,9 +247,6 @@ export async function readBodyBounded(session: RemoteSession, response: HttpAnsw
       }
       total += chunk.value.length;
     }
-  } catch (err) {
-    response.discard();
-    throw err;
   } finally {
     session.progress();
   }
@@ -260,10 +260,9 @@ export async function readBodyBounded(session: RemoteSession, response: HttpAnsw
   return joined;
 }
 
-/** Throws RetryableError for 429 and 5xx (with Retry-After), after discarding the body. */
+/** Throws RetryableError for 429 and 5xx (with Retry-After); the caller discards the answer. */
 export function throwIfRetryableStatus(response: HttpAnswer, what: string): void {
   if (response.status !== 429 && (response.status < 500 || response.status > 599)) return;
-  response.discard();
   throw new RetryableError(`${what}: HTTP ${response.status}`, parseRetryAfter(response.headers.get('retry-after')));
 }
 
