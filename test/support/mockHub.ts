@@ -23,7 +23,7 @@ export interface MockRepo {
   info?: Record<string, unknown>;
   /** Tree entries per commit. */
   trees: Record<string, TreeEntry[]>;
-  /** Tree listing answers 403 GatedRepo (download-level gating). */
+  /** File listings with sizes and hashes (the tree, model info with `blobs=true`) answer 403 GatedRepo (download-level gating). */
   treeGated?: boolean;
   /** A private repo the caller cannot see: answered like a missing one. */
   privateRepo?: boolean;
@@ -92,6 +92,8 @@ export interface MockHub {
   /** Bearer tokens answered 401 without an error code, as the Hub answers invalid credentials. */
   refusedTokens: Set<string>;
   pageSize: number;
+  /** Like a mirror that does not implement `blobs=true`: siblings carry their names only. */
+  ignoresBlobs?: boolean;
   /** The storage origin (and the third origin used by the redirect fault). */
   storage: { url: string; requests: RecordedRequest[]; bytesSent: number };
   third: { url: string; requests: RecordedRequest[] };
@@ -155,16 +157,23 @@ export async function startMockHub(repos: MockRepo[], options: MockHubOptions = 
     const commit = repo.refs[revision] ?? (commits.includes(revision) ? revision : prefixed.length === 1 ? prefixed[0] : undefined);
     if (!commit) return hubError(res, 404, 'RevisionNotFound');
 
+    const entries = repo.trees[commit] ?? [];
+    const blobs = url.searchParams.get('blobs') === 'true' && !hub.ignoresBlobs;
     if (kind === 'revision') {
+      if (blobs && repo.treeGated) return hubError(res, 403, 'GatedRepo');
+      // Like the Hub: siblings are the commit's files; with `blobs=true` each has its size, git blob
+      // id and LFS pointer fields (as huggingface_hub reads them for `files_metadata`).
+      const siblings = entries.filter((e) => e.type === 'file').map((e) => (blobs
+        ? { rfilename: e.path, blobId: e.oid, size: e.size, ...(e.lfs ? { lfs: { sha256: e.lfs.oid, size: e.lfs.size, pointerSize: e.lfs.pointerSize } } : {}) }
+        : { rfilename: e.path }));
       // Like the Hub: with `expand`, only the expanded fields (plus the ids) come back.
-      const full: Record<string, unknown> = { _id: 'mock', id: repo.id, sha: commit, private: false, gated: false, ...repo.info };
+      const full: Record<string, unknown> = { _id: 'mock', id: repo.id, sha: commit, private: false, gated: false, siblings, ...repo.info };
       const body: Record<string, unknown> = { _id: full['_id'], id: full['id'] };
       for (const key of url.searchParams.getAll('expand')) if (key in full) body[key] = full[key];
       return sendJson(res, 200, body);
     }
     if (repo.treeGated) return hubError(res, 403, 'GatedRepo');
     if (url.searchParams.get('recursive') !== 'true') return hubError(res, 400, 'NotRecursive');
-    const entries = repo.trees[commit] ?? [];
     const cursor = Number(url.searchParams.get('cursor') ?? '0');
     const next = cursor + hub.pageSize;
     const headers: Record<string, string> = {};

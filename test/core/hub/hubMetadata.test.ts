@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   lookUpHubModel,
+  MAX_FILE_LISTING_BYTES,
   MAX_HUB_FILES,
   MAX_MODEL_INFO_BYTES,
   validateHubEndpoint,
@@ -114,13 +115,12 @@ describe('hub: metadata lookup against a mock Hub', function () {
     hub.override = undefined;
     hub.refusedTokens.clear();
     hub.pageSize = 2;
+    hub.ignoresBlobs = false;
     options = { endpoint: `${hub.url}/`, timeoutMs: 5_000 };
   });
   after(() => hub.close());
 
-  it('returns canonical casing, the resolved commit, card fields and every page of files', async () => {
-    const metadata = expectOk(await lookUpHubModel('org/model-a', undefined, { ...options, accessToken: 'hf_test' }));
-    assert.deepEqual(metadata, {
+  const MODEL_A_METADATA = {
       repoId: 'Org/Model-A',
       revisionAsked: 'main',
       commit: SHA_MAIN,
@@ -138,7 +138,22 @@ describe('hub: metadata lookup against a mock Hub', function () {
       libraryName: 'transformers',
       pipelineTag: 'text-generation',
       lastModified: '2024-05-01T12:00:00.000Z',
-    });
+  };
+
+  it('returns canonical casing, the resolved commit, card fields and the files with their sizes and hashes, in one request', async () => {
+    const metadata = expectOk(await lookUpHubModel('org/model-a', undefined, { ...options, accessToken: 'hf_test' }));
+    assert.deepEqual(metadata, MODEL_A_METADATA);
+    assert.equal(hub.requests.length, 1, 'the listing comes with the model info');
+    const query = new URLSearchParams(hub.requests[0]!.path.split('?')[1]);
+    assert.equal(query.get('blobs'), 'true');
+    assert.ok(query.getAll('expand').includes('siblings'));
+    assert.equal(hub.requests[0]!.authorization, 'Bearer hf_test');
+  });
+
+  it('lists the tree, every page of it at the resolved commit, when the model info has no file sizes (a mirror that ignores blobs)', async () => {
+    hub.ignoresBlobs = true;
+    const metadata = expectOk(await lookUpHubModel('org/model-a', undefined, { ...options, accessToken: 'hf_test' }));
+    assert.deepEqual(metadata, MODEL_A_METADATA);
     const paths = hub.requests.map((r) => r.path);
     assert.match(paths[0]!, /^\/api\/models\/org\/model-a\/revision\/main\?.*expand=sha.*expand=cardData/);
     // The listing is taken at the resolved commit and follows the Link header (4 entries, pages of 2).
@@ -168,6 +183,9 @@ describe('hub: metadata lookup against a mock Hub', function () {
     assert.equal(metadata.commit, SHA_PR);
     assert.deepEqual(metadata.files, [{ path: 'pr-only.json', sizeBytes: 3 }]);
     assert.match(hub.requests[0]!.path, /\/revision\/refs%2Fpr%2F1\?/);
+    hub.requests.length = 0;
+    hub.ignoresBlobs = true;
+    assert.deepEqual(expectOk(await lookUpHubModel('Org/Model-A', 'refs/pr/1', options)).files, metadata.files);
     assert.equal(hub.requests[1]!.path.split('?')[0], `/api/models/Org/Model-A/tree/${SHA_PR}`);
   });
 
@@ -257,6 +275,7 @@ describe('hub: metadata lookup against a mock Hub', function () {
   });
 
   it('cuts off an over-long listing page whose Content-Length is announced', async () => {
+    hub.ignoresBlobs = true;
     hub.override = (_req, res, url) => {
       if (!url.pathname.includes('/tree/')) return false;
       const page = Buffer.from(`["${'x'.repeat(17 * 1024 * 1024)}"]`);
@@ -268,6 +287,7 @@ describe('hub: metadata lookup against a mock Hub', function () {
   });
 
   it('reports malformed JSON and wrong shapes as invalid-response', async () => {
+    hub.ignoresBlobs = true;
     const bodies: Record<string, string> = {
       revision: '{"id": "Org/Model-A", "sha": ',
       tree: '{"not": "an array"}',
@@ -301,12 +321,65 @@ describe('hub: metadata lookup against a mock Hub', function () {
 
   it(`keeps at most ${MAX_HUB_FILES} files and says the list is truncated`, async () => {
     hub.pageSize = 4_000;
-    const metadata = expectOk(await lookUpHubModel('org/many-files', undefined, options));
-    assert.equal(metadata.files.length, MAX_HUB_FILES);
-    assert.equal(metadata.filesTruncated, true);
+    for (const ignoresBlobs of [false, true]) {
+      hub.ignoresBlobs = ignoresBlobs;
+      const metadata = expectOk(await lookUpHubModel('org/many-files', undefined, options));
+      assert.equal(metadata.files.length, MAX_HUB_FILES);
+      assert.equal(metadata.filesTruncated, true);
+    }
+  });
+
+  it('reads the same files from the model info (blobs=true) as from the tree', async () => {
+    for (const id of ['org/model-a', 'org/merge', 'org/gated', 'openai-community/gpt2', 'org/hostile-files']) {
+      hub.ignoresBlobs = false;
+      const fromInfo = expectOk(await lookUpHubModel(id, undefined, options));
+      hub.ignoresBlobs = true;
+      assert.deepEqual(fromInfo, expectOk(await lookUpHubModel(id, undefined, options)), id);
+    }
+  });
+
+  it('drops and counts hostile or duplicate siblings; siblings without sizes mean the tree is listed', async () => {
+    const siblings: unknown[] = [
+      { rfilename: '../x', size: 1 },
+      { rfilename: '/etc/passwd', size: 1 },
+      { rfilename: 42, size: 1 },
+      { rfilename: 'a//b', size: 1 },
+      { rfilename: 'ok.bin', size: 7, blobId: 'not-an-oid' },
+      { rfilename: 'ok.bin', size: 8, blobId: '5'.repeat(40) },
+      { rfilename: 'w.safetensors', size: 134, blobId: '6'.repeat(40), lfs: { sha256: LFS_SHA, size: 9, pointerSize: 134 } },
+      { rfilename: 'bad-lfs.bin', size: 3, lfs: { sha256: 'not-a-sha', size: 3, pointerSize: 1 } },
+      { rfilename: 'git.txt', size: 2, blobId: '7'.repeat(40) },
+    ];
+    hub.override = (_req, res, url) => (url.pathname.includes('/revision/') ? (sendJson(res, 200, { id: 'Org/Model-A', sha: SHA_MAIN, siblings }), true) : false);
+    const metadata = expectOk(await lookUpHubModel('org/model-a', undefined, options));
+    assert.deepEqual(metadata.files, [
+      { path: 'ok.bin', sizeBytes: 7 },
+      { path: 'w.safetensors', sizeBytes: 9, lfsSha256: LFS_SHA },
+      { path: 'bad-lfs.bin', sizeBytes: 3 },
+      { path: 'git.txt', sizeBytes: 2, gitOid: '7'.repeat(40) },
+    ]);
+    assert.equal(metadata.rejectedPaths, 5);
+    assert.equal(hub.requests.length, 1);
+
+    siblings.push({ rfilename: 'no-size.bin' });
+    hub.requests.length = 0;
+    assert.deepEqual(expectOk(await lookUpHubModel('org/model-a', undefined, options)).files, MODEL_A_METADATA.files);
+    assert.ok(hub.requests.some((r) => r.path.includes('/tree/')), 'the tree was listed');
+  });
+
+  it('asks for the model info alone, then lists the tree, when the answer with the files is too large', async () => {
+    hub.override = (_req, res, url) => {
+      if (url.searchParams.get('blobs') !== 'true') return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.alloc(MAX_FILE_LISTING_BYTES + 1, 0x20));
+      return true;
+    };
+    assert.deepEqual(expectOk(await lookUpHubModel('org/model-a', undefined, options)), MODEL_A_METADATA);
+    assert.deepEqual(hub.requests.map((r) => r.path.split('?')[0]), ['/api/models/org/model-a/revision/main', '/api/models/org/model-a/revision/main', `/api/models/Org/Model-A/tree/${SHA_MAIN}`, `/api/models/Org/Model-A/tree/${SHA_MAIN}`]);
   });
 
   it('refuses pagination links and redirects that leave the endpoint, without requesting them', async () => {
+    hub.ignoresBlobs = true;
     const elsewhere = await startMockHub(REPOS);
     try {
       hub.override = (_req, res, url) => {
@@ -371,6 +444,6 @@ describe('hub: metadata lookup against a mock Hub', function () {
     };
     expectOk(await lookUpHubModel('org/gated', undefined, { ...options, fetch: countingFetch }));
     assert.equal(calls, hub.requests.length);
-    assert.ok(calls >= 2);
+    assert.ok(calls >= 1);
   });
 });

@@ -94,6 +94,32 @@ describe('ReadCache', () => {
     assert.equal(await new ReadCache(dir).get(A, 0, 64), undefined);
   });
 
+  it('reads neighbouring entries of a pack together; a damaged one misses alone, a cut pack misses what it lost', async () => {
+    const writer = new ReadCache(dir);
+    // Entries of a few KB (read as one span), and one larger than a span (read by itself).
+    const pieces = [0, 1, 2, 3, 4].map((k) => ({ offset: k * 10_000, bytes: bytes(4_000 + k, k) }));
+    pieces.push({ offset: 100_000, bytes: bytes(1_500_000, 9) });
+    for (const p of pieces) writer.put(A, p.offset, p.bytes);
+    await writer.flush();
+    const folder = path.join(dir, 'ranges', (await readdir(path.join(dir, 'ranges')))[0]!);
+    const pack = path.join(folder, (await readdir(folder)).find((f) => f.endsWith('.pack'))!);
+    const ranges = pieces.map((p) => ({ offset: p.offset, length: p.bytes.length }));
+    assert.deepEqual(await new ReadCache(dir).getMany(A, ranges), pieces.map((p) => p.bytes));
+
+    // The third entry's bytes altered: only it misses, in whatever order the entries are asked for.
+    const data = await readFile(pack);
+    const thirdAt = pieces.slice(0, 2).reduce((s, p) => s + p.bytes.length, 0);
+    data[thirdAt + 7] = data[thirdAt + 7]! ^ 0xff;
+    await writeFile(pack, data);
+    const damaged = new ReadCache(dir);
+    assert.deepEqual(await damaged.get(A, pieces[1]!.offset + 10, 100), pieces[1]!.bytes.slice(10, 110));
+    assert.deepEqual(await damaged.getMany(A, ranges), pieces.map((p, k) => (k === 2 ? undefined : p.bytes)));
+
+    // Cut in the middle of the large entry: the small ones are still served, the large one misses.
+    await writeFile(pack, data.subarray(0, data.length - 1000));
+    assert.deepEqual(await new ReadCache(dir).getMany(A, ranges.slice().reverse()), pieces.map((p, k) => (k === 2 || k === 5 ? undefined : p.bytes)).reverse());
+  });
+
   it('evicts the least recently used files beyond its size', async () => {
     const first = new ReadCache(dir, { maxBytes: 25_000 });
     first.put(A, 0, bytes(10_000, 1));

@@ -2,7 +2,7 @@
 // are not on this machine. Reads JSON only, never weights. The Hub, or a mirror configured in its
 // place, is untrusted: every response is size-capped, every field is type-checked, and the client
 // never leaves the configured endpoint (redirects and pagination links included).
-import { listFiles, modelInfo } from '@huggingface/hub';
+import { listFiles, modelInfo, type ModelAdditionalField } from '@huggingface/hub';
 import { isValidRepoId, isValidRevision } from '../model/reference';
 
 export interface HubLookupOptions {
@@ -77,6 +77,8 @@ const MAX_REDIRECTS = 5;
 const MAX_FILE_PATH_LENGTH = 1024;
 const MAX_TEXT_FIELD_LENGTH = 128;
 const MAX_BASE_MODELS = 64;
+/** Fields of the model info asked for (`siblings` too when the listing comes with it). */
+const INFO_FIELDS = ['sha', 'cardData', 'library_name'] as const;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const GIT_OID = /^[0-9a-f]{40}$/;
@@ -149,18 +151,30 @@ export async function lookUpHubModel(
   };
 
   try {
-    const info = await modelInfo({
+    const askInfo = (withFiles: boolean) => modelInfo({
       name: repoId,
       revision: revisionAsked,
       hubUrl: endpoint.url,
-      additionalFields: ['sha', 'cardData', 'library_name'],
-      fetch: guardedFetch(session, { maxBodyBytes: MAX_MODEL_INFO_BYTES }),
+      // 'siblings' raw: the library's typed `filePaths` keeps only the names. Should a later version
+      // drop untyped fields, the answer has no siblings and the tree is listed instead.
+      additionalFields: withFiles ? [...INFO_FIELDS, 'siblings' as ModelAdditionalField] : [...INFO_FIELDS],
+      // `blobs=true` (what huggingface_hub sends for `files_metadata`) gives every sibling its size,
+      // git blob id and LFS sha256: the listing comes with the commit, one round trip instead of two.
+      // The library has no option for it, so the fetch adds it.
+      fetch: guardedFetch(session, withFiles ? { maxBodyBytes: MAX_FILE_LISTING_BYTES, query: { blobs: 'true' } } : { maxBodyBytes: MAX_MODEL_INFO_BYTES }),
+    });
+    // A repo with too many files for one answer: the info alone, then the paged tree listing.
+    const info = await askInfo(true).catch((err: unknown) => {
+      if (err instanceof ResponseTooLargeError) return askInfo(false);
+      throw err;
     });
     const parsed = parseModelInfo(info, revisionAsked);
     if (typeof parsed === 'string') return failure('invalid-response', `${where}: ${parsed}`);
-    // Listing at the resolved commit (not the branch) keeps files consistent with `commit` even if
-    // the branch moves meanwhile, and needs no encoding of `refs/pr/N` (listFiles sends it raw).
-    const listing = await listCommitFiles(parsed.repoId, parsed.commit, endpoint.url, session);
+    // Otherwise (a mirror that ignores `blobs`, an answer too large) the tree, listed at the resolved
+    // commit (not the branch): files stay consistent with `commit` even if the branch moves meanwhile,
+    // and `refs/pr/N` needs no encoding (listFiles sends it raw).
+    const listing = listingOfSiblings((info as { siblings?: unknown }).siblings)
+      ?? (await listCommitFiles(parsed.repoId, parsed.commit, endpoint.url, session));
     return {
       ok: true,
       metadata: { ...parsed, revisionAsked, files: listing.files, filesTruncated: listing.truncated, rejectedPaths: listing.rejected },
@@ -202,8 +216,18 @@ class InvalidHubDataError extends Error {
   }
 }
 
+/** A body past its cap (the caller may ask for less). */
+class ResponseTooLargeError extends HubFetchError {
+  constructor(maxBytes: number) {
+    super('invalid-response', `a response exceeded ${maxBytes} bytes`);
+    this.name = 'ResponseTooLargeError';
+  }
+}
+
 interface GuardOptions {
   maxBodyBytes: number;
+  /** Query parameters added to the request the library makes (not to redirects or pagination links). */
+  query?: Record<string, string>;
   /** Called per page; returning false drops the page's Link header so the library stops paging. */
   allowNextPage?: () => boolean;
 }
@@ -211,6 +235,7 @@ interface GuardOptions {
 function guardedFetch(session: FetchSession, guard: GuardOptions): typeof fetch {
   const fetchWithinEndpoint = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let url = toUrl(input);
+    for (const [name, value] of Object.entries(guard.query ?? {})) url.searchParams.set(name, value);
     assertWithinEndpoint(session, url, 'request');
     // The token is added here rather than passed to the library: only this code decides where it
     // goes, and the library's `hf_` prefix check would reject valid enterprise tokens.
@@ -276,7 +301,7 @@ async function readBodyBounded(session: FetchSession, response: Response, maxByt
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      if (total > maxBytes) throw new HubFetchError('invalid-response', `a response exceeded ${maxBytes} bytes`);
+      if (total > maxBytes) throw new ResponseTooLargeError(maxBytes);
       chunks.push(value);
     }
   } catch (err) {
@@ -437,33 +462,71 @@ async function listCommitFiles(repoId: string, commit: string, hubUrl: string, s
       return !morePagesDropped;
     },
   });
-  const files: HubFile[] = [];
-  const seenPaths = new Set<string>();
-  let rejected = 0;
-  let entries = 0;
-  let truncated = false;
+  const listing = new ListingBuilder();
   // An object designation: a string such as `datasets/x` would be read as a dataset repo.
   const entryStream = listFiles({ repo: { type: 'model', name: repoId }, revision: commit, recursive: true, hubUrl, fetch: fetchPage });
   for await (const entry of entryStream as AsyncIterable<unknown>) {
-    if (++entries > MAX_LISTING_ENTRIES) {
-      truncated = true;
-      break;
-    }
     if (!isRecord(entry)) throw new InvalidHubDataError('the file listing holds something other than entries');
-    if (entry['type'] !== 'file') continue;
-    const path = entry['path'];
-    if (typeof path !== 'string' || !isSafeRelativePath(path) || seenPaths.has(path)) {
-      rejected++;
+    if (entry['type'] !== 'file') {
+      if (!listing.skip()) break;
       continue;
     }
-    if (files.length >= MAX_HUB_FILES) {
-      truncated = true;
-      break;
-    }
-    seenPaths.add(path);
-    files.push(hubFileOf(path, entry));
+    if (!listing.add(entry)) break;
   }
-  return { files, truncated: truncated || morePagesDropped, rejected };
+  return listing.result(morePagesDropped);
+}
+
+/**
+ * The listing in a model-info answer asked with `blobs=true`: siblings `{rfilename, size, blobId,
+ * lfs: {sha256, size}}`, read as the tree's entries are. Undefined when the answer has no such
+ * listing (no siblings, or siblings without sizes: a server that ignored `blobs`).
+ */
+function listingOfSiblings(siblings: unknown): FileListing | undefined {
+  if (!Array.isArray(siblings)) return undefined;
+  const withSize = (s: unknown) => isRecord(s) && (isByteCount(s['size']) || (isRecord(s['lfs']) && isByteCount(s['lfs']['size'])));
+  if (!siblings.every(withSize)) return undefined;
+  const listing = new ListingBuilder();
+  for (const s of siblings as Array<Record<string, unknown>>) {
+    const lfs = isRecord(s['lfs']) ? { oid: s['lfs']['sha256'], size: s['lfs']['size'] } : undefined;
+    if (!listing.add({ path: s['rfilename'], size: s['size'], oid: s['blobId'], ...(lfs ? { lfs } : {}) })) break;
+  }
+  return listing.result(false);
+}
+
+/** Files of a listing: unsafe or repeated paths dropped and counted; at most MAX_HUB_FILES files and MAX_LISTING_ENTRIES entries. */
+class ListingBuilder {
+  private readonly files: HubFile[] = [];
+  private readonly seenPaths = new Set<string>();
+  private rejected = 0;
+  private entries = 0;
+  private truncated = false;
+
+  /** An entry that is not a file (a folder); false when the listing is full. */
+  skip(): boolean {
+    if (++this.entries > MAX_LISTING_ENTRIES) this.truncated = true;
+    return !this.truncated;
+  }
+
+  /** A tree entry `{path, size, oid, lfs: {oid, size}}`; false when the listing is full. */
+  add(entry: Record<string, unknown>): boolean {
+    if (!this.skip()) return false;
+    const path = entry['path'];
+    if (typeof path !== 'string' || !isSafeRelativePath(path) || this.seenPaths.has(path)) {
+      this.rejected++;
+      return true;
+    }
+    if (this.files.length >= MAX_HUB_FILES) {
+      this.truncated = true;
+      return false;
+    }
+    this.seenPaths.add(path);
+    this.files.push(hubFileOf(path, entry));
+    return true;
+  }
+
+  result(morePagesDropped: boolean): FileListing {
+    return { files: this.files, truncated: this.truncated || morePagesDropped, rejected: this.rejected };
+  }
 }
 
 function hubFileOf(path: string, entry: Record<string, unknown>): HubFile {

@@ -45,6 +45,8 @@ interface PackIndex {
 
 interface LoadedEntry extends IndexEntry {
   pack: string;
+  /** The entry stored right after this one in the same pack, if any (entries are written back to back). */
+  next?: LoadedEntry;
 }
 
 export const DEFAULT_READ_CACHE_BYTES = 2 * 1024 * 1024 * 1024;
@@ -53,9 +55,8 @@ const MAX_PENDING_BYTES = 512 * 1024 * 1024;
 const MAX_INDEX_FILE_BYTES = 16 * 1024 * 1024;
 /** Checked entry bytes kept in memory between reads (a fingerprint reads a few tens of MB). */
 const MAX_VERIFIED_BYTES_KEPT = 128 * 1024 * 1024;
-/** Pack files are read in chunks of this size, the last PACK_CHUNKS_KEPT of them kept in memory. */
-const PACK_CHUNK_BYTES = 1024 * 1024;
-const PACK_CHUNKS_KEPT = 32;
+/** Consecutive entries of a pack read with one read, up to this size (one entry if larger). */
+const SPAN_BYTES = 1024 * 1024;
 /** Overlapping entries looked at, latest start first, before a lookup gives up (a miss only costs a fetch). */
 const MAX_OVERLAP_PROBES = 16;
 const MAX_PACKS_PER_IDENTITY = 256;
@@ -74,8 +75,8 @@ export class ReadCache implements RangeCache {
   /** Entries read back from disk and checked, kept (up to MAX_VERIFIED_BYTES_KEPT) for the reads they contain. */
   private readonly verified = new Map<string, { bytes: Promise<Uint8Array | undefined>; length: number }>();
   private verifiedBytesKept = 0;
-  /** Chunks of pack files read recently (see readPack). */
-  private readonly packChunks = new Map<string, Promise<Uint8Array | undefined>>();
+  /** Folder of each identity's packs (a hash and a path join, asked for every entry read). */
+  private readonly foldersByIdentity = new Map<string, string>();
   readonly maxBytes: number;
 
   constructor(readonly folder: string, options: ReadCacheOptions = {}) {
@@ -108,7 +109,7 @@ export class ReadCache implements RangeCache {
   }
 
   async getMany(identity: string, ranges: readonly ReadRange[]): Promise<Array<Uint8Array | undefined>> {
-    const out = new Array<Uint8Array | undefined>(ranges.length);
+    const out = new Array<Uint8Array | undefined>(ranges.length).fill(undefined);
     if (!IDENTITY.test(identity)) return out;
     const pending = this.pending.get(identity);
     const entries = await this.entriesOf(identity);
@@ -116,13 +117,15 @@ export class ReadCache implements RangeCache {
     const hits: Array<Promise<void>> = [];
     ranges.forEach(({ offset, length }, i) => {
       const fresh = pending && findContaining(pending, offset, length, (p) => p.bytes.length);
-      if (fresh) return void (out[i] = fresh.bytes.slice(offset - fresh.offset, offset - fresh.offset + length));
+      // Views, not copies (tens of MB for a fingerprint): readers never write into what they read,
+      // and the network path hands out views of these same pieces.
+      if (fresh) return void (out[i] = fresh.bytes.subarray(offset - fresh.offset, offset - fresh.offset + length));
       const entry = findContaining(entries, offset, length, (e) => e.length);
       if (!entry) return;
       hits.push(this.verifiedBytes(identity, entry).then((bytes) => {
         if (!bytes) return;
         this.used.add(identity);
-        out[i] = bytes.slice(offset - entry.offset, offset - entry.offset + length);
+        out[i] = bytes.subarray(offset - entry.offset, offset - entry.offset + length);
       }));
     });
     await Promise.all(hits);
@@ -132,52 +135,39 @@ export class ReadCache implements RangeCache {
   /**
    * An entry's bytes, read once and checked against its hash (a damaged or edited cache must never
    * feed a fingerprint), then kept in memory while they fit: one entry serves many small reads.
+   * A fingerprint reads most entries of a pack, so the entries stored after this one are read with
+   * it, up to SPAN_BYTES, and each becomes a view of that one read: no copy, a few reads per MB.
    */
   private verifiedBytes(identity: string, e: LoadedEntry): Promise<Uint8Array | undefined> {
-    const key = `${identity}|${e.pack}|${e.at}`;
-    const kept = this.verified.get(key);
+    const kept = this.verified.get(verifiedKey(identity, e));
     if (kept) return kept.bytes;
-    const bytes = this.readPack(path.join(this.identityFolder(identity), e.pack), e.at, e.length).then((read) => {
-      // A copy: the entry must not pin the pack chunk it was read from.
-      if (read && createHash('sha256').update(read).digest('hex') === e.sha256) return read.slice();
-      this.forgetVerified(key);
-      return undefined;
-    });
-    if (e.length <= MAX_VERIFIED_BYTES_KEPT) {
-      this.verified.set(key, { bytes, length: e.length });
-      this.verifiedBytesKept += e.length;
-      // Oldest first (a Map iterates in insertion order).
-      for (const oldKey of this.verified.keys()) {
-        if (this.verifiedBytesKept <= MAX_VERIFIED_BYTES_KEPT) break;
-        this.forgetVerified(oldKey);
-      }
+    const span: LoadedEntry[] = [e];
+    let spanLength = e.length;
+    for (let n = e.next; n && spanLength + n.length <= SPAN_BYTES && !this.verified.has(verifiedKey(identity, n)); n = n.next) {
+      span.push(n);
+      spanLength += n.length;
     }
-    return bytes;
-  }
-
-  /**
-   * Bytes [at, at + length) of a pack file. Entries sit in a pack in offset order and a fingerprint
-   * reads most of them, so packs are read in PACK_CHUNK_BYTES chunks kept for the next entries:
-   * a few reads per MB instead of an open, a read and a close per entry.
-   */
-  private async readPack(file: string, at: number, length: number): Promise<Uint8Array | undefined> {
-    const index = Math.floor(at / PACK_CHUNK_BYTES);
-    if (Math.floor((at + length - 1) / PACK_CHUNK_BYTES) !== index) return readExactly(file, at, length);
-    const key = `${file}#${index}`;
-    let chunk = this.packChunks.get(key);
-    if (!chunk) {
-      chunk = readUpTo(file, index * PACK_CHUNK_BYTES, PACK_CHUNK_BYTES);
-      // Oldest out first (entries are read in offset order, so an old chunk is rarely wanted again).
-      if (this.packChunks.size >= PACK_CHUNKS_KEPT) this.packChunks.delete(this.packChunks.keys().next().value!);
-      this.packChunks.set(key, chunk);
+    const read = readExactly(path.join(this.identityFolder(identity), e.pack), e.at, spanLength);
+    let own: Promise<Uint8Array | undefined> | undefined;
+    for (const entry of span) {
+      const key = verifiedKey(identity, entry);
+      const bytes = read.then((spanBytes) => {
+        const view = spanBytes?.subarray(entry.at - e.at, entry.at - e.at + entry.length);
+        if (view && createHash('sha256').update(view).digest('hex') === entry.sha256) return view;
+        this.forgetVerified(key);
+        return undefined;
+      });
+      own ??= bytes;
+      if (entry.length > MAX_VERIFIED_BYTES_KEPT) continue;
+      this.verified.set(key, { bytes, length: entry.length });
+      this.verifiedBytesKept += entry.length;
     }
-    const bytes = await chunk;
-    const from = at - index * PACK_CHUNK_BYTES;
-    if (!bytes || from + length > bytes.length) {
-      this.packChunks.delete(key);
-      return undefined;
+    // Oldest first (a Map iterates in insertion order); a span's entries go out together.
+    for (const oldKey of this.verified.keys()) {
+      if (this.verifiedBytesKept <= MAX_VERIFIED_BYTES_KEPT) break;
+      this.forgetVerified(oldKey);
     }
-    return bytes.subarray(from, from + length);
+    return own!;
   }
 
   private forgetVerified(key: string): void {
@@ -264,7 +254,6 @@ export class ReadCache implements RangeCache {
     const { bytes } = await this.info();
     await rm(this.folder, { recursive: true, force: true });
     this.loaded.clear();
-    this.packChunks.clear();
     this.verified.clear();
     this.verifiedBytesKept = 0;
     return bytes;
@@ -297,7 +286,12 @@ export class ReadCache implements RangeCache {
   }
 
   private identityFolder(identity: string): string {
-    return path.join(this.rangesFolder(), hashKey(identity));
+    let folder = this.foldersByIdentity.get(identity);
+    if (folder === undefined) {
+      folder = path.join(this.rangesFolder(), hashKey(identity));
+      this.foldersByIdentity.set(identity, folder);
+    }
+    return folder;
   }
 
   private entriesOf(identity: string): Promise<LoadedEntry[]> {
@@ -324,9 +318,14 @@ export class ReadCache implements RangeCache {
         continue;
       }
       if (index.identity !== identity || !Array.isArray(index.entries)) continue;
+      let previous: LoadedEntry | undefined;
       for (const e of index.entries) {
         const valid = [e.offset, e.length, e.at].every((n) => Number.isSafeInteger(n) && n >= 0) && typeof e.sha256 === 'string' && e.at + e.length <= packInfo.size;
-        if (valid) out.push({ offset: e.offset, length: e.length, at: e.at, sha256: e.sha256, pack });
+        if (!valid) continue;
+        const entry: LoadedEntry = { offset: e.offset, length: e.length, at: e.at, sha256: e.sha256, pack };
+        if (previous && previous.at + previous.length === entry.at) previous.next = entry;
+        previous = entry;
+        out.push(entry);
       }
     }
     return out.sort((a, b) => a.offset - b.offset);
@@ -370,6 +369,10 @@ interface PendingPiece {
   bytes: Uint8Array;
 }
 
+function verifiedKey(identity: string, e: LoadedEntry): string {
+  return `${identity}|${e.pack}|${e.at}`;
+}
+
 function hashKey(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 40);
 }
@@ -396,7 +399,8 @@ async function readUpTo(file: string, at: number, length: number): Promise<Uint8
   const handle = await open(file, 'r').catch(() => undefined);
   if (!handle) return undefined;
   try {
-    const out = new Uint8Array(length);
+    // Not zero-filled first: only the bytes read are ever exposed.
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await handle.read(out, filled, length - filled, at + filled);
